@@ -1,0 +1,99 @@
+"""The ``nascost`` command line: thin click commands over the library.
+
+Commands parse arguments, resolve plugins and call library functions. Bad
+input raises :class:`~nascost.errors.NascostError`, which :func:`main` turns
+into one line on stderr and exit code 2; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import click
+
+from nascost import __version__
+from nascost.errors import NascostError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+#: Modules that add the built-in commands; each defines ``register(cli)``.
+COMMAND_MODULES = [
+    "nascost.cli.core",
+]
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="nascost")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """nascost: latency-aware differentiable neural architecture search.
+
+    Measure costs on your hardware, fit a cost predictor, and search
+    architectures that trade accuracy for speed with one coefficient.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _add_commands() -> None:
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(cli)
+    from nascost import plugins
+
+    plugins.load_plugins()
+
+    def on_impl(owner: str) -> None:
+        pass
+
+    plugins._call_each("register_commands", {"cli": cli}, on_impl)
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI with nascost's error policy."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("NASCOST_DEBUG") == "1"
+    try:
+        _add_commands()
+        cli.main(args=args, prog_name="nascost", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("nascost: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:  # usage errors: unknown option, bad value
+        if debug:
+            traceback.print_exc()
+        hint = ""
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            hint = f" (see '{ctx.command_path} -h')"
+        click.echo(f"nascost: error: {_one_line(exc.format_message())}{hint}", err=True)
+        sys.exit(2)
+    except NascostError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"nascost: error: {_one_line(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("nascost: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(
+                f"nascost: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                "(this is a bug; rerun with --debug for the traceback)",
+                err=True,
+            )
+        sys.exit(1)

@@ -1,0 +1,97 @@
+"""Commands about nascost itself: ``plugins``, ``list``, ``config schema``."""
+
+from __future__ import annotations
+
+import click
+
+from nascost import plugins
+from nascost.cli.output import echo_json, print_table
+from nascost.config import all_command_schemas, config_option, model_for_command
+from nascost.errors import UnknownNameError
+
+
+def _describe(kind: str, name: str, cls: type) -> dict:
+    row = {"name": name, "description": cls.summary(), "plugin": plugins.registry(kind).owners[name]}
+    for attr in ("unit", "differentiable", "requires_fit", "encoding_id", "measurer", "predictor"):
+        if hasattr(cls, attr) and getattr(cls, attr) not in ("", None):
+            row[attr] = getattr(cls, attr)
+    if kind == "measurers":
+        try:
+            ok, why = cls().available()
+        except Exception as exc:  # report, never crash the listing
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        row["available"] = ok
+        if not ok:
+            row["unavailable_reason"] = why
+    return row
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@config_option
+def plugins_cmd(as_json: bool) -> None:
+    """Installed plugins: name, version, and what each registers."""
+    rows = plugins.installed_plugins()
+    if as_json:
+        echo_json(rows)
+        return
+    kinds = list(plugins.KINDS)
+    print_table(
+        "nascost plugins",
+        ["plugin", "version", *kinds, "error"],
+        [
+            [r["name"], r["version"], *(", ".join(r[k]) for k in kinds), r["error"] or ""]
+            for r in rows
+        ],
+    )
+
+
+@click.command("list")
+@click.argument("kind", type=click.Choice(list(plugins.KINDS)))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: an array of objects.")
+@config_option
+def list_cmd(kind: str, as_json: bool) -> None:
+    """Registered spaces, measurers, predictors, costs or datasets."""
+    reg = plugins.registry(kind)
+    rows = [_describe(kind, name, cls) for name, cls in sorted(reg)]
+    if as_json:
+        echo_json(rows)
+        return
+    extra = [k for k in ("unit", "differentiable", "available", "measurer", "predictor") if any(k in r for r in rows)]
+    print_table(
+        f"{kind}",
+        ["name", "plugin", *extra, "description"],
+        [[r["name"], r["plugin"], *(r.get(k, "") for k in extra), r["description"]] for r in rows],
+    )
+
+
+@click.group("config")
+def config_group() -> None:
+    """Configuration files: their schema."""
+
+
+@config_group.command("schema")
+@click.argument("command", required=False, nargs=-1)
+def schema_cmd(command: tuple[str, ...]) -> None:
+    """JSON schema of the config file of COMMAND (default: every command)."""
+    root = click.get_current_context().find_root().command
+    schemas = all_command_schemas(root)
+    if not command:
+        echo_json(schemas)
+        return
+    path = " ".join(command)
+    if path not in schemas:
+        raise UnknownNameError(
+            f"unknown command {path!r} (commands with config files: {', '.join(schemas)}"
+            f"{plugins.closest(path, schemas)})"
+        )
+    echo_json(schemas[path])
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(plugins_cmd)
+    cli.add_command(list_cmd)
+    cli.add_command(config_group)
+
+
+__all__ = ["model_for_command", "register"]

@@ -1,0 +1,147 @@
+"""Config files for commands: TOML or YAML, validated by pydantic, flags win.
+
+Every command takes ``--config FILE``. The file's keys are the command's
+option names (``batch_size`` or ``batch-size``). The file is validated by a
+pydantic model (``extra="forbid"``, so a misspelt key is an error) and then
+becomes click's ``default_map``: anything given on the command line
+overrides it. A command may declare its own, richer model; otherwise one is
+derived from its click options, so ``nascost config schema`` documents all.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from nascost.errors import NascostError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML, YAML or JSON mapping; errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise NascostError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise NascostError(f"config file {str(path)!r}: use a .toml, .yaml/.yml or .json file")
+    except NascostError:
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise NascostError(f"config file {str(path)!r} is malformed: {first}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise NascostError(f"config file {str(path)!r} must hold a mapping of option names to values")
+    return data
+
+
+def _python_type(param: click.Parameter) -> Any:
+    t = param.type
+    if isinstance(t, click.Choice):
+        base: Any = Literal[tuple(t.choices)]  # type: ignore[valid-type]
+    elif isinstance(t, click.types.IntParamType):
+        base = int
+    elif isinstance(t, click.types.FloatParamType):
+        base = float
+    elif isinstance(t, click.types.BoolParamType) or getattr(param, "is_flag", False):
+        base = bool
+    else:
+        base = str
+    if getattr(param, "multiple", False) or (param.nargs not in (1,) and param.nargs != 0):
+        base = list[base]  # type: ignore[valid-type]
+    return base | None
+
+
+def model_for_command(command: click.Command, path: str) -> type[BaseModel]:
+    """The config model of a command: declared explicitly, or derived from its options."""
+    if path in _MODELS:
+        return _MODELS[path]
+    fields: dict[str, Any] = {}
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name in ("config", "help") or param.hidden:
+            continue
+        fields[param.name] = (_python_type(param), None)
+    model = create_model(
+        f"{path.title().replace(' ', '')}Config",
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+    model.__doc__ = f"Options of `nascost {path}`"
+    return model
+
+
+def declare_model(path: str, model: type[BaseModel]) -> None:
+    """Use an explicit pydantic model for ``nascost <path>``'s config file."""
+    _MODELS[path] = model
+
+
+def _command_path(ctx: click.Context) -> str:
+    return " ".join(ctx.command_path.split()[1:])
+
+
+def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if not value:
+        return value
+    raw = load_config_file(value)
+    data = {k.replace("-", "_"): v for k, v in raw.items()}
+    model = model_for_command(ctx.command, _command_path(ctx))
+    try:
+        validated = model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise NascostError(f"config file {value!r}: {where}: {err['msg']}") from None
+    values = {k: v for k, v in validated.model_dump(exclude_unset=True).items()}
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    ctx.meta["nascost.config"] = values
+    return value
+
+
+def config_option(f: Any) -> Any:
+    """Add ``--config FILE`` to a command (applied before every other option)."""
+    return click.option(
+        "--config",
+        type=click.Path(dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=_apply_config,
+        help="TOML/YAML file of option values; command-line flags override it.",
+    )(f)
+
+
+def all_command_schemas(group: click.Group) -> dict[str, Any]:
+    """JSON schema of every command's config file, keyed by command path."""
+    out: dict[str, Any] = {}
+
+    def walk(cmd: click.Command, path: str) -> None:
+        if isinstance(cmd, click.Group):
+            for name, sub in sorted(cmd.commands.items()):
+                walk(sub, f"{path} {name}".strip())
+        elif any(p.name == "config" for p in cmd.params):
+            out[path] = model_for_command(cmd, path).model_json_schema()
+
+    walk(group, "")
+    return out

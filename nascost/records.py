@@ -1,0 +1,170 @@
+"""Records exchanged between plugins: architectures, settings, measurements, devices.
+
+They are pydantic models so that they serialise to JSON (databases, predictor
+files, ``--json`` output) and validate on the way back in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+class Architecture(BaseModel):
+    """One discrete architecture of a search space.
+
+    ``spec`` is the space's own JSON-serialisable description (for the DARTS
+    family: a genotype); the core never looks inside it. Build, encode and
+    validate through :class:`~nascost.space.SearchSpace`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    space: str
+    spec: dict[str, Any]
+
+    def key(self) -> str:
+        """A stable hash identifying this architecture (for de-duplication)."""
+        return hashlib.sha256(_canonical({"space": self.space, "spec": self.spec}).encode()).hexdigest()[:20]
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps({"space": self.space, **self.spec}, **kwargs)
+
+
+class Setting(BaseModel):
+    """The network an architecture is built into: the context of every cost.
+
+    A latency is only meaningful for one setting (channels, depth, input size)
+    and batch size, so settings are part of every database row and predictor.
+    ``family`` tells the space which macro-structure to use (e.g. ``cifar``
+    stem or ``imagenet`` stem); the space's :meth:`settings` names the presets.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "custom"
+    family: str = "cifar"
+    channels: int = Field(gt=0)
+    layers: int = Field(gt=0)
+    num_classes: int = Field(gt=0)
+    input_size: int = Field(gt=0)
+    in_channels: int = Field(default=3, gt=0)
+    auxiliary: bool = True
+
+    def key(self) -> str:
+        """Identity of the setting, independent of its display name."""
+        return _canonical(self.model_dump(exclude={"name"}))
+
+    def label(self) -> str:
+        return (
+            f"{self.name}(C={self.channels},L={self.layers},{self.input_size}x{self.input_size},"
+            f"{self.num_classes} classes,{self.family})"
+        )
+
+
+class DeviceInfo(BaseModel):
+    """A fingerprint of the hardware and software a cost was measured on.
+
+    Two measurements are comparable only when their fingerprints are equal;
+    predictors carry the fingerprint of their training data so that one
+    fitted on a device is never silently used on another.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    runtime: str = Field(description="'cpu', 'cuda' or a third party's runtime name")
+    cpu_model: str = "unknown"
+    cpu_cores: int = 0
+    gpu_name: str | None = None
+    gpu_driver: str | None = None
+    torch_version: str = ""
+    cuda_version: str | None = None
+    cudnn_version: str | None = None
+    threads: int | None = None
+    platform: str = ""
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Short stable hash of every field: equal iff the device is the same."""
+        return hashlib.sha256(_canonical(self.model_dump()).encode()).hexdigest()[:12]
+
+    def label(self) -> str:
+        what = self.gpu_name if self.runtime == "cuda" and self.gpu_name else self.cpu_model
+        threads = f", {self.threads} threads" if self.threads else ""
+        return f"{self.runtime}: {what}{threads} [{self.fingerprint}]"
+
+
+class Measurement(BaseModel):
+    """Raw samples of one cost plus their summary statistics.
+
+    Build with :meth:`from_samples` so the statistics always match the samples.
+    """
+
+    unit: str
+    samples: list[float]
+    n: int
+    median: float
+    mean: float
+    std: float
+    iqr: float
+    p90: float
+    cv: float = Field(description="coefficient of variation: std / mean")
+    noisy: bool = False
+    attempts: int = 1
+    batch_size: int | None = None
+    device: DeviceInfo
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_samples(
+        cls,
+        samples: list[float] | np.ndarray,
+        *,
+        unit: str,
+        device: DeviceInfo,
+        noisy: bool = False,
+        attempts: int = 1,
+        batch_size: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Measurement:
+        arr = np.asarray(samples, dtype=np.float64)
+        if arr.size == 0 or not np.all(np.isfinite(arr)):
+            raise ValueError("a measurement needs at least one finite sample")
+        q1, med, q3, p90 = np.percentile(arr, [25, 50, 75, 90])
+        mean = float(arr.mean())
+        std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+        return cls(
+            unit=unit,
+            samples=[float(s) for s in arr],
+            n=int(arr.size),
+            median=float(med),
+            mean=mean,
+            std=std,
+            iqr=float(q3 - q1),
+            p90=float(p90),
+            cv=std / mean if mean else (0.0 if std == 0 else math.inf),
+            noisy=noisy,
+            attempts=attempts,
+            batch_size=batch_size,
+            device=device,
+            extra=extra or {},
+        )
+
+    @property
+    def relative_iqr(self) -> float:
+        return self.iqr / self.median if self.median else 0.0
+
+    @property
+    def value(self) -> float:
+        """The robust point estimate nascost uses as the cost: the median."""
+        return self.median

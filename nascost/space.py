@@ -1,0 +1,205 @@
+"""Search spaces and their supernets: how architectures are sampled, encoded, built and relaxed.
+
+A search space knows nothing of hardware; measurers know nothing of spaces.
+They meet in :class:`~nascost.records.Architecture`, :class:`~nascost.records.Setting`
+and the encoding (a fixed-width float tensor that predictors learn from).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from nascost.base import Plugin
+from nascost.errors import NascostError, UnknownNameError
+from nascost.records import Architecture, Setting
+
+
+def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Seeded randomness everywhere: accept a seed or a generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+class SuperNet(nn.Module, ABC):
+    """The continuous relaxation of a space: network weights plus architecture weights.
+
+    The search loop only uses this interface, so any space with a supernet can
+    be searched latency-aware.
+    """
+
+    space: SearchSpace
+
+    @abstractmethod
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """Architecture parameters (alpha, and betas where the method has them)."""
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        """Network weights: every parameter that is not an architecture parameter."""
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    @abstractmethod
+    def sample_encodings(self, m: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``m`` valid sub-architectures sampled from the current architecture weights.
+
+        Returns an ``[m, D]`` tensor whose values are the one-hot encodings, with a
+        straight-through gradient to the architecture parameters (the paper's Eq. 4).
+        """
+
+    @abstractmethod
+    def encoding_marginals(self) -> torch.Tensor:
+        """``[D]``: the probability that each encoding bit is 1 under the sampling
+        distribution, differentiable in the architecture weights. The expectation
+        of any cost that is additive in the encoding is ``marginals @ weights``."""
+
+    @abstractmethod
+    def log_prob(self, encodings: torch.Tensor) -> torch.Tensor:
+        """``[m]``: log-probability of hard encodings under the sampling distribution,
+        differentiable in the architecture weights (for score-function estimators)."""
+
+    @abstractmethod
+    def derive(self) -> Architecture:
+        """The discrete architecture the method derives from the current weights."""
+
+    def arch_state(self) -> dict[str, list[list[float]]]:
+        """Architecture weights as plain lists (for metrics and reports)."""
+        return {f"arch_{i}": p.detach().cpu().tolist() for i, p in enumerate(self.arch_parameters())}
+
+
+class SearchSpace(Plugin, ABC):
+    """A family of architectures: sampling, encoding, evaluation networks, supernets."""
+
+    #: Identifies the encoding layout; predictors refuse encodings with another id.
+    encoding_id: ClassVar[str] = ""
+
+    @classmethod
+    def kind_label(cls) -> str:
+        return "search space"
+
+    # --- architectures -------------------------------------------------
+    @abstractmethod
+    def validate(self, spec: dict[str, Any]) -> Architecture:
+        """Check a space-specific description and wrap it; raise NascostError naming the problem."""
+
+    @abstractmethod
+    def presets(self) -> dict[str, Architecture]:
+        """Published architectures by name."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator | int | None = None) -> Architecture:
+        """One architecture, uniformly at random; seeded and reproducible."""
+
+    def sample_many(self, n: int, rng: np.random.Generator | int | None = None) -> list[Architecture]:
+        gen = as_generator(rng)
+        return [self.sample(gen) for _ in range(n)]
+
+    def resolve(self, ref: str | Path) -> Architecture:
+        """A preset name or a path to a JSON file holding a description."""
+        ref_s = str(ref)
+        presets = self.presets()
+        if ref_s in presets:
+            return presets[ref_s]
+        path = Path(ref_s)
+        if path.suffix == ".json" or path.exists():
+            if not path.is_file():
+                raise NascostError(f"genotype file {ref_s!r} does not exist")
+            try:
+                data = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise NascostError(f"{ref_s}: malformed JSON ({exc})") from None
+            if not isinstance(data, dict):
+                raise NascostError(f"{ref_s}: expected a JSON object describing an architecture")
+            if "space" in data and data["space"] != self.name:
+                raise NascostError(
+                    f"{ref_s} describes an architecture of space {data['space']!r}, not {self.name!r}"
+                )
+            data = {k: v for k, v in data.items() if k != "space"}
+            return self.validate(data.get("genotype", data) if isinstance(data.get("genotype"), dict) else data)
+        hint = closest(ref_s, presets)
+        raise UnknownNameError(
+            f"unknown architecture {ref_s!r}: not a preset of {self.name!r} and not a file"
+            f" (presets: {', '.join(presets)}{hint})"
+        )
+
+    # --- encodings -------------------------------------------------------
+    @property
+    @abstractmethod
+    def encoding_dim(self) -> int:
+        """Width D of an encoding."""
+
+    @abstractmethod
+    def encode(self, archs: Sequence[Architecture]) -> torch.Tensor:
+        """``[N, D]`` float tensor (the paper: 112 one-hot bits of the normal cell)."""
+
+    @abstractmethod
+    def decode(self, encoding: torch.Tensor | Sequence[float]) -> Architecture:
+        """Inverse of :meth:`encode` for one encoding (where the encoding is complete)."""
+
+    # --- networks ---------------------------------------------------------
+    @abstractmethod
+    def settings(self) -> dict[str, Setting]:
+        """Named settings (e.g. ``cifar10``, ``imagenet``)."""
+
+    def setting(self, name_or_setting: str | Setting, **overrides: Any) -> Setting:
+        """A named setting, optionally with fields overridden (``channels=8``)."""
+        if isinstance(name_or_setting, Setting):
+            base = name_or_setting
+        else:
+            known = self.settings()
+            if name_or_setting not in known:
+                raise UnknownNameError(
+                    f"unknown setting {name_or_setting!r} for space {self.name!r} "
+                    f"(settings: {', '.join(known)}{closest(name_or_setting, known)})"
+                )
+            base = known[name_or_setting]
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if not overrides:
+            return base
+        data = base.model_dump() | overrides
+        if "name" not in overrides:
+            data["name"] = f"{base.name}+custom"
+        try:
+            return Setting(**data)
+        except Exception as exc:  # pydantic ValidationError
+            raise NascostError(f"invalid setting: {exc}") from None
+
+    @abstractmethod
+    def build(self, arch: Architecture, setting: Setting) -> nn.Module:
+        """The evaluation network of ``arch`` in ``setting`` (random weights)."""
+
+    def example_input(self, setting: Setting, batch_size: int = 1) -> torch.Tensor:
+        return torch.randn(batch_size, setting.in_channels, setting.input_size, setting.input_size)
+
+    def count(self, arch: Architecture, setting: Setting) -> dict[str, int]:
+        """``params`` (without auxiliary head), ``params_with_aux`` and ``macs``."""
+        from nascost.counting import count_macs, count_params
+
+        model = self.build(arch, setting)
+        params_with_aux = count_params(model)
+        params = count_params(model, exclude=("auxiliary",))
+        model.eval()
+        macs = count_macs(model, self.example_input(setting, 1))
+        return {"params": params, "params_with_aux": params_with_aux, "macs": macs}
+
+    @abstractmethod
+    def supernet(self, **options: Any) -> SuperNet:
+        """The relaxed network for differentiable search."""
+
+    def draw(self, arch: Architecture, path: Path) -> Path:
+        """Draw an architecture to an image file."""
+        raise NascostError(f"search space {self.name!r} cannot draw architectures")
+
+
+def closest(name: str, names: Any) -> str:
+    from nascost.plugins import closest as _closest
+
+    return _closest(name, names)
