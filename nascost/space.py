@@ -70,6 +70,9 @@ class SuperNet(nn.Module, ABC):
     def derive(self) -> Architecture:
         """The discrete architecture the method derives from the current weights."""
 
+    def on_epoch(self, epoch: int, epochs: int) -> None:
+        """Called at the start of each search epoch (schedules such as P-DARTS's skip dropout)."""
+
     def arch_state(self) -> dict[str, list[list[float]]]:
         """Architecture weights as plain lists (for metrics and reports)."""
         return {f"arch_{i}": p.detach().cpu().tolist() for i, p in enumerate(self.arch_parameters())}
@@ -191,8 +194,22 @@ class SearchSpace(Plugin, ABC):
         return {"params": params, "params_with_aux": params_with_aux, "macs": macs}
 
     @abstractmethod
-    def supernet(self, **options: Any) -> SuperNet:
-        """The relaxed network for differentiable search."""
+    def supernet(self, previous: SuperNet | None = None, **options: Any) -> SuperNet:
+        """The relaxed network for differentiable search.
+
+        ``options`` are the supernet's size (``C``, ``layers``, ``num_classes``,
+        ``in_channels``) plus one stage's options from :meth:`search_stages`;
+        ``previous`` is the supernet of the previous stage (progressive methods
+        such as P-DARTS keep only the strongest operations of it).
+        """
+
+    def search_defaults(self) -> dict[str, Any]:
+        """The method's published search hyper-parameters (batch size, learning rates, ...)."""
+        return {}
+
+    def search_stages(self) -> list[dict[str, Any]]:
+        """Stages of a progressive search; one stage for single-stage methods."""
+        return [{}]
 
     def draw(self, arch: Architecture, path: Path) -> Path:
         """Draw an architecture to an image file."""

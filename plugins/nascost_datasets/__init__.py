@@ -1,0 +1,1 @@
+"""nascost built-in plugin: datasets (being written)."""

@@ -1,0 +1,1 @@
+"""nascost built-in plugin: flops (being written)."""
