@@ -1,0 +1,491 @@
+"""The cost database: measured architectures in SQLite, one space per file.
+
+Why SQLite: a campaign appends one row per architecture, for hours, and may be
+killed at any moment. Each row is written in its own transaction (WAL mode), so
+a kill loses at most the architecture being measured, never a written row, and
+never leaves half a row. One database may hold several devices, settings,
+measurers and batch sizes; rows are kept apart by their *group*
+``(space, measurer, setting key, batch size, device fingerprint)``, and an
+architecture is stored at most once per group, which is what makes campaigns
+resumable.
+
+Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``):
+
+- ``meta(key, value)``: ``schema_version``, ``space``, ``created_at``, ``nascost_version``.
+- ``settings(key, name, json)``: each :class:`~nascost.records.Setting` by its key.
+- ``devices(fingerprint, label, json)``: each :class:`~nascost.records.DeviceInfo`.
+- ``groups(id, space, measurer, setting_key, batch_size, device, unit)``.
+- ``measurements(group_id, arch_key, arch, encoding, median, mean, std, iqr, p90,
+  cv, n, noisy, attempts, samples, extra, measured_at, campaign, drift)``,
+  unique per ``(group_id, arch_key)``.
+- ``references(group_id, campaign, seq, arch_key, median, measured_at)``: the
+  reference architecture re-measured during campaigns (drift detection).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nascost.errors import NascostError
+from nascost.records import Architecture, DeviceInfo, Measurement, Setting
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, name TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (fingerprint TEXT PRIMARY KEY, label TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY,
+    space TEXT NOT NULL,
+    measurer TEXT NOT NULL,
+    setting_key TEXT NOT NULL REFERENCES settings(key),
+    batch_size INTEGER NOT NULL,
+    device TEXT NOT NULL REFERENCES devices(fingerprint),
+    unit TEXT NOT NULL,
+    UNIQUE (space, measurer, setting_key, batch_size, device)
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    arch_key TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    encoding TEXT NOT NULL,
+    median REAL NOT NULL,
+    mean REAL NOT NULL,
+    std REAL NOT NULL,
+    iqr REAL NOT NULL,
+    p90 REAL NOT NULL,
+    cv REAL,
+    n INTEGER NOT NULL,
+    noisy INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    samples TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    measured_at TEXT NOT NULL,
+    campaign TEXT,
+    drift INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (group_id, arch_key)
+);
+CREATE TABLE IF NOT EXISTS references_ (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    campaign TEXT,
+    seq INTEGER NOT NULL,
+    arch_key TEXT NOT NULL,
+    median REAL NOT NULL,
+    measured_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass
+class GroupInfo:
+    """One group of comparable rows: same space, measurer, setting, batch size and device."""
+
+    space: str
+    measurer: str
+    setting: Setting
+    batch_size: int
+    device: DeviceInfo
+    unit: str
+    count: int
+    flagged: int
+    id: int = 0
+
+    def label(self) -> str:
+        return (
+            f"measurer={self.measurer} setting={self.setting.name} batch={self.batch_size} "
+            f"device={self.device.fingerprint} ({self.count} rows)"
+        )
+
+
+@dataclass
+class CostData:
+    """The rows of one group, ready for fitting: ``values`` are the medians."""
+
+    archs: list[Architecture]
+    values: np.ndarray
+    unit: str
+    space: str
+    measurer: str
+    setting: Setting
+    batch_size: int
+    device: DeviceInfo
+    keys: list[str]
+    #: ``[N, D]`` encodings as stored at collection time.
+    encodings: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class CostDatabase:
+    """A nascost cost database (SQLite). Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise NascostError(f"{str(self.path)!r} is a directory, not a cost database")
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if not exists and not create:
+            raise NascostError(
+                f"cost database {str(self.path)!r} does not exist (create one with 'nascost collect')"
+            )
+        if not exists and not self.path.parent.exists():
+            raise NascostError(f"directory {str(self.path.parent)!r} does not exist")
+        try:
+            self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise NascostError(f"cannot open {str(self.path)!r} as a database: {exc}") from None
+        try:
+            self._init(exists)
+        except NascostError:
+            self._conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise NascostError(
+                f"{str(self.path)!r} is not a nascost cost database (SQLite says: {exc})"
+            ) from None
+
+    # --- opening -----------------------------------------------------------
+    def _init(self, exists: bool) -> None:
+        c = self._conn
+        if exists:
+            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" not in tables:
+                raise NascostError(
+                    f"{str(self.path)!r} is an SQLite file but not a nascost cost database (no meta table)"
+                )
+            version = self._meta("schema_version")
+            if version != str(SCHEMA_VERSION):
+                raise NascostError(
+                    f"{str(self.path)!r} has cost-database schema version {version}, this nascost "
+                    f"reads version {SCHEMA_VERSION}; use a matching nascost version"
+                )
+        c.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed row survives a killed process (SIGKILL);
+        # only an OS crash or power loss could lose the last few commits.
+        c.execute("PRAGMA synchronous=NORMAL")
+        c.execute("PRAGMA foreign_keys=ON")
+        if not exists:
+            from nascost import __version__
+
+            with self._transaction():
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('created_at', ?)", (_now(),))
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('nascost_version', ?)", (__version__,))
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type: Any, *_: Any) -> None:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+
+    def _transaction(self) -> CostDatabase._Tx:
+        return CostDatabase._Tx(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> CostDatabase:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    # --- space -------------------------------------------------------------
+    @property
+    def space(self) -> str | None:
+        """The one search space this database holds (None while it is empty)."""
+        return self._meta("space")
+
+    def check_space(self, space: str) -> None:
+        """Refuse a database written for another space, naming both."""
+        current = self.space
+        if current is not None and current != space:
+            raise NascostError(
+                f"{str(self.path)!r} holds architectures of space {current!r}, not {space!r}; "
+                f"use another --db file for {space!r}"
+            )
+
+    # --- writing -----------------------------------------------------------
+    def _group_id(self, c: sqlite3.Connection, space: str, measurer: str, setting: Setting,
+                  batch_size: int, device: DeviceInfo, unit: str, create: bool) -> int | None:
+        row = c.execute(
+            "SELECT id, unit FROM groups WHERE space=? AND measurer=? AND setting_key=? AND batch_size=? AND device=?",
+            (space, measurer, setting.key(), batch_size, device.fingerprint),
+        ).fetchone()
+        if row is not None:
+            if row[1] != unit:
+                raise NascostError(
+                    f"measurer {measurer!r} reported unit {unit!r} but the database holds {row[1]!r} for it"
+                )
+            return int(row[0])
+        if not create:
+            return None
+        c.execute(
+            "INSERT OR IGNORE INTO settings VALUES (?, ?, ?)",
+            (setting.key(), setting.name, setting.model_dump_json()),
+        )
+        c.execute(
+            "INSERT OR IGNORE INTO devices VALUES (?, ?, ?)",
+            (device.fingerprint, device.label(), device.model_dump_json()),
+        )
+        cur = c.execute(
+            "INSERT INTO groups (space, measurer, setting_key, batch_size, device, unit) VALUES (?,?,?,?,?,?)",
+            (space, measurer, setting.key(), batch_size, device.fingerprint, unit),
+        )
+        return int(cur.lastrowid)
+
+    def _set_space(self, c: sqlite3.Connection, space: str) -> None:
+        self.check_space(space)
+        if self.space is None:
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('space', ?)", (space,))
+
+    def bind_space(self, space: str) -> None:
+        """Record the database's space (first campaign), or refuse another one."""
+        self.check_space(space)
+        if self.space is None:
+            with self._transaction() as c:
+                self._set_space(c, space)
+
+    def add(
+        self,
+        arch: Architecture,
+        encoding: Sequence[float],
+        measurement: Measurement,
+        *,
+        measurer: str,
+        setting: Setting,
+        campaign: str | None = None,
+    ) -> None:
+        """Store one measured architecture, atomically (its own transaction).
+
+        The group comes from ``measurement.device`` and ``measurement.batch_size``
+        (so rows from several workers land in their devices' groups). Adding an
+        architecture already in its group is an error: nothing is measured twice.
+        """
+        batch = measurement.batch_size if measurement.batch_size is not None else 1
+        try:
+            with self._transaction() as c:
+                self._set_space(c, arch.space)
+                gid = self._group_id(c, arch.space, measurer, setting, batch, measurement.device,
+                                     measurement.unit, create=True)
+                c.execute(
+                    "INSERT INTO measurements (group_id, arch_key, arch, encoding, median, mean, std, iqr, p90,"
+                    " cv, n, noisy, attempts, samples, extra, measured_at, campaign, drift)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+                    (
+                        gid, arch.key(), json.dumps(arch.spec, sort_keys=True),
+                        json.dumps([float(x) for x in encoding]),
+                        measurement.median, measurement.mean, measurement.std, measurement.iqr,
+                        measurement.p90, _finite(measurement.cv), measurement.n, int(measurement.noisy),
+                        measurement.attempts, json.dumps(measurement.samples),
+                        json.dumps(measurement.extra, default=str), _now(), campaign,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise NascostError(
+                f"architecture {arch.key()} is already in the database for measurer {measurer!r}, "
+                f"setting {setting.name!r}, batch {batch}, device {measurement.device.fingerprint}"
+            ) from None
+
+    def add_reference(self, arch: Architecture, measurement: Measurement, *, measurer: str,
+                      setting: Setting, campaign: str | None, seq: int) -> None:
+        """Store one re-measurement of the campaign's reference architecture."""
+        batch = measurement.batch_size if measurement.batch_size is not None else 1
+        with self._transaction() as c:
+            self._set_space(c, arch.space)
+            gid = self._group_id(c, arch.space, measurer, setting, batch, measurement.device,
+                                 measurement.unit, create=True)
+            c.execute(
+                "INSERT INTO references_ (group_id, campaign, seq, arch_key, median, measured_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (gid, campaign, seq, arch.key(), measurement.median, _now()),
+            )
+
+    def references(self, group: GroupInfo, campaign: str | None = None) -> list[tuple[int, float]]:
+        """``(seq, median)`` of the reference re-measurements of a group (one campaign or all)."""
+        sql = "SELECT seq, median FROM references_ WHERE group_id=?"
+        args: list[Any] = [group.id]
+        if campaign is not None:
+            sql += " AND campaign=?"
+            args.append(campaign)
+        return [(int(s), float(m)) for s, m in self._conn.execute(sql + " ORDER BY id", args)]
+
+    def flag_drift(self, group: GroupInfo, keys: Sequence[str]) -> int:
+        """Mark rows of a group as measured during drift; returns how many changed."""
+        if not keys:
+            return 0
+        with self._transaction() as c:
+            changed = 0
+            for key in keys:
+                cur = c.execute(
+                    "UPDATE measurements SET drift=1 WHERE group_id=? AND arch_key=? AND drift=0",
+                    (group.id, key),
+                )
+                changed += cur.rowcount
+        return changed
+
+    # --- reading -----------------------------------------------------------
+    def groups(self) -> list[GroupInfo]:
+        """Every group of rows, with its size and number of drift-flagged rows."""
+        rows = self._conn.execute(
+            "SELECT g.id, g.space, g.measurer, s.json, g.batch_size, d.json, g.unit,"
+            " (SELECT COUNT(*) FROM measurements m WHERE m.group_id = g.id),"
+            " (SELECT COUNT(*) FROM measurements m WHERE m.group_id = g.id AND m.drift = 1)"
+            " FROM groups g JOIN settings s ON s.key = g.setting_key JOIN devices d ON d.fingerprint = g.device"
+            " ORDER BY g.id"
+        ).fetchall()
+        return [
+            GroupInfo(
+                space=space, measurer=measurer, setting=Setting.model_validate_json(sj),
+                batch_size=int(batch), device=DeviceInfo.model_validate_json(dj), unit=unit,
+                count=int(count), flagged=int(flagged), id=int(gid),
+            )
+            for gid, space, measurer, sj, batch, dj, unit, count, flagged in rows
+        ]
+
+    def find_group(self, *, space: str, measurer: str, setting: Setting, batch_size: int,
+                   device: DeviceInfo) -> GroupInfo | None:
+        """The exact group of a campaign, if it has been started."""
+        for g in self.groups():
+            if (g.space == space and g.measurer == measurer and g.setting.key() == setting.key()
+                    and g.batch_size == batch_size and g.device.fingerprint == device.fingerprint):
+                return g
+        return None
+
+    def select_group(
+        self,
+        *,
+        space: str,
+        measurer: str | None = None,
+        setting: str | None = None,
+        device: str | None = None,
+        batch_size: int | None = None,
+    ) -> GroupInfo:
+        """The one group matching the filters; a clear error when none or several match."""
+        self.check_space(space)
+        groups = [g for g in self.groups() if g.space == space]
+        if measurer is not None:
+            groups = [g for g in groups if g.measurer == measurer]
+        if setting is not None:
+            groups = [g for g in groups if setting in (g.setting.name, g.setting.key())]
+        if device is not None:
+            groups = [g for g in groups if g.device.fingerprint.startswith(device)]
+        if batch_size is not None:
+            groups = [g for g in groups if g.batch_size == batch_size]
+        if not groups:
+            have = "; ".join(g.label() for g in self.groups()) or "none"
+            raise NascostError(
+                f"no rows in {str(self.path)!r} match space={space!r} measurer={measurer} "
+                f"setting={setting} device={device} batch={batch_size} (groups: {have})"
+            )
+        if len(groups) > 1:
+            raise NascostError(
+                f"{len(groups)} groups in {str(self.path)!r} match; choose one with "
+                f"--measurer/--setting/--device/--batch-size: " + "; ".join(g.label() for g in groups)
+            )
+        return groups[0]
+
+    def query(
+        self,
+        *,
+        space: str,
+        measurer: str | None = None,
+        setting: str | None = None,
+        device: str | None = None,
+        batch_size: int | None = None,
+        include_flagged: bool = False,
+    ) -> CostData:
+        """The rows of the one matching group. Drift-flagged rows are left out unless asked for.
+
+        Noisy rows (still above the noise threshold after re-measurement) are kept:
+        dropping them would bias the data towards architectures that happen to
+        time steadily.
+        """
+        g = self.select_group(space=space, measurer=measurer, setting=setting, device=device,
+                              batch_size=batch_size)
+        sql = "SELECT arch_key, arch, encoding, median FROM measurements WHERE group_id=?"
+        if not include_flagged:
+            sql += " AND drift=0"
+        rows = self._conn.execute(sql + " ORDER BY id", (g.id,)).fetchall()
+        archs = [Architecture(space=g.space, spec=json.loads(a)) for _, a, _, _ in rows]
+        enc = [json.loads(e) for _, _, e, _ in rows]
+        return CostData(
+            archs=archs,
+            values=np.asarray([r[3] for r in rows], dtype=np.float64),
+            unit=g.unit,
+            space=g.space,
+            measurer=g.measurer,
+            setting=g.setting,
+            batch_size=g.batch_size,
+            device=g.device,
+            keys=[r[0] for r in rows],
+            encodings=np.asarray(enc, dtype=np.float32) if enc else np.zeros((0, 0), dtype=np.float32),
+        )
+
+    def keys(self, group: GroupInfo | None) -> set[str]:
+        """Architecture keys already stored in a group (empty for a group not started)."""
+        if group is None:
+            return set()
+        return {r[0] for r in self._conn.execute("SELECT arch_key FROM measurements WHERE group_id=?", (group.id,))}
+
+    def rows(self, group: GroupInfo | None = None) -> Iterator[dict[str, Any]]:
+        """Every row as a flat dict (export, info), optionally of one group."""
+        groups = {g.id: g for g in self.groups()}
+        sql = (
+            "SELECT group_id, arch_key, arch, encoding, median, mean, std, iqr, p90, cv, n, noisy, attempts,"
+            " samples, extra, measured_at, campaign, drift FROM measurements"
+        )
+        args: tuple[Any, ...] = ()
+        if group is not None:
+            sql += " WHERE group_id=?"
+            args = (group.id,)
+        for r in self._conn.execute(sql + " ORDER BY id", args):
+            g = groups[r[0]]
+            yield {
+                "space": g.space, "measurer": g.measurer, "setting": g.setting.name,
+                "setting_key": g.setting.key(), "batch_size": g.batch_size,
+                "device": g.device.fingerprint, "unit": g.unit, "arch_key": r[1], "arch": r[2],
+                "encoding": r[3], "median": r[4], "mean": r[5], "std": r[6], "iqr": r[7], "p90": r[8],
+                "cv": r[9], "n": r[10], "noisy": bool(r[11]), "attempts": r[12], "samples": r[13],
+                "extra": r[14], "measured_at": r[15], "campaign": r[16], "drift": bool(r[17]),
+            }
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0])
+
+
+def _finite(x: float) -> float | None:
+    """SQLite has no infinity/NaN in NOT NULL columns: store them as NULL."""
+    return float(x) if np.isfinite(x) else None
