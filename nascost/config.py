@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import click
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from nascost.errors import NascostError
 
@@ -75,15 +75,33 @@ def _python_type(param: click.Parameter) -> Any:
     return base | None
 
 
+def option_key(param: click.Parameter) -> str:
+    """The config-file key of an option: its long flag (``--batch-size`` -> ``batch_size``)."""
+    longs = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+    flag = max(longs, key=len) if longs else (param.name or "")
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _config_params(command: click.Command) -> dict[str, click.Option]:
+    return {
+        option_key(p): p
+        for p in command.params
+        if isinstance(p, click.Option) and p.name not in ("config", "help") and not p.hidden
+    }
+
+
 def model_for_command(command: click.Command, path: str) -> type[BaseModel]:
     """The config model of a command: declared explicitly, or derived from its options."""
     if path in _MODELS:
         return _MODELS[path]
-    fields: dict[str, Any] = {}
-    for param in command.params:
-        if not isinstance(param, click.Option) or param.name in ("config", "help") or param.hidden:
-            continue
-        fields[param.name] = (_python_type(param), None)
+    fields: dict[str, Any] = {
+        # Field names that clash with BaseModel attributes (``json``) keep the key as alias.
+        (f"{key}_" if hasattr(BaseModel, key) else key): (
+            _python_type(param),
+            Field(default=None, alias=key, description=(getattr(param, "help", None) or None)),
+        )
+        for key, param in _config_params(command).items()
+    }
     model = create_model(
         f"{path.title().replace(' ', '')}Config",
         __config__=ConfigDict(extra="forbid"),
@@ -114,7 +132,11 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise NascostError(f"config file {value!r}: {where}: {err['msg']}") from None
-    values = {k: v for k, v in validated.model_dump(exclude_unset=True).items()}
+    params = _config_params(ctx.command)
+    values = {
+        (params[k].name if k in params else k): v
+        for k, v in validated.model_dump(exclude_unset=True, by_alias=True).items()
+    }
     ctx.default_map = {**(ctx.default_map or {}), **values}
     ctx.meta["nascost.config"] = values
     return value

@@ -1,0 +1,206 @@
+"""Contract checks for plugin classes, shared by nascost's suite and plugin authors.
+
+Each ``check_*`` exercises one interface on small, real computations and
+fails with an assertion naming what is wrong. ``tests/contract`` runs them
+over everything registered; a third-party plugin's tests can call them on
+its own classes::
+
+    from nascost.testing import check_measurer
+    def test_my_board():
+        check_measurer(MyBoardTimer())
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nascost import plugins
+from nascost.cost import Cost
+from nascost.datasets import Dataset
+from nascost.errors import NascostError
+from nascost.measure import CostMeasurer
+from nascost.predict import CostPredictor
+from nascost.records import Architecture, DeviceInfo, Measurement, Setting
+from nascost.space import SearchSpace, SuperNet
+
+
+def tiny_setting(space: SearchSpace) -> Setting:
+    """The space's first named setting, shrunk so networks build and run in milliseconds."""
+    first = next(iter(space.settings().values()))
+    return first.model_copy(
+        update={"name": "contract-tiny", "channels": 4, "layers": 3, "input_size": 16, "num_classes": 3}
+    )
+
+
+def _logits(out: Any) -> torch.Tensor:
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def check_space(space: SearchSpace) -> None:
+    assert space.name and space.encoding_id, "a space needs a name and an encoding_id"
+    presets = space.presets()
+    settings = space.settings()
+    assert settings, "a space needs at least one named setting"
+    rng = np.random.default_rng(0)
+    archs = space.sample_many(4, rng)
+    again = space.sample_many(4, np.random.default_rng(0))
+    assert [a.key() for a in archs] == [a.key() for a in again], "sampling must be reproducible from a seed"
+    for arch in [*archs, *presets.values()]:
+        assert isinstance(arch, Architecture) and arch.space == space.name
+        assert space.validate(json.loads(json.dumps(arch.spec))) == arch, "validate(spec) must round-trip"
+    enc = space.encode(archs)
+    assert enc.shape == (4, space.encoding_dim) and enc.dtype.is_floating_point
+    decoded = space.decode(enc[0])
+    assert torch.equal(space.encode([decoded])[0], enc[0]), "decode(encode(a)) must round-trip the encoding"
+    with pytest_raises(NascostError):
+        space.validate({"definitely": "not an architecture"})
+    setting = tiny_setting(space)
+    model = space.build(archs[0], setting)
+    model.eval()
+    with torch.inference_mode():
+        out = _logits(model(space.example_input(setting, 2)))
+    assert out.shape == (2, setting.num_classes)
+    counts = space.count(archs[0], setting)
+    assert counts["params"] > 0 and counts["macs"] > 0
+    assert counts["params_with_aux"] >= counts["params"]
+
+
+def check_supernet(space: SearchSpace) -> None:
+    net = space.supernet(C=4, layers=3, num_classes=3, in_channels=3)
+    assert isinstance(net, SuperNet)
+    arch_params = net.arch_parameters()
+    assert arch_params, "a supernet needs architecture parameters"
+    ids = {id(p) for p in arch_params}
+    assert not ids & {id(p) for p in net.weight_parameters()}
+    x = torch.randn(2, 3, 16, 16)
+    logits = net(x)
+    assert logits.shape == (2, 3)
+    logits.sum().backward()
+    assert any(p.grad is not None for p in net.weight_parameters())
+    gen = torch.Generator().manual_seed(0)
+    enc = net.sample_encodings(5, gen)
+    assert enc.shape == (5, space.encoding_dim)
+    hard = enc.detach()
+    assert torch.all((hard == 0) | (hard == 1)), "sampled encodings are one-hot bits"
+    for p in arch_params:
+        p.grad = None
+    (enc * torch.linspace(0, 1, enc.shape[1])).sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in arch_params), (
+        "the straight-through gradient must reach the architecture parameters"
+    )
+    marg = net.encoding_marginals()
+    assert marg.shape == (space.encoding_dim,) and torch.all(marg >= 0) and torch.all(marg <= 1 + 1e-6)
+    lp = net.log_prob(hard)
+    assert lp.shape == (5,) and torch.all(lp <= 1e-6)
+    derived = net.derive()
+    assert space.validate(derived.spec) == derived
+
+
+def check_measurer(measurer: CostMeasurer) -> None:
+    assert measurer.unit, "a measurer needs a unit"
+    ok, why = measurer.available()
+    assert isinstance(ok, bool) and isinstance(why, str)
+    if not ok:
+        assert why, "an unavailable measurer must say why"
+        with pytest_raises(NascostError):
+            measurer.require_available()
+        return
+    info = measurer.device_info()
+    assert isinstance(info, DeviceInfo) and len(info.fingerprint) == 12
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    m = measurer.measure(model, torch.randn(measurer.default_batch_size, 3, 8, 8))
+    assert isinstance(m, Measurement)
+    assert m.unit == measurer.unit and m.n == len(m.samples) >= 1
+    assert np.isfinite(m.median) and m.median > 0
+    assert m.device.fingerprint == info.fingerprint
+
+
+def _synthetic(n: int = 96, d: int = 112, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, d, generator=g) < 8 / d).float()
+    w = torch.rand(d, generator=g) * 2
+    return x, x @ w + 5.0
+
+
+def check_predictor(cls: type[CostPredictor], tmp_path: Path) -> None:
+    assert isinstance(cls.differentiable, bool)
+    if not cls.requires_fit:
+        # Built from a space/measurer instead of fitted: its own tests cover building.
+        assert hasattr(cls, "build"), "a predictor that needs no fit must offer build(...)"
+        return
+    x, y = _synthetic()
+    pred = cls().fit(x, y)
+    assert pred is not None
+    out = pred.predict(x)
+    assert out.shape == (x.shape[0],) and torch.all(torch.isfinite(out))
+    path = pred.save(tmp_path / f"{cls.name}.pt", {})
+    loaded = cls.load(Path(path))
+    assert torch.allclose(loaded.predict(x).detach(), out.detach(), rtol=1e-5, atol=1e-5), (
+        "a saved and loaded predictor must predict the same"
+    )
+    if cls.differentiable:
+        xr = x[:4].clone().requires_grad_(True)
+        pred.predict(xr).sum().backward()
+        assert xr.grad is not None and torch.any(xr.grad != 0)
+
+
+def check_cost(cls: type[Cost]) -> None:
+    assert cls.name and cls.measurer and cls.predictor
+    assert cls.measurer in plugins.registry("measurers"), f"cost {cls.name!r}: unknown measurer {cls.measurer!r}"
+    assert cls.predictor in plugins.registry("predictors"), f"cost {cls.name!r}: unknown predictor {cls.predictor!r}"
+
+
+def _tiny_imagefolder(root: Path) -> Path:
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            d = root / split / label
+            d.mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (8, 8), color=(i * 40, 0 if label == "a" else 200, 0)).save(d / f"{i}.png")
+    return root
+
+
+def check_dataset(cls: type[Dataset], tmp_path: Path) -> None:
+    argument = str(_tiny_imagefolder(tmp_path / "imgs")) if cls.takes_argument else None
+    ds = cls(argument=argument)
+    try:
+        data = ds.load("test")
+    except NascostError as exc:
+        # e.g. a download that cannot happen offline: it must say so clearly.
+        assert str(exc)
+        return
+    image, label = data[0]
+    assert image.shape == (ds.in_channels, ds.input_size, ds.input_size)
+    assert 0 <= int(label) < ds.num_classes
+
+
+class pytest_raises:
+    def __init__(self, exc: type[BaseException]) -> None:
+        self.exc = exc
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et, ev, tb) -> bool:
+        if et is None:
+            raise AssertionError(f"expected {self.exc.__name__}")
+        return issubclass(et, self.exc)
+
+
+__all__ = [
+    "check_cost",
+    "check_dataset",
+    "check_measurer",
+    "check_predictor",
+    "check_space",
+    "check_supernet",
+    "tiny_setting",
+]
