@@ -6,13 +6,16 @@ example input. ``available()`` says whether it can run here and, if not, why.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
-from nascost.base import Plugin
+from nascost.base import Plugin, PluginOptions
 from nascost.errors import UnavailableError
 from nascost.records import DeviceInfo, Measurement
 
@@ -45,3 +48,101 @@ class CostMeasurer(Plugin, ABC):
     @abstractmethod
     def measure(self, model: nn.Module, example_input: torch.Tensor) -> Measurement:
         """Measure ``model`` (random weights, eval mode) on ``example_input``."""
+
+
+class TimerMeasurer(CostMeasurer):
+    """Base of repeated-sample measurers: warm-up, n runs, statistics, bounded re-measurement.
+
+    The protocol (the paper: random weights, each latency the average of 20
+    runs; nascost keeps the samples and uses the median):
+
+    1. eval mode and ``torch.inference_mode`` (no autograd bookkeeping in the numbers);
+    2. :meth:`prepare` (move to the device, set threads, ...);
+    3. ``warmup`` untimed forward passes (caches, allocator, autotuning);
+    4. ``runs`` samples from :meth:`collect`;
+    5. if IQR/median exceeds ``noisy_threshold`` the samples are taken again,
+       up to ``max_retries`` more times; the attempt with the smallest IQR/median
+       is kept and flagged ``noisy`` if it is still above the threshold.
+
+    Subclasses implement :meth:`collect` (and usually :meth:`prepare`,
+    :meth:`available`, :meth:`device_info`).
+    """
+
+    unit: ClassVar[str] = "ms"
+
+    class Options(PluginOptions):
+        warmup: int = Field(5, ge=0, description="untimed forward passes before timing")
+        runs: int = Field(20, ge=1, description="timed samples per attempt (the paper: 20)")
+        noisy_threshold: float = Field(
+            0.1, gt=0, description="re-measure when IQR/median exceeds this"
+        )
+        max_retries: int = Field(2, ge=0, description="re-measurements of a noisy architecture")
+        batch_size: int | None = Field(None, ge=1, description="batch size (None: the measurer's default)")
+        threads: int | None = Field(None, ge=1, description="CPU threads (None: torch's current count)")
+
+    @property
+    def batch_size(self) -> int:
+        """The batch size a caller should build the example input with."""
+        return self.options.batch_size or self.default_batch_size
+
+    def prepare(self, model: nn.Module, example_input: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+        """Move the model and input where they run; default: leave them as they are."""
+        return model, example_input
+
+    def forward(self, model: nn.Module, example_input: torch.Tensor) -> None:
+        """One untimed forward pass (warm-up)."""
+        model(example_input)
+
+    def finish(self) -> None:
+        """Undo what :meth:`prepare` changed globally (thread counts, ...)."""
+
+    @abstractmethod
+    def collect(self, model: nn.Module, example_input: torch.Tensor, runs: int) -> list[float]:
+        """``runs`` samples, in :attr:`unit`, of the prepared model."""
+
+    def extra(self) -> dict[str, Any]:
+        """Measurer-specific details recorded with each measurement."""
+        return {}
+
+    def measure(self, model: nn.Module, example_input: torch.Tensor) -> Measurement:
+        self.require_available()
+        opts = self.options
+        model.eval()
+        try:
+            with torch.inference_mode():
+                model, x = self.prepare(model, example_input)
+                for _ in range(opts.warmup):
+                    self.forward(model, x)
+                best: list[float] | None = None
+                best_rel = math.inf
+                history: list[float] = []
+                attempts = 0
+                for _ in range(1 + opts.max_retries):
+                    attempts += 1
+                    samples = self.collect(model, x, opts.runs)
+                    rel = relative_iqr(samples)
+                    history.append(rel)
+                    if rel < best_rel or best is None:
+                        best, best_rel = samples, rel
+                    if rel <= opts.noisy_threshold:
+                        break
+        finally:
+            self.finish()
+        return Measurement.from_samples(
+            best,
+            unit=self.unit,
+            device=self.device_info(),
+            noisy=best_rel > opts.noisy_threshold,
+            attempts=attempts,
+            batch_size=int(example_input.shape[0]),
+            extra={"relative_iqr_per_attempt": history, "warmup": opts.warmup, **self.extra()},
+        )
+
+
+def relative_iqr(samples: list[float]) -> float:
+    """IQR / median: the noise statistic the re-measurement rule uses."""
+    arr = np.asarray(samples, dtype=np.float64)
+    q1, med, q3 = np.percentile(arr, [25, 50, 75])
+    if med == 0:
+        return 0.0 if q3 == q1 else math.inf
+    return float((q3 - q1) / abs(med))

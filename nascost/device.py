@@ -1,0 +1,100 @@
+"""Device fingerprints: what a cost was measured on.
+
+A latency is a property of an architecture *and* a device (hardware, driver,
+library versions, thread count). Measurers build their
+:class:`~nascost.records.DeviceInfo` with these helpers, so two measurements
+compare equal only when every field that changes timings is equal.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from nascost.records import DeviceInfo
+
+
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> tuple[str, int]:
+    """CPU model name and number of logical processors, from /proc/cpuinfo where it exists."""
+    name = ""
+    cores = 0
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "model name" and not name:
+            name = value.strip()
+        elif key == "processor":
+            cores += 1
+    if not name:
+        name = platform.processor() or platform.machine() or "unknown"
+    if cores == 0:
+        cores = os.cpu_count() or 0
+    return " ".join(name.split()), cores
+
+
+def _torch_versions() -> dict[str, str | None]:
+    cudnn = None
+    try:
+        if torch.backends.cudnn.is_available():
+            v = torch.backends.cudnn.version()
+            cudnn = str(v) if v is not None else None
+    except Exception:  # a broken CUDA install must not break fingerprints
+        cudnn = None
+    return {"torch_version": torch.__version__, "cuda_version": torch.version.cuda, "cudnn_version": cudnn}
+
+
+def cpu_device_info(threads: int | None = None) -> DeviceInfo:
+    """Fingerprint of this CPU at ``threads`` intra-op threads (default: torch's current count)."""
+    name, cores = cpu_model()
+    return DeviceInfo(
+        runtime="cpu",
+        cpu_model=name,
+        cpu_cores=cores,
+        threads=int(threads) if threads else torch.get_num_threads(),
+        platform=platform.platform(),
+        **_torch_versions(),
+    )
+
+
+def nvml_driver_version() -> str | None:
+    """The NVIDIA driver version through NVML (nvidia-ml-py), or None where it cannot be read."""
+    try:
+        import pynvml  # provided by nvidia-ml-py (optional extra ``gpu``)
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+        try:
+            v = pynvml.nvmlSystemGetDriverVersion()
+            return v.decode() if isinstance(v, bytes) else str(v)
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # NVML present but unusable (no driver, container)
+        return None
+
+
+def cuda_device_info(index: int = 0) -> DeviceInfo:
+    """Fingerprint of CUDA device ``index``: GPU name, driver, compute capability, versions."""
+    name, cores = cpu_model()
+    props = torch.cuda.get_device_properties(index)
+    return DeviceInfo(
+        runtime="cuda",
+        cpu_model=name,
+        cpu_cores=cores,
+        gpu_name=props.name,
+        gpu_driver=nvml_driver_version(),
+        platform=platform.platform(),
+        extra={
+            "capability": f"{props.major}.{props.minor}",
+            "memory_mb": str(props.total_memory // 2**20),
+            "index": str(index),
+        },
+        **_torch_versions(),
+    )
