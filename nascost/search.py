@@ -1,0 +1,783 @@
+"""Latency-aware differentiable architecture search (LA-DARTS, LA-PC-DARTS, LA-P-DARTS).
+
+The bi-level loop of the DARTS-family references (quark0/darts
+``train_search.py``, PC-DARTS, P-DARTS), written once for any
+:class:`~nascost.space.SuperNet`:
+
+- the training split is cut in two (``train_portion``, 0.5 as the references):
+  network weights learn on the first part by momentum SGD (cosine learning rate,
+  gradient clipping), architecture weights on the second part by Adam;
+- each step first updates the architecture on a batch of the second part
+  (first or second order, see :mod:`nascost.architect`), then the weights on a
+  batch of the first part, as the references do;
+- the architecture loss is ``L_val + sum_k lambda_k * LAT_k(alpha)`` (the paper's
+  Eq. 3), one term per cost (:mod:`nascost.penalty`).
+
+Everything a run produces lives in its output directory (see
+:func:`run_search`). The defaults of every hyper-parameter come from the
+space's :meth:`~nascost.space.SearchSpace.search_defaults`, so each method runs
+with its published values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from torch import nn
+from torch.nn import functional as F
+
+from nascost.architect import Architect
+from nascost.errors import NascostError
+from nascost.penalty import (
+    PAPER_REFERENCE_COST,
+    CostFunction,
+    CostTerm,
+    parse_target,
+    reference_cost,
+)
+from nascost.records import Architecture, Setting
+
+#: Hyper-parameters of DARTS (quark0/darts train_search.py), used where a space gives none.
+FALLBACK_DEFAULTS: dict[str, Any] = {
+    "epochs": 50,
+    "batch_size": 64,
+    "learning_rate": 0.025,
+    "learning_rate_min": 0.001,
+    "momentum": 0.9,
+    "weight_decay": 3e-4,
+    "arch_learning_rate": 3e-4,
+    "arch_weight_decay": 1e-3,
+    "arch_betas": (0.5, 0.999),
+    "arch_frozen_epochs": 0,
+    "grad_clip": 5.0,
+    "C": 16,
+    "layers": 8,
+    "order": "first",
+}
+
+#: Other names a space's search_defaults() may use for a config field.
+_ALIASES = {
+    "lr": "learning_rate",
+    "lr_min": "learning_rate_min",
+    "arch_lr": "arch_learning_rate",
+    "init_channels": "C",
+    "channels": "C",
+    "cells": "layers",
+    "warmup_epochs": "arch_frozen_epochs",
+    "epochs_no_arch": "arch_frozen_epochs",
+    "unrolled": "order",
+}
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class CostSpec(BaseModel):
+    """One ``--cost NAME[:LAMBDA]``: a cost name from the cost store, or a predictor file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    lam: float | None = Field(default=None, description="lambda of this cost (1/cost unit); default: the run's lambda")
+
+    @classmethod
+    def parse(cls, text: str) -> CostSpec:
+        """``cpu-lpm``, ``cpu-lpm:0.2``, ``path/to/predictor.pt:0.1``."""
+        name, lam = text, None
+        if ":" in text:
+            head, tail = text.rsplit(":", 1)
+            try:
+                lam = float(tail)
+                name = head
+            except ValueError:
+                name, lam = text, None
+        if not name:
+            raise NascostError(f"cannot read cost {text!r}: use NAME or NAME:LAMBDA, e.g. 'cpu-lpm:0.2'")
+        if lam is not None and (lam < 0 or not math.isfinite(lam)):
+            raise NascostError(f"lambda in cost {text!r} must be a finite number >= 0")
+        return cls(name=name, lam=lam)
+
+
+class SearchConfig(BaseModel):
+    """Every option of a search. ``None`` means: the space's published default."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    space: str = "pcdarts"
+    space_options: dict[str, Any] = Field(default_factory=dict)
+    dataset: str = "digits"
+    dataset_options: dict[str, Any] = Field(default_factory=dict)
+    # --- costs ---
+    costs: list[CostSpec] = Field(default_factory=list, description="costs to add to the loss (empty: plain search)")
+    lam: float = Field(default=0.1, alias="lambda", description="lambda (1/cost unit) of costs without their own")
+    target: str | None = Field(default=None, description="budget of the first cost, e.g. '25ms'")
+    target_mode: Literal["hinge", "adaptive"] = "hinge"
+    dual_lr: float = Field(default=0.05, ge=0, description="adaptive target: multiplier step per relative overshoot")
+    estimator: Literal["st", "expectation", "reinforce"] = "st"
+    samples: int = Field(default=20, ge=1, description="M: sub-architectures sampled per step (the paper: 20)")
+    cost_noise: float = Field(default=0.0, ge=0, description="sigma of N(0, sigma) noise on predicted costs")
+    cost_noise_mode: Literal["relative", "absolute"] = "relative"
+    cost_scale: Literal["raw", "paper"] = Field(
+        default="raw", description="'paper': rescale costs so a random architecture costs 30 (the paper's ms)"
+    )
+    reinforce_baseline_decay: float = Field(default=0.9, ge=0, lt=1)
+    # --- calibration (--calibrate N) ---
+    calibrate: int = Field(default=0, ge=0, description="measure N architectures here and fit the cost first")
+    cost_setting: str | None = Field(default=None, description="setting of the cost (default: the cost's own)")
+    cost_setting_overrides: dict[str, Any] = Field(default_factory=dict)
+    cost_batch_size: int | None = None
+    # --- network and optimisation (None: the space's defaults) ---
+    C: int | None = Field(default=None, gt=0)
+    layers: int | None = Field(default=None, gt=0)
+    epochs: int | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, gt=0)
+    learning_rate: float | None = Field(default=None, gt=0)
+    learning_rate_min: float | None = Field(default=None, ge=0)
+    momentum: float | None = Field(default=None, ge=0)
+    weight_decay: float | None = Field(default=None, ge=0)
+    arch_learning_rate: float | None = Field(default=None, gt=0)
+    arch_weight_decay: float | None = Field(default=None, ge=0)
+    arch_betas: tuple[float, float] | None = None
+    arch_frozen_epochs: int | None = Field(default=None, ge=0)
+    order: Literal["first", "second"] | None = None
+    grad_clip: float | None = Field(default=None, gt=0)
+    train_portion: float = Field(default=0.5, gt=0, lt=1)
+    stages: list[dict[str, Any]] | None = Field(default=None, description="override the space's search stages")
+    # --- run ---
+    seed: int = 0
+    device: str = "auto"
+    max_steps: int | None = Field(default=None, gt=0, description="cap on steps per epoch (quick runs, tests)")
+    max_train_samples: int | None = Field(default=None, gt=1, description="use only this many training images")
+    evaluate: bool = Field(default=True, description="measure loss/accuracy on the validation half every epoch")
+    num_workers: int = Field(default=0, ge=0)
+
+    @field_validator("lam")
+    @classmethod
+    def _lam_ok(cls, v: float) -> float:
+        if v < 0 or not math.isfinite(v):
+            raise ValueError("lambda must be a finite number >= 0")
+        return v
+
+    @classmethod
+    def build(cls, data: dict[str, Any]) -> SearchConfig:
+        """Validate, turning pydantic's report into one NascostError line."""
+        data = dict(data)
+        if "costs" in data:
+            data["costs"] = [CostSpec.parse(c) if isinstance(c, str) else c for c in data["costs"] or []]
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            raise NascostError(f"invalid search option {where!r}: {err['msg']}") from None
+
+    def with_defaults(self, defaults: dict[str, Any]) -> SearchConfig:
+        """Fill every ``None`` hyper-parameter from the space's defaults (then DARTS's)."""
+        given = {_ALIASES.get(k, k): v for k, v in defaults.items()}
+        if "order" in given and isinstance(given["order"], bool):
+            given["order"] = "second" if given["order"] else "first"
+        data = self.model_dump(by_alias=False)
+        for key, fallback in FALLBACK_DEFAULTS.items():
+            if data.get(key) is None:
+                data[key] = given.get(key, fallback)
+        return SearchConfig.build(data)
+
+    def dump(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json", by_alias=True)
+        out["costs"] = [c.model_dump(mode="json") for c in self.costs]
+        return out
+
+
+# --- resolved costs -----------------------------------------------------------
+
+
+@dataclass
+class ResolvedCost:
+    """A cost ready for the search: the function, its unit, and where it came from."""
+
+    name: str
+    fn: CostFunction
+    unit: str = ""
+    lam: float | None = None
+    setting: Setting | None = None
+    source: str = ""
+    measurer: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def make_cost_terms(
+    config: SearchConfig, costs: list[ResolvedCost], space: Any
+) -> tuple[list[CostTerm], dict[str, float]]:
+    """One :class:`CostTerm` per cost; ``--target`` applies to the first cost."""
+    terms: list[CostTerm] = []
+    refs: dict[str, float] = {}
+    for i, cost in enumerate(costs):
+        scale = 1.0
+        ref = float("nan")
+        try:
+            enc = space.encode(space.sample_many(64, config.seed + 12345))
+            ref = reference_cost(cost.fn, enc)
+        except Exception:  # a cost function that cannot score random archs: no reference
+            ref = float("nan")
+        refs[cost.name] = ref
+        if config.cost_scale == "paper":
+            if not (ref > 0 and math.isfinite(ref)):
+                raise NascostError(f"cost {cost.name!r}: cannot compute a reference cost for --cost-scale paper")
+            scale = PAPER_REFERENCE_COST / ref
+        target = parse_target(config.target, cost.unit) if (config.target is not None and i == 0) else None
+        terms.append(
+            CostTerm(
+                name=cost.name,
+                fn=cost.fn,
+                lam=config.lam if cost.lam is None else cost.lam,
+                unit=cost.unit,
+                estimator=config.estimator,
+                samples=config.samples,
+                target=target,
+                target_mode=config.target_mode,
+                dual_lr=config.dual_lr,
+                noise=config.cost_noise,
+                noise_mode=config.cost_noise_mode,
+                scale=scale,
+                baseline_decay=config.reinforce_baseline_decay,
+            )
+        )
+    return terms, refs
+
+
+# --- output directory ----------------------------------------------------------
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a whole file or nothing (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def prepare_out_dir(out: Path, *, resume: bool, force: bool) -> None:
+    """Refuse to mix runs: a non-empty directory needs ``--resume`` or ``--force``."""
+    if out.exists() and not out.is_dir():
+        raise NascostError(f"output path {str(out)!r} exists and is not a directory")
+    nonempty = out.is_dir() and any(out.iterdir())
+    if resume:
+        if not (out / CHECKPOINT).is_file():
+            raise NascostError(f"cannot resume: {str(out)!r} holds no {CHECKPOINT} (start a new run without --resume)")
+        return
+    if nonempty and not force:
+        raise NascostError(
+            f"output directory {str(out)!r} is not empty; use --resume to continue that run or --force to replace it"
+        )
+    if nonempty and force:
+        for child in out.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint (tensors and plain data only); a damaged file is a one-line error."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise NascostError(
+            f"checkpoint {str(path)!r} is corrupt or unreadable ({first[:160]}); start again with --force"
+        ) from None
+    if not isinstance(state, dict) or "stage" not in state or "supernet" not in state:
+        raise NascostError(f"checkpoint {str(path)!r} is not a nascost search checkpoint; start again with --force")
+    return state
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+def _split_loaders(
+    train_set: Any, config: SearchConfig, epoch_seed: int
+) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
+    """The references' split: the first ``train_portion`` of the (seeded) indices for weights,
+    the rest for the architecture, each reshuffled every epoch from ``epoch_seed``."""
+    n = len(train_set)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed)).tolist()
+    if config.max_train_samples is not None:
+        order = order[: config.max_train_samples]
+    split = math.floor(config.train_portion * len(order))
+    if split < 1 or split >= len(order):
+        raise NascostError(f"train_portion {config.train_portion} leaves an empty half of {len(order)} images")
+    loaders = []
+    for k, idx in enumerate((order[:split], order[split:])):
+        gen = torch.Generator().manual_seed(epoch_seed * 2 + k)
+        sampler = torch.utils.data.SubsetRandomSampler(idx, generator=gen)
+        loaders.append(
+            torch.utils.data.DataLoader(
+                train_set,
+                batch_size=config.batch_size,
+                sampler=sampler,
+                num_workers=config.num_workers,
+                drop_last=False,
+            )
+        )
+    return loaders[0], loaders[1]
+
+
+def _cycle(loader: torch.utils.data.DataLoader) -> Iterator[Any]:
+    while True:
+        yield from loader
+
+
+# --- metrics --------------------------------------------------------------------
+
+
+def alpha_entropy(arch_params: list[torch.Tensor]) -> float:
+    """Mean entropy (nats) of softmax over the last dimension of every architecture parameter row."""
+    rows = []
+    for a in arch_params:
+        p = F.softmax(a.detach().float().reshape(-1, a.shape[-1]), dim=-1)
+        rows.append(-(p * p.clamp_min(1e-12).log()).sum(-1))
+    return float(torch.cat(rows).mean()) if rows else 0.0
+
+
+def predicted_cost(term: CostTerm, space: Any, arch: Architecture) -> float | None:
+    """The cost function's prediction for one architecture, in the cost's own unit."""
+    try:
+        with torch.no_grad():
+            return float(torch.as_tensor(term.fn.predict(space.encode([arch]))).reshape(-1)[0])
+    except Exception:
+        return None
+
+
+# --- the search -------------------------------------------------------------------
+
+
+@dataclass
+class SearchResult:
+    """What a finished search produced."""
+
+    architecture: Architecture
+    out_dir: Path
+    predicted: dict[str, float | None]
+    counts: dict[str, int] | None
+    summary: dict[str, Any]
+
+
+class SearchInterrupted(Exception):
+    """Raised by an ``on_epoch_end`` callback to stop after a checkpoint (tests, schedulers)."""
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise NascostError(f"unknown device {name!r} (use 'auto', 'cpu' or 'cuda')") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise NascostError("device 'cuda' requested but CUDA is not available here; use --device cpu")
+    return dev
+
+
+def _stage_plan(config: SearchConfig, space: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each stage: (loop overrides such as epochs/layers, supernet options)."""
+    stages = config.stages if config.stages is not None else (space.search_stages() or [{}])
+    loop_keys = set(SearchConfig.model_fields)
+    plan = []
+    for stage in stages:
+        stage = {_ALIASES.get(k, k) if _ALIASES.get(k, k) in loop_keys else k: v for k, v in stage.items()}
+        loop = {k: v for k, v in stage.items() if k in loop_keys and k not in ("space", "dataset")}
+        rest = {k: v for k, v in stage.items() if k not in loop}
+        plan.append((loop, rest))
+    return plan
+
+
+def run_search(
+    config: SearchConfig,
+    out_dir: str | Path,
+    *,
+    costs: list[ResolvedCost] | None = None,
+    space: Any = None,
+    dataset: Any = None,
+    resume: bool = False,
+    force: bool = False,
+    show_progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> SearchResult:
+    """Run (or resume) a search; write everything to ``out_dir``.
+
+    Outputs: ``config.json`` (the resolved config), ``metrics.jsonl`` (one row per
+    epoch), ``genotypes/stage<S>_epoch_<E>.json`` (single-stage runs:
+    ``genotypes/epoch_<E>.json``), ``checkpoint.pt`` (state dicts only, written
+    atomically after every epoch), ``genotype.json`` and ``summary.json`` at the end.
+    ``costs`` are resolved costs (see :func:`nascost.search_costs.resolve_costs`);
+    ``space``/``dataset`` may be given as objects instead of by name.
+    """
+    from nascost import plugins
+
+    out = Path(out_dir)
+    say = log or (lambda msg: None)
+    prepare_out_dir(out, resume=resume, force=force)
+
+    if space is None:
+        space = plugins.get_space(config.space, config.space_options or None)
+    if dataset is None:
+        dataset = plugins.get_dataset(config.dataset, config.dataset_options or None)
+    config = config.with_defaults(space.search_defaults())
+    costs = costs or []
+    terms, refs = make_cost_terms(config, costs, space)
+    device = _resolve_device(config.device)
+
+    checkpoint: dict[str, Any] | None = None
+    if resume:
+        checkpoint = load_checkpoint(out / CHECKPOINT)
+        saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else None
+        if saved is not None and saved.get("search") != json.loads(json.dumps(config.dump())):
+            raise NascostError(
+                f"--resume: the options differ from those of the run in {str(out)!r} (see its config.json); "
+                f"resume with the same options or start again with --force"
+            )
+    atomic_write_text(
+        out / "config.json",
+        json.dumps(
+            {
+                "search": config.dump(),
+                "costs": [
+                    {
+                        "name": c.name,
+                        "unit": c.unit,
+                        "source": c.source,
+                        "lambda": t.lam,
+                        "scale": t.scale,
+                        "target": t.target,
+                        "reference_cost": refs.get(c.name),
+                        "setting": c.setting.model_dump() if c.setting else None,
+                        **c.info,
+                    }
+                    for c, t in zip(costs, terms, strict=True)
+                ],
+                "dataset": {
+                    "name": config.dataset,
+                    "num_classes": dataset.num_classes,
+                    "input_size": dataset.input_size,
+                    "in_channels": dataset.in_channels,
+                },
+            },
+            indent=2,
+        ),
+    )
+    for c, t in zip(costs, terms, strict=True):
+        ref = refs.get(c.name)
+        extra = f", target {t.target:g} {c.unit} ({t.target_mode})" if t.target is not None else ""
+        ref_txt = f"; a random architecture costs {ref:.4g} {c.unit}" if ref is not None and math.isfinite(ref) else ""
+        say(f"cost {c.name}: lambda {t.lam:g} per {c.unit or 'unit'}, estimator {t.estimator}{extra}{ref_txt}")
+
+    train_set = dataset.load("train", augment=True)
+    plan = _stage_plan(config, space)
+    stage_states: list[dict[str, torch.Tensor]] = []
+    start_stage, start_epoch = 0, 0
+    if checkpoint is not None:
+        start_stage, start_epoch = int(checkpoint["stage"]), int(checkpoint["epoch"])
+        stage_states = list(checkpoint.get("stage_states", []))
+        _truncate_metrics(out / "metrics.jsonl", start_stage, start_epoch)
+        say(f"resuming at stage {start_stage}, epoch {start_epoch}")
+
+    previous = None
+    model = None
+    arch: Architecture | None = None
+    for stage_idx, (loop, supernet_opts) in enumerate(plan):
+        cfg = SearchConfig.build({**config.model_dump(by_alias=False), **loop}) if loop else config
+        torch.manual_seed(config.seed * 1000 + stage_idx)
+        model = space.supernet(
+            previous,
+            C=cfg.C,
+            layers=cfg.layers,
+            num_classes=dataset.num_classes,
+            in_channels=dataset.in_channels,
+            **supernet_opts,
+        ).to(device)
+        if stage_idx < start_stage:
+            model.load_state_dict(stage_states[stage_idx])
+            previous = model
+            continue
+        arch = _run_stage(
+            model, space, cfg, terms, train_set, out, device, stage_idx, len(plan),
+            checkpoint if stage_idx == start_stage else None, stage_states, start_epoch if stage_idx == start_stage else 0,
+            show_progress, say, on_epoch_end,
+        )
+        stage_states.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        previous = model
+
+    assert model is not None
+    arch = model.derive()
+    return _finish(out, space, arch, costs, terms, config, say)
+
+
+def _truncate_metrics(path: Path, stage: int, epoch: int) -> None:
+    """Drop metric rows of epochs a resumed run will redo."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+        if (row.get("stage", 0), row.get("epoch", 0)) < (stage, epoch):
+            keep.append(line)
+    atomic_write_text(path, "".join(f"{line}\n" for line in keep))
+
+
+def _genotype_path(out: Path, stage: int, stages: int, epoch: int) -> Path:
+    name = f"epoch_{epoch:03d}.json" if stages == 1 else f"stage{stage}_epoch_{epoch:03d}.json"
+    return out / "genotypes" / name
+
+
+def _run_stage(
+    model: nn.Module,
+    space: Any,
+    cfg: SearchConfig,
+    terms: list[CostTerm],
+    train_set: Any,
+    out: Path,
+    device: torch.device,
+    stage: int,
+    stages: int,
+    checkpoint: dict[str, Any] | None,
+    stage_states: list[dict[str, torch.Tensor]],
+    start_epoch: int,
+    show_progress: bool,
+    say: Callable[[str], None],
+    on_epoch_end: Callable[[dict[str, Any]], None] | None,
+) -> Architecture:
+    epochs = int(cfg.epochs)  # type: ignore[arg-type]
+    w_opt = torch.optim.SGD(
+        model.weight_parameters(), lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, float(epochs), eta_min=cfg.learning_rate_min)
+    architect = Architect(
+        model,
+        w_opt,
+        arch_learning_rate=cfg.arch_learning_rate,  # type: ignore[arg-type]
+        arch_betas=tuple(cfg.arch_betas),  # type: ignore[arg-type]
+        arch_weight_decay=cfg.arch_weight_decay,  # type: ignore[arg-type]
+        momentum=cfg.momentum,  # type: ignore[arg-type]
+        weight_decay=cfg.weight_decay,  # type: ignore[arg-type]
+        order=cfg.order,  # type: ignore[arg-type]
+    )
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["supernet"])
+        w_opt.load_state_dict(checkpoint["w_opt"])
+        architect.optimizer.load_state_dict(checkpoint["a_opt"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        for term, state in zip(terms, checkpoint.get("terms", []), strict=False):
+            term.load_state_dict(state)
+
+    arch = model.derive()
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        epoch_seed = (cfg.seed * 1009 + stage) * 100003 + epoch
+        torch.manual_seed(epoch_seed)
+        gen = torch.Generator().manual_seed(epoch_seed + 7)
+        model.on_epoch(epoch, epochs)
+        lr = scheduler.get_last_lr()[0]
+        train_loader, val_loader = _split_loaders(train_set, cfg, epoch_seed)
+        val_iter = _cycle(val_loader)
+        steps = len(train_loader) if cfg.max_steps is None else min(cfg.max_steps, len(train_loader))
+        update_arch = epoch >= int(cfg.arch_frozen_epochs)  # type: ignore[arg-type]
+        sums = {"train_loss": 0.0, "train_acc": 0.0, "search_val_loss": 0.0, "search_val_acc": 0.0, "n": 0, "na": 0}
+        cost_sums = {t.name: 0.0 for t in terms}
+        penalty_sum = 0.0
+        model.train()
+        bar = _progress(show_progress)
+        label = f"epoch {epoch + 1}/{epochs}" + (f" (stage {stage + 1}/{stages})" if stages > 1 else "")
+        with bar:
+            task = bar.add_task(label, total=steps, info="") if bar else None
+            for step, (x, y) in enumerate(train_loader):
+                if step >= steps:
+                    break
+                x, y = x.to(device), y.to(device)
+                if update_arch:
+                    xv, yv = next(val_iter)
+                    xv, yv = xv.to(device), yv.to(device)
+                    lat_values: dict[str, float] = {}
+                    penalties: list[float] = []
+
+                    def cost_loss(
+                        lat_values: dict[str, float] = lat_values,
+                        penalties: list[float] = penalties,
+                        gen: torch.Generator = gen,
+                    ) -> torch.Tensor:
+                        total = torch.zeros((), device=device)
+                        for term in terms:
+                            lat = term.estimate(model, gen)
+                            lat_values[term.name] = float(lat.detach()) / term.scale
+                            total = total + term.penalty(lat)
+                        penalties.append(float(total.detach()))
+                        return total
+
+                    vl, va = architect.step(x, y, xv, yv, lr, cost_loss if terms else None)
+                    for term in terms:
+                        term.after_step(lat_values[term.name] * term.scale)
+                        cost_sums[term.name] += lat_values[term.name]
+                    penalty_sum += sum(penalties)
+                    sums["search_val_loss"] += vl
+                    sums["search_val_acc"] += va
+                    sums["na"] += 1
+                w_opt.zero_grad(set_to_none=True)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)  # type: ignore[arg-type]
+                w_opt.step()
+                sums["train_loss"] += float(loss.detach())
+                sums["train_acc"] += float((logits.argmax(1) == y).float().mean())
+                sums["n"] += 1
+                if bar is not None:
+                    bar.update(task, advance=1, info=f"loss {sums['train_loss'] / sums['n']:.3f}")
+        scheduler.step()
+        n, na = max(sums["n"], 1), max(sums["na"], 1)
+        row: dict[str, Any] = {
+            "stage": stage,
+            "epoch": epoch,
+            "lr": lr,
+            "arch_updated": update_arch,
+            "steps": sums["n"],
+            "train_loss": sums["train_loss"] / n,
+            "train_acc": sums["train_acc"] / n,
+        }
+        if cfg.evaluate:
+            vl, va = _evaluate(model, val_loader, device, steps)
+            row["val_loss"], row["val_acc"] = vl, va
+        elif sums["na"]:
+            row["val_loss"], row["val_acc"] = sums["search_val_loss"] / na, sums["search_val_acc"] / na
+        row["cost_term"] = penalty_sum / na if sums["na"] else None
+        row["expected_cost"] = {k: v / na for k, v in cost_sums.items()} if sums["na"] else None
+        arch = model.derive()
+        row["derived_cost"] = {t.name: predicted_cost(t, space, arch) for t in terms}
+        row["multiplier"] = {t.name: t.multiplier for t in terms if t.target is not None and t.target_mode == "adaptive"}
+        row["alpha_entropy"] = alpha_entropy(model.arch_parameters())
+        row["epoch_time"] = time.perf_counter() - t0
+        gpath = _genotype_path(out, stage, stages, epoch)
+        atomic_write_text(gpath, json.dumps({"space": arch.space, **arch.spec}, indent=2))
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        atomic_torch_save(
+            {
+                "stage": stage,
+                "epoch": epoch + 1,
+                "supernet": model.state_dict(),
+                "w_opt": w_opt.state_dict(),
+                "a_opt": architect.optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "terms": [t.state_dict() for t in terms],
+                "stage_states": stage_states,
+            },
+            out / CHECKPOINT,
+        )
+        costs_txt = " ".join(
+            f"{k}={v:.4g}" for k, v in row["derived_cost"].items() if v is not None
+        )
+        say(
+            f"{label}: train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}"
+            + (f", val acc {row['val_acc']:.3f}" if row.get("val_acc") is not None else "")
+            + (f", derived {costs_txt}" if costs_txt else "")
+            + f", {row['epoch_time']:.1f}s"
+        )
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+    return arch
+
+
+def _evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device, steps: int) -> tuple[float, float]:
+    """Validation-half loss and accuracy in eval mode (the references' ``infer``)."""
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for i, (x, y) in enumerate(loader):
+            if i >= steps:
+                break
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+            count += len(y)
+    model.train()
+    return loss_sum / max(count, 1), correct / max(count, 1)
+
+
+def _progress(show: bool) -> Any:
+    if not show:
+        return _NullBar()
+    from nascost.cli.output import progress
+
+    return progress("step", transient=True)
+
+
+class _NullBar:
+    def __enter__(self) -> _NullBar:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        return None
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _finish(
+    out: Path,
+    space: Any,
+    arch: Architecture,
+    costs: list[ResolvedCost],
+    terms: list[CostTerm],
+    config: SearchConfig,
+    say: Callable[[str], None],
+) -> SearchResult:
+    atomic_write_text(out / "genotype.json", json.dumps({"space": arch.space, **arch.spec}, indent=2))
+    predicted = {t.name: predicted_cost(t, space, arch) for t in terms}
+    counts = None
+    setting = next((c.setting for c in costs if c.setting is not None), None)
+    if setting is not None:
+        try:
+            counts = space.count(arch, setting)
+        except Exception as exc:  # counting is a report, not the search
+            say(f"could not count params/MACs in {setting.label()}: {exc}")
+    summary = {
+        "space": arch.space,
+        "genotype": arch.spec,
+        "predicted_cost": {
+            t.name: {"value": predicted[t.name], "unit": c.unit} for c, t in zip(costs, terms, strict=True)
+        },
+        "setting": setting.model_dump() if setting else None,
+        "counts": counts,
+    }
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    return SearchResult(architecture=arch, out_dir=out, predicted=predicted, counts=counts, summary=summary)
