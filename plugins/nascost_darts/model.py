@@ -1,0 +1,354 @@
+"""Evaluation networks of a genotype, as in quark0/darts ``model.py``.
+
+Everything the reference fixes is kept: ReLU-conv-BN (or factorized-reduce
+after a reduction) preprocessing of the two cell inputs, strided operations
+only on the reduction cell's edges from its two inputs, drop-path on every
+non-identity operation during training, reductions at ``layers // 3`` and
+``2 * layers // 3``, the auxiliary head after the second reduction (used only
+in training), the stems and the classifier. PC-DARTS and P-DARTS evaluate
+with this same ``model.py``.
+
+Deviations (both leave the reference's results unchanged where the reference
+works): the ImageNet network pools globally with ``AdaptiveAvgPool2d(1)``
+instead of ``AvgPool2d(7)`` so other input sizes work (at 224x224 the final
+map is 7x7 and the two are identical), and the CIFAR stem takes
+``in_channels`` instead of a fixed 3.
+
+``forward`` returns ``(logits, logits_aux)`` like the reference;
+``logits_aux`` is ``None`` unless training with the auxiliary head.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from nascost.errors import NascostError
+from nascost_darts.genotype import Genotype
+from nascost_darts.ops import OPS, FactorizedReduce, Identity, ReLUConvBN
+
+
+def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    """Zero whole samples with probability ``drop_prob`` and rescale the rest (reference ``utils.drop_path``).
+
+    The reference works in place; this returns a new tensor with the same values.
+    """
+    if drop_prob <= 0.0:
+        return x
+    keep_prob = 1.0 - drop_prob
+    mask = torch.empty(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep_prob)
+    return x / keep_prob * mask
+
+
+class Cell(nn.Module):
+    """One normal or reduction cell of a genotype."""
+
+    def __init__(
+        self,
+        genotype: Genotype,
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+    ) -> None:
+        super().__init__()
+        if reduction_prev:
+            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C)
+        else:
+            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0)
+        which = "reduce" if reduction else "normal"
+        op_names, indices = zip(*genotype.cell(which), strict=True)
+        self.reduction = reduction
+        self._steps = len(op_names) // 2
+        self._concat = list(genotype.concat(which))
+        self.multiplier = len(self._concat)
+        self._indices = list(indices)
+        self._ops = nn.ModuleList(
+            OPS[name](C, 2 if reduction and index < 2 else 1, True)
+            for name, index in zip(op_names, indices, strict=True)
+        )
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(self._steps):
+            op1, op2 = self._ops[2 * i], self._ops[2 * i + 1]
+            h1 = op1(states[self._indices[2 * i]])
+            h2 = op2(states[self._indices[2 * i + 1]])
+            if self.training and drop_prob > 0.0:
+                if not isinstance(op1, Identity):
+                    h1 = drop_path(h1, drop_prob)
+                if not isinstance(op2, Identity):
+                    h2 = drop_path(h2, drop_prob)
+            states.append(h1 + h2)
+        return torch.cat([states[i] for i in self._concat], dim=1)
+
+
+class _AuxiliaryHead(nn.Module):
+    def __init__(self, features: nn.Sequential, expected: int, num_classes: int) -> None:
+        super().__init__()
+        self.features = features
+        self.expected = expected
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.expected or x.shape[-2] != self.expected:
+            raise NascostError(
+                f"the auxiliary head expects a {self.expected}x{self.expected} feature map, got "
+                f"{x.shape[-2]}x{x.shape[-1]}; train at the setting's reference input size or with auxiliary=False"
+            )
+        x = self.features(x)
+        return self.classifier(x.view(x.size(0), -1))
+
+
+class AuxiliaryHeadCIFAR(_AuxiliaryHead):
+    """Auxiliary classifier on the 8x8 map after the second reduction (32x32 input)."""
+
+    def __init__(self, C: int, num_classes: int) -> None:
+        features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),  # 8x8 -> 2x2
+            nn.Conv2d(C, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        super().__init__(features, 8, num_classes)
+
+
+class AuxiliaryHeadImageNet(_AuxiliaryHead):
+    """Auxiliary classifier on the 7x7 map after the second reduction (224x224 input).
+
+    As in the reference, there is no batch norm after the 768-channel
+    convolution (the reference comments it out to match the paper's runs).
+    """
+
+    def __init__(self, C: int, num_classes: int) -> None:
+        features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False),  # 7x7 -> 2x2
+            nn.Conv2d(C, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.ReLU(inplace=True),
+        )
+        super().__init__(features, 7, num_classes)
+
+
+def _reduction_layers(layers: int) -> tuple[int, int]:
+    return layers // 3, 2 * layers // 3
+
+
+class _Network(nn.Module):
+    """Shared cell stacking of the CIFAR and ImageNet networks."""
+
+    def _stack(
+        self,
+        genotype: Genotype,
+        C_prev_prev: int,
+        C_prev: int,
+        C_curr: int,
+        layers: int,
+        reduction_prev: bool,
+    ) -> tuple[int, int]:
+        self.cells = nn.ModuleList()
+        C_to_auxiliary = C_prev
+        for i in range(layers):
+            reduction = i in _reduction_layers(layers)
+            if reduction:
+                C_curr *= 2
+            cell = Cell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
+            reduction_prev = reduction
+            self.cells.append(cell)
+            C_prev_prev, C_prev = C_prev, cell.multiplier * C_curr
+            if i == 2 * layers // 3:
+                C_to_auxiliary = C_prev
+        return C_prev, C_to_auxiliary
+
+    def _cells_forward(
+        self, s0: torch.Tensor, s1: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        logits_aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if i == 2 * self._layers // 3 and self._auxiliary and self.training:
+                logits_aux = self.auxiliary_head(s1)
+        out = self.global_pooling(s1)
+        logits = self.classifier(out.view(out.size(0), -1))
+        return logits, logits_aux
+
+
+class NetworkCIFAR(_Network):
+    """The CIFAR evaluation network: 3x3 stem with ``3 * C`` channels, then the cells."""
+
+    def __init__(
+        self,
+        C: int,
+        num_classes: int,
+        layers: int,
+        auxiliary: bool,
+        genotype: Genotype,
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        self._layers = layers
+        self._auxiliary = auxiliary
+        #: Set by the training loop (the reference linearly increases it per epoch).
+        self.drop_path_prob = 0.0
+        stem_multiplier = 3
+        C_curr = stem_multiplier * C
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
+            nn.BatchNorm2d(C_curr),
+        )
+        C_prev, C_aux = self._stack(genotype, C_curr, C_curr, C, layers, reduction_prev=False)
+        if auxiliary:
+            self.auxiliary_head = AuxiliaryHeadCIFAR(C_aux, num_classes)
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        s0 = s1 = self.stem(input)
+        return self._cells_forward(s0, s1)
+
+
+class NetworkImageNet(_Network):
+    """The ImageNet evaluation network: three stride-2 stem convolutions, then the cells."""
+
+    def __init__(
+        self,
+        C: int,
+        num_classes: int,
+        layers: int,
+        auxiliary: bool,
+        genotype: Genotype,
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        self._layers = layers
+        self._auxiliary = auxiliary
+        self.drop_path_prob = 0.0
+        self.stem0 = nn.Sequential(
+            nn.Conv2d(in_channels, C // 2, kernel_size=3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C // 2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
+        self.stem1 = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
+        C_prev, C_aux = self._stack(genotype, C, C, C, layers, reduction_prev=True)
+        if auxiliary:
+            self.auxiliary_head = AuxiliaryHeadImageNet(C_aux, num_classes)
+        # Reference: nn.AvgPool2d(7); identical at 224x224, and works at any input size.
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        s0 = self.stem0(input)
+        s1 = self.stem1(s0)
+        return self._cells_forward(s0, s1)
+
+
+def check_geometry(family: str, channels: int, layers: int, input_size: int) -> None:
+    """Raise NascostError if the reference network cannot run at this size.
+
+    The factorized reduce (strided skip-connect, and the preprocessing after a
+    reduction) offsets its second convolution by one pixel, so every map that
+    enters a reduction must have an even side, as must the ImageNet stem's
+    first output; the ImageNet stem halves ``channels``, so it must be even.
+    """
+    if family not in ("cifar", "imagenet"):
+        raise NascostError(f"unknown network family {family!r} (families: cifar, imagenet)")
+    size = input_size
+    if family == "imagenet":
+        if channels % 2:
+            raise NascostError(f"the ImageNet network needs an even number of channels, got {channels}")
+        size = math.ceil(math.ceil(size / 2) / 2)  # stem0
+        if size % 2:
+            raise NascostError(
+                f"input size {input_size} gives an odd {size}x{size} map after the ImageNet stem; "
+                "use a multiple of 8 (e.g. 224)"
+            )
+        size = math.ceil(size / 2)  # stem1
+    for i in range(layers):
+        if i in _reduction_layers(layers):
+            if size % 2:
+                raise NascostError(
+                    f"input size {input_size} gives an odd {size}x{size} map at reduction cell {i}; "
+                    f"use a multiple of {4 if family == 'cifar' else 32}"
+                )
+            size //= 2
+
+
+@contextmanager
+def _no_default_init() -> Iterator[None]:
+    """Skip PyTorch's per-layer default init of conv and linear layers while building."""
+    saved = (nn.modules.conv._ConvNd.reset_parameters, nn.Linear.reset_parameters)
+    nn.modules.conv._ConvNd.reset_parameters = lambda self: None  # type: ignore[method-assign]
+    nn.Linear.reset_parameters = lambda self: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.modules.conv._ConvNd.reset_parameters, nn.Linear.reset_parameters = saved  # type: ignore[method-assign]
+
+
+def default_init_fast(model: nn.Module) -> None:
+    """Draw every conv and linear weight and bias from PyTorch's default distribution, quickly.
+
+    PyTorch initialises a conv or linear weight with ``kaiming_uniform_(a=sqrt(5))``,
+    which is uniform in +-1/sqrt(fan_in), and its bias uniform in the same bound.
+    This draws exactly that distribution, i.i.d., with numpy's PCG64 written
+    straight into each tensor (several times cheaper than torch's per-layer
+    path). The seed comes from torch's global generator, so
+    ``torch.manual_seed`` still makes builds reproducible.
+    """
+    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.conv._ConvNd | nn.Linear):
+                fan_in = module.weight[0].numel()
+                bound = np.float32(1.0 / math.sqrt(fan_in)) if fan_in else np.float32(0.0)
+                for param in (module.weight, module.bias):
+                    if param is None:
+                        continue
+                    arr = param.numpy()
+                    rng.random(out=arr.reshape(-1), dtype=np.float32)
+                    arr *= 2 * bound
+                    arr -= bound
+
+
+def build_network(
+    genotype: Genotype,
+    *,
+    family: str,
+    channels: int,
+    layers: int,
+    num_classes: int,
+    input_size: int,
+    in_channels: int = 3,
+    auxiliary: bool = True,
+    fast_init: bool = True,
+) -> NetworkCIFAR | NetworkImageNet:
+    """The evaluation network of ``genotype`` (random weights)."""
+    check_geometry(family, channels, layers, input_size)
+    cls = NetworkCIFAR if family == "cifar" else NetworkImageNet
+    if not fast_init:
+        return cls(channels, num_classes, layers, auxiliary, genotype, in_channels)
+    with _no_default_init():
+        model = cls(channels, num_classes, layers, auxiliary, genotype, in_channels)
+    default_init_fast(model)
+    return model
