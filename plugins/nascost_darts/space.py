@@ -1,0 +1,251 @@
+"""The DARTS, PC-DARTS and P-DARTS cell search spaces.
+
+The three methods search the same space (the 8 primitives on the 14 edges of
+a 4-node cell) and evaluate with the same networks; they differ only in their
+supernets and search hyper-parameters, which :mod:`nascost_darts.supernet`
+provides. Architectures are genotypes (:mod:`nascost_darts.genotype`), so the
+same preset or JSON file works in all three.
+
+Encoding (the paper's): one-hot bits of the chosen operation on each of the
+14 edges of the normal cell, bit ``edge * 8 + PRIMITIVES.index(op)`` with
+edges ordered as in :mod:`nascost_darts.encoding` - 112 bits, exactly 8 ones.
+With ``cells="both"`` the reduction cell's 112 bits follow (224 bits, 16 ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from nascost.errors import NascostError
+from nascost.records import Architecture, Setting
+from nascost.space import SearchSpace, SuperNet, as_generator
+from nascost_darts.encoding import CELL_BITS, EDGES, NODES, NUM_OPS, bit_index
+from nascost_darts.genotype import CHOSEN_OPS, DEFAULT_CONCAT, Cell, Genotype
+from nascost_darts.genotype import presets as preset_genotypes
+from nascost_darts.model import build_network
+from nascost_darts.ops import PRIMITIVES
+
+#: Spaces whose architectures are interchangeable (same genotypes).
+FAMILY = ("darts", "pcdarts", "pdarts")
+
+#: Named settings. ``cifar10``/``cifar100``/``imagenet`` are the references'
+#: evaluation settings; ``cifar-small`` is the size of the DARTS search
+#: network (C=16, 8 cells) at 32x32, cheap enough to measure many
+#: architectures on a CPU.
+SETTINGS: dict[str, Setting] = {
+    "cifar10": Setting(
+        name="cifar10", family="cifar", channels=36, layers=20, num_classes=10, input_size=32
+    ),
+    "cifar100": Setting(
+        name="cifar100", family="cifar", channels=36, layers=20, num_classes=100, input_size=32
+    ),
+    "imagenet": Setting(
+        name="imagenet", family="imagenet", channels=48, layers=14, num_classes=1000, input_size=224
+    ),
+    "cifar-small": Setting(
+        name="cifar-small", family="cifar", channels=16, layers=8, num_classes=10, input_size=32
+    ),
+}
+
+
+def sample_cell(gen: np.random.Generator) -> Cell:
+    """A uniformly random cell: per node 2 distinct inputs, each with one of the 7 non-none ops.
+
+    Inputs are listed in ascending order, the order :meth:`DartsSpace.decode` produces.
+    """
+    cell: Cell = []
+    for node in NODES:
+        inputs = sorted(int(i) for i in gen.choice(node, size=2, replace=False))
+        ops = gen.integers(0, len(CHOSEN_OPS), size=2)
+        cell.extend((CHOSEN_OPS[int(op)], inp) for op, inp in zip(ops, inputs, strict=True))
+    return cell
+
+
+def encode_cell(cell: Cell) -> np.ndarray:
+    """The 112 one-hot bits of one cell (independent of the order of a node's two pairs)."""
+    bits = np.zeros(CELL_BITS, dtype=np.float32)
+    for i, (op, inp) in enumerate(cell):
+        bits[bit_index(NODES[i // 2], inp, op)] = 1.0
+    return bits
+
+
+def decode_cell(bits: np.ndarray, what: str = "cell") -> Cell:
+    """Inverse of :func:`encode_cell`; pairs of a node in ascending input order."""
+    if not np.all((bits == 0) | (bits == 1)):
+        raise NascostError(f"{what}: an encoding must contain only 0s and 1s")
+    grid = bits.reshape(len(EDGES), NUM_OPS)
+    if grid[:, PRIMITIVES.index("none")].any():
+        raise NascostError(f"{what}: the 'none' bit is set on some edge; a sub-architecture never uses 'none'")
+    cell: Cell = []
+    for node in NODES:
+        chosen = []
+        for e, (n, inp) in enumerate(EDGES):
+            if n != node:
+                continue
+            ones = np.flatnonzero(grid[e])
+            if len(ones) > 1:
+                raise NascostError(f"{what}: edge {inp}->{node} has {len(ones)} operations set; at most 1")
+            if len(ones) == 1:
+                chosen.append((PRIMITIVES[int(ones[0])], inp))
+        if len(chosen) != 2:
+            raise NascostError(
+                f"{what}: node {node} has {len(chosen)} incoming edges set; each node needs exactly 2"
+            )
+        cell.extend(chosen)
+    return cell
+
+
+class DartsSpace(SearchSpace):
+    """DARTS cell space (Liu et al., ICLR 2019): 8 ops on 14 edges, reference eval networks."""
+
+    name: ClassVar[str] = "darts"
+    encoding_id: ClassVar[str] = "darts-cell/normal-14x8"
+
+    class Options(SearchSpace.Options):
+        #: Which cells the encoding covers: the normal cell (112 bits, the paper's) or both (224).
+        cells: Literal["normal", "both"] = "normal"
+        #: Draw initial weights from PyTorch's default distribution with one fast pass
+        #: (see ``model.default_init_fast``); False uses PyTorch's per-layer init.
+        fast_init: bool = True
+
+    def __init__(self, options: Any = None, **kwargs: Any) -> None:
+        super().__init__(options, **kwargs)
+        if self.options.cells == "both":
+            self.encoding_id = "darts-cell/both-28x8"  # type: ignore[misc]
+
+    # --- architectures -------------------------------------------------
+    def genotype(self, arch: Architecture | dict[str, Any] | Genotype) -> Genotype:
+        """The validated genotype of an architecture of this family of spaces."""
+        if isinstance(arch, Architecture):
+            if arch.space not in FAMILY:
+                raise NascostError(
+                    f"architecture of space {arch.space!r} cannot be used in space {self.name!r}"
+                )
+            return Genotype.parse(arch.spec)
+        return Genotype.parse(arch)
+
+    def validate(self, spec: dict[str, Any]) -> Architecture:
+        return self.wrap(Genotype.parse(spec))
+
+    def wrap(self, genotype: Genotype) -> Architecture:
+        return Architecture(space=self.name, spec=genotype.to_spec())
+
+    def presets(self) -> dict[str, Architecture]:
+        return {name: self.wrap(g) for name, g in preset_genotypes().items()}
+
+    def sample(self, rng: np.random.Generator | int | None = None) -> Architecture:
+        """Uniform over sub-architectures; the reduction cell is sampled the same way, after the normal one."""
+        gen = as_generator(rng)
+        normal = sample_cell(gen)
+        reduce = sample_cell(gen)
+        return self.wrap(
+            Genotype(normal=normal, normal_concat=DEFAULT_CONCAT, reduce=reduce, reduce_concat=DEFAULT_CONCAT)
+        )
+
+    # --- encodings -------------------------------------------------------
+    @property
+    def encoding_dim(self) -> int:
+        return CELL_BITS * (2 if self.options.cells == "both" else 1)
+
+    def encode(self, archs: Sequence[Architecture]) -> torch.Tensor:
+        rows = []
+        for arch in archs:
+            g = self.genotype(arch)
+            bits = [encode_cell(g.normal)]
+            if self.options.cells == "both":
+                bits.append(encode_cell(g.reduce))
+            rows.append(np.concatenate(bits))
+        if not rows:
+            return torch.zeros(0, self.encoding_dim)
+        return torch.from_numpy(np.stack(rows))
+
+    def decode(
+        self,
+        encoding: torch.Tensor | Sequence[float],
+        reduce: Architecture | Genotype | Cell | None = None,
+    ) -> Architecture:
+        """The architecture of one encoding.
+
+        A ``normal`` encoding does not hold the reduction cell: it is taken from
+        ``reduce`` (a cell, or an architecture/genotype whose reduction cell is
+        used) and defaults to the decoded normal cell itself, so the result is
+        always a complete, buildable genotype.
+        """
+        arr = np.asarray(
+            encoding.detach().cpu().numpy() if isinstance(encoding, torch.Tensor) else encoding,
+            dtype=np.float32,
+        ).reshape(-1)
+        if arr.size != self.encoding_dim:
+            raise NascostError(
+                f"encoding has {arr.size} values; space {self.name!r} with cells={self.options.cells!r} "
+                f"uses {self.encoding_dim}"
+            )
+        normal = decode_cell(arr[:CELL_BITS], "normal cell")
+        if self.options.cells == "both":
+            if reduce is not None:
+                raise NascostError("this encoding already holds the reduction cell; do not pass reduce")
+            red = decode_cell(arr[CELL_BITS:], "reduction cell")
+        elif reduce is None:
+            red = normal
+        elif isinstance(reduce, Architecture | Genotype):
+            red = self.genotype(reduce).reduce
+        else:
+            red = Genotype.parse({"normal": normal, "reduce": [list(p) for p in reduce]}).reduce
+        return self.wrap(Genotype.parse({"normal": [list(p) for p in normal], "reduce": [list(p) for p in red]}))
+
+    # --- networks ---------------------------------------------------------
+    def settings(self) -> dict[str, Setting]:
+        return dict(SETTINGS)
+
+    def build(self, arch: Architecture, setting: Setting) -> nn.Module:
+        """The reference evaluation network (``NetworkCIFAR``/``NetworkImageNet``) with random weights."""
+        return build_network(
+            self.genotype(arch),
+            family=setting.family,
+            channels=setting.channels,
+            layers=setting.layers,
+            num_classes=setting.num_classes,
+            input_size=setting.input_size,
+            in_channels=setting.in_channels,
+            auxiliary=setting.auxiliary,
+            fast_init=self.options.fast_init,
+        )
+
+    # --- search (the supernet engineer's module, imported lazily) ---------
+    def supernet(self, previous: SuperNet | None = None, **options: Any) -> SuperNet:
+        from nascost_darts.supernet import make_supernet
+
+        return make_supernet(self, previous=previous, **options)
+
+    def search_stages(self) -> list[dict[str, Any]]:
+        from nascost_darts.supernet import search_stages
+
+        return search_stages(self.name)
+
+    def search_defaults(self) -> dict[str, Any]:
+        from nascost_darts.supernet import SEARCH_DEFAULTS
+
+        return dict(SEARCH_DEFAULTS[self.name])
+
+    def draw(self, arch: Architecture, path: Path) -> Path:
+        from nascost_darts.draw import draw_genotype
+
+        return draw_genotype(self.genotype(arch), Path(path))
+
+
+class PCDartsSpace(DartsSpace):
+    """PC-DARTS cell space (Xu et al., ICLR 2020): DARTS cells, partial-channel supernet."""
+
+    name: ClassVar[str] = "pcdarts"
+
+
+class PDartsSpace(DartsSpace):
+    """P-DARTS cell space (Chen et al., ICCV 2019): DARTS cells, progressive 3-stage supernet."""
+
+    name: ClassVar[str] = "pdarts"
