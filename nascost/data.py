@@ -489,3 +489,112 @@ class CostDatabase:
 def _finite(x: float) -> float | None:
     """SQLite has no infinity/NaN in NOT NULL columns: store them as NULL."""
     return float(x) if np.isfinite(x) else None
+
+
+# --- summaries and exports -------------------------------------------------------
+
+_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def database_info(path: str | Path) -> dict[str, Any]:
+    """Counts, settings, devices, value distribution and noise statistics per group."""
+    with CostDatabase(path) as db:
+        groups = []
+        for g in db.groups():
+            rows = db._conn.execute(
+                "SELECT median, cv, iqr, noisy, drift, attempts FROM measurements WHERE group_id=?", (g.id,)
+            ).fetchall()
+            med = np.asarray([r[0] for r in rows], dtype=np.float64)
+            cv = np.asarray([r[1] for r in rows if r[1] is not None], dtype=np.float64)
+            rel_iqr = np.asarray([r[2] / r[0] for r in rows if r[0]], dtype=np.float64)
+            dist: dict[str, Any] = {}
+            if med.size:
+                qs = np.quantile(med, _QUANTILES)
+                dist = {"min": float(med.min()), "max": float(med.max()), "mean": float(med.mean()),
+                        "median": float(np.median(med)),
+                        "quantiles": {f"q{int(q * 100):02d}": float(v) for q, v in zip(_QUANTILES, qs, strict=True)}}
+            refs = db.references(g)
+            ref_medians = [m for _, m in refs]
+            noise = {
+                "median_cv": float(np.median(cv)) if cv.size else None,
+                "median_relative_iqr": float(np.median(rel_iqr)) if rel_iqr.size else None,
+                "share_noisy": float(np.mean([r[3] for r in rows])) if rows else 0.0,
+                "remeasured": int(sum(1 for r in rows if r[5] > 1)),
+                "drift_flagged": g.flagged,
+                "reference_measurements": len(refs),
+                "reference_spread": (
+                    float((max(ref_medians) - min(ref_medians)) / np.median(ref_medians))
+                    if len(ref_medians) > 1 else None
+                ),
+            }
+            groups.append({
+                "space": g.space, "measurer": g.measurer, "setting": g.setting.model_dump(),
+                "setting_label": g.setting.label(), "batch_size": g.batch_size,
+                "device": {"fingerprint": g.device.fingerprint, "label": g.device.label()},
+                "unit": g.unit, "count": g.count, "distribution": dist, "noise": noise,
+            })
+        settings = [json.loads(j) for (j,) in db._conn.execute("SELECT json FROM settings ORDER BY key")]
+        devices = [
+            {"fingerprint": fp, "label": label, **json.loads(j)}
+            for fp, label, j in db._conn.execute("SELECT fingerprint, label, json FROM devices ORDER BY fingerprint")
+        ]
+        return {
+            "path": str(db.path), "space": db.space, "schema_version": SCHEMA_VERSION,
+            "created_at": db._meta("created_at"), "count": db.count(),
+            "groups": groups, "settings": settings, "devices": devices,
+        }
+
+
+EXPORT_COLUMNS = [
+    "space", "measurer", "setting", "setting_key", "batch_size", "device", "unit", "arch_key", "arch",
+    "encoding", "median", "mean", "std", "iqr", "p90", "cv", "n", "noisy", "attempts", "samples",
+    "measured_at", "campaign", "drift",
+]  # fmt: skip
+
+
+def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", samples: bool = True) -> int:
+    """Write every row to ``output`` (CSV or Parquet) atomically; returns the row count.
+
+    Parquet files carry the database's devices and settings as JSON in the
+    schema metadata (``nascost.devices``, ``nascost.settings``).
+    """
+    import csv
+    import os
+    import tempfile
+
+    output = Path(output)
+    if fmt not in ("csv", "parquet"):
+        raise NascostError(f"unknown export format {fmt!r} (formats: csv, parquet)")
+    if not output.parent.exists():
+        raise NascostError(f"directory {str(output.parent)!r} does not exist")
+    columns = [c for c in EXPORT_COLUMNS if samples or c != "samples"]
+    with CostDatabase(path) as db:
+        rows = [{c: r[c] for c in columns} for r in db.rows()]
+        meta = database_info(path)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        if fmt == "csv":
+            with os.fdopen(fd, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=columns)
+                w.writeheader()
+                w.writerows(rows)
+        else:
+            os.close(fd)
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise NascostError("parquet export needs pyarrow: pip install 'nascost[parquet]'") from None
+            table = pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in columns})
+            table = table.replace_schema_metadata({
+                "nascost.devices": json.dumps(meta["devices"]),
+                "nascost.settings": json.dumps(meta["settings"]),
+                "nascost.space": json.dumps(meta["space"]),
+            })
+            pq.write_table(table, tmp)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return len(rows)

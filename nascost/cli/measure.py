@@ -1,0 +1,192 @@
+"""``nascost measure``, ``nascost collect``, ``nascost data info|export``: measuring costs."""
+
+from __future__ import annotations
+
+import click
+
+from nascost import plugins
+from nascost.cli.output import echo_json, parse_kv, print_table
+from nascost.config import config_option
+from nascost.errors import NascostError
+
+
+def _setting(space, name: str | None, channels: int | None, layers: int | None, input_size: int | None):
+    """The named setting (default: the space's first) with size overrides."""
+    if name is None:
+        name = getattr(space, "default_setting", None) or next(iter(space.settings()))
+    return space.setting(name, channels=channels, layers=layers, input_size=input_size)
+
+
+def _measurer_options(measurer: str, opts: tuple[str, ...], runs: int | None, warmup: int | None) -> dict:
+    options = parse_kv(opts, "--opt")
+    cls = plugins.get("measurers", measurer)
+    for key, value in (("runs", runs), ("warmup", warmup)):
+        if value is None:
+            continue
+        if key not in cls.Options.model_fields:
+            raise NascostError(f"measurer {measurer!r} takes no --{key} (options: {', '.join(cls.Options.model_fields) or 'none'})")
+        options[key] = value
+    return options
+
+
+_size_options = [
+    click.option("--setting", default=None, help="Named setting of the space (default: its first, e.g. 'imagenet')."),
+    click.option("--channels", type=click.IntRange(min=1), default=None, help="Override the setting's initial channels."),
+    click.option("--layers", type=click.IntRange(min=1), default=None, help="Override the setting's number of cells."),
+    click.option("--input-size", type=click.IntRange(min=1), default=None, help="Override the setting's input resolution."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size (default: the measurer's)."),
+    click.option("--runs", type=click.IntRange(min=1), default=None, help="Timed runs per attempt (default 20)."),
+    click.option("--warmup", type=click.IntRange(min=0), default=None, help="Warm-up runs (default 5)."),
+    click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Measurer option (repeatable)."),
+]
+
+
+def _with_size_options(f):
+    for opt in reversed(_size_options):
+        f = opt(f)
+    return f
+
+
+@click.command("measure")
+@click.argument("genotype")
+@click.option("--measurer", required=True, help="Cost measurer (see 'nascost list measurers').")
+@click.option("--space", default="darts", show_default=True, help="Search space.")
+@_with_size_options
+@click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
+@config_option
+def measure_cmd(genotype: str, measurer: str, space: str, setting: str | None, channels: int | None,
+                layers: int | None, input_size: int | None, batch_size: int | None, runs: int | None,
+                warmup: int | None, opts: tuple[str, ...], as_json: bool) -> None:
+    """Measure one architecture (a preset name or a genotype JSON file)."""
+    from nascost.collect import default_batch_size, measure_one
+
+    sp = plugins.get_space(space)
+    arch = sp.resolve(genotype)
+    st = _setting(sp, setting, channels, layers, input_size)
+    m = plugins.get_measurer(measurer, _measurer_options(measurer, opts, runs, warmup))
+    m.require_available()
+    batch = batch_size or default_batch_size(m)
+    result, _ = measure_one(sp, m, arch, st, batch)
+    if as_json:
+        echo_json({
+            "space": sp.name, "arch_key": arch.key(), "measurer": m.name, "setting": st.model_dump(),
+            **result.model_dump(), "relative_iqr": result.relative_iqr,
+        })
+        return
+    print_table(
+        f"{m.name}: {genotype} in {st.label()}, batch {batch}",
+        ["median", "IQR", "p90", "mean", "std", "cv", "n", "attempts", "noisy"],
+        [[f"{result.median:.4g} {result.unit}", f"{result.iqr:.3g}", f"{result.p90:.4g}", f"{result.mean:.4g}",
+          f"{result.std:.3g}", f"{result.cv:.3f}", result.n, result.attempts, result.noisy]],
+    )
+    click.echo(f"device: {result.device.label()}")
+
+
+@click.command("collect")
+@click.option("--space", default="darts", show_default=True, help="Search space to sample from.")
+@click.option("--measurer", default="cpu-timer", show_default=True, help="Cost measurer.")
+@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Architectures to measure.")
+@click.option("--db", "db", type=click.Path(dir_okay=False), required=True, help="Cost database (SQLite) to add to.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (re-run the same seed to resume).")
+@_with_size_options
+@click.option("--reference-every", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Re-measure the reference architecture every K architectures (0: off).")
+@click.option("--drift-threshold", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
+              help="Relative change of the reference that counts as drift.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where to measure: this process, or Ray workers (extra 'ray').")
+@click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@config_option
+def collect_cmd(space: str, measurer: str, n: int, db: str, seed: int, setting: str | None,
+                channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
+                runs: int | None, warmup: int | None, opts: tuple[str, ...], reference_every: int,
+                drift_threshold: float, executor: str, ray_address: str | None, quiet: bool,
+                as_json: bool) -> None:
+    """Measure N sampled architectures into a cost database (resumable: re-run to continue)."""
+    from nascost.collect import run_campaign
+
+    sp = plugins.get_space(space)
+    st = _setting(sp, setting, channels, layers, input_size)
+    options = _measurer_options(measurer, opts, runs, warmup)
+    m = plugins.get_measurer(measurer, options)
+    summary = run_campaign(
+        db, space=sp, measurer=m, setting=st, n=n, seed=seed, batch_size=batch_size,
+        reference_every=reference_every, drift_threshold=drift_threshold, executor=executor,
+        progress=not quiet, measurer_options=options, ray_address=ray_address,
+    )
+    if as_json:
+        echo_json(summary.to_dict())
+        return
+    s = summary
+    click.echo(
+        f"{s.measured} measured, {s.already_present} already in {s.db} (group now {s.group_count} rows); "
+        f"{s.space}/{s.measurer} {st.label()} batch {s.batch_size} device {s.device}"
+    )
+    click.echo(
+        f"wall {s.wall_s:.1f} s, in measure() {s.measure_s:.1f} s, reference {s.reference_s:.1f} s; "
+        f"{s.per_hour:.0f} arch/h; noisy {s.noisy}; drift events {len(s.drift_events)}, rows flagged {s.flagged}"
+    )
+    for ev in s.drift_events:
+        click.echo(
+            f"  drift {ev['drift']:+.1%} after {ev['after']} architectures "
+            f"(reference {ev['reference_median']:.4g} vs {ev['baseline_median']:.4g}): {ev['flagged_rows']} rows flagged"
+        )
+
+
+@click.group("data")
+def data_group() -> None:
+    """Cost databases: summary and export."""
+
+
+@data_group.command("info")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@config_option
+def info_cmd(db: str, as_json: bool) -> None:
+    """Rows, settings, devices, value distribution and noise per group."""
+    from nascost.data import database_info
+
+    info = database_info(db)
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"{info['path']}: space {info['space']}, {info['count']} rows, schema v{info['schema_version']}")
+    print_table(
+        "groups",
+        ["measurer", "setting", "batch", "device", "rows", "min", "median", "max", "median cv", "noisy", "drift"],
+        [
+            [g["measurer"], g["setting"]["name"], g["batch_size"], g["device"]["fingerprint"], g["count"],
+             _fmt(g["distribution"].get("min"), g["unit"]), _fmt(g["distribution"].get("median"), g["unit"]),
+             _fmt(g["distribution"].get("max"), g["unit"]), _fmt(g["noise"].get("median_cv")),
+             f"{g['noise'].get('share_noisy', 0):.1%}", g["noise"]["drift_flagged"]]
+            for g in info["groups"]
+        ],
+    )
+    for d in info["devices"]:
+        click.echo(f"device {d['label']}")
+
+
+def _fmt(x, unit: str = "") -> str:
+    return "-" if x is None else f"{x:.4g}{(' ' + unit) if unit else ''}"
+
+
+@data_group.command("export")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--no-samples", is_flag=True, help="Leave the raw samples out (smaller file).")
+@config_option
+def export_cmd(db: str, fmt: str, output: str, no_samples: bool) -> None:
+    """Write every row to CSV or Parquet (one row per architecture and group)."""
+    from nascost.data import export_database
+
+    n = export_database(db, output, fmt=fmt, samples=not no_samples)
+    click.echo(f"wrote {n} rows to {output}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(measure_cmd)
+    cli.add_command(collect_cmd)
+    cli.add_command(data_group)

@@ -1,0 +1,357 @@
+"""Measurement campaigns: sample architectures, measure each, store each row atomically.
+
+A campaign is a function of its arguments: the architectures are drawn from
+``seed``, so re-running the same command after a kill (SIGKILL included)
+measures exactly the architectures that are not yet in the database's group,
+and nothing twice. Each row is committed on its own (see :mod:`nascost.data`).
+
+Drift: the measurement order is shuffled (so slow phases of a shared machine
+do not correlate with any property of the architectures), and a fixed
+reference architecture is re-measured before the first architecture and after
+every ``reference_every`` ones. When its median moves more than
+``drift_threshold`` (relative) from the group's first reference measurement,
+the event is reported and the rows measured since the previous reference are
+flagged (``drift``); :meth:`CostDatabase.query` leaves flagged rows out unless
+asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nascost import plugins
+from nascost.data import CostDatabase, GroupInfo
+from nascost.errors import NascostError
+from nascost.measure import CostMeasurer
+from nascost.records import Architecture, DeviceInfo, Measurement, Setting
+from nascost.space import SearchSpace
+
+#: Seed of the reference architecture: fixed, so every campaign of a group
+#: compares against the same network.
+REFERENCE_SEED = 2020
+
+
+@dataclass
+class CampaignSummary:
+    """What a campaign did; ``nascost collect`` prints it at the end."""
+
+    db: str
+    campaign: str
+    space: str
+    measurer: str
+    setting: str
+    batch_size: int
+    device: str
+    unit: str
+    requested: int
+    already_present: int
+    measured: int
+    noisy: int = 0
+    flagged: int = 0
+    drift_events: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+    measure_s: float = 0.0
+    timed_s: float = 0.0
+    reference_s: float = 0.0
+    executor: str = "local"
+    group_count: int = 0
+
+    @property
+    def per_hour(self) -> float:
+        return self.measured / self.wall_s * 3600.0 if self.wall_s > 0 else 0.0
+
+    @property
+    def overhead(self) -> float:
+        """Campaign wall time over the time spent inside measure() for the architectures
+        (what sampling, building, encoding, storing and drift references add)."""
+        return self.wall_s / self.measure_s if self.measure_s > 0 else float("nan")
+
+    @property
+    def overhead_timed(self) -> float:
+        """Campaign wall time over the timed samples alone (warm-up and re-measurement count as overhead)."""
+        return self.wall_s / self.timed_s if self.timed_s > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "per_hour": self.per_hour, "overhead": self.overhead,
+                "overhead_timed": self.overhead_timed}
+
+
+def sample_architectures(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
+    """``n`` distinct architectures drawn from ``seed`` (deterministic; fewer if the space is small)."""
+    gen = np.random.default_rng(seed)
+    seen: dict[str, Architecture] = {}
+    draws = 0
+    while len(seen) < n and draws < 20 * n + 100:
+        arch = space.sample(gen)
+        draws += 1
+        seen.setdefault(arch.key(), arch)
+    return list(seen.values())
+
+
+def reference_architecture(space: SearchSpace) -> Architecture:
+    return space.sample(np.random.default_rng(REFERENCE_SEED))
+
+
+def measure_one(space: SearchSpace, measurer: CostMeasurer, arch: Architecture, setting: Setting,
+                batch_size: int) -> tuple[Measurement, float]:
+    """Build ``arch`` in ``setting`` (random weights) and measure it; returns (measurement, seconds)."""
+    model = space.build(arch, setting)
+    x = space.example_input(setting, batch_size)
+    t0 = time.perf_counter()
+    m = measurer.measure(model, x)
+    return m, time.perf_counter() - t0
+
+
+def default_batch_size(measurer: CostMeasurer) -> int:
+    return int(getattr(measurer, "batch_size", None) or measurer.default_batch_size)
+
+
+def _resolve(space: SearchSpace | str, measurer: CostMeasurer | str, setting: Setting | str,
+             measurer_options: dict[str, Any] | None) -> tuple[SearchSpace, CostMeasurer, Setting]:
+    if isinstance(space, str):
+        space = plugins.get_space(space)
+    if isinstance(measurer, str):
+        measurer = plugins.get_measurer(measurer, measurer_options)
+    if isinstance(setting, str):
+        setting = space.setting(setting)
+    return space, measurer, setting
+
+
+def open_for_campaign(db_path: str | Path, space: str) -> CostDatabase:
+    """Open (or create) a database for a campaign of ``space``; refuses one of another space."""
+    path = Path(db_path)
+    exists = path.exists() and path.stat().st_size > 0
+    db = CostDatabase(path, create=not exists)
+    try:
+        db.bind_space(space)
+    except NascostError:
+        db.close()
+        raise
+    return db
+
+
+def validate_campaign(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer) -> None:
+    """Everything that can be checked before a file is touched (the CLI calls this first)."""
+    measurer.require_available()
+    path = Path(db_path)
+    if path.exists() and path.stat().st_size > 0:
+        with CostDatabase(path) as db:
+            db.check_space(space.name)
+    elif not path.parent.exists():
+        raise NascostError(f"directory {str(path.parent)!r} does not exist")
+
+
+def run_campaign(
+    db_path: str | Path,
+    *,
+    space: SearchSpace | str,
+    measurer: CostMeasurer | str,
+    setting: Setting | str,
+    n: int,
+    seed: int = 0,
+    batch_size: int | None = None,
+    reference_every: int = 50,
+    drift_threshold: float = 0.05,
+    executor: str = "local",
+    progress: bool = True,
+    measurer_options: dict[str, Any] | None = None,
+    campaign: str | None = None,
+    ray_address: str | None = None,
+) -> CampaignSummary:
+    """Measure ``n`` architectures sampled from ``seed`` into ``db_path`` (resumable).
+
+    ``reference_every=0`` turns drift detection off. See the module docstring.
+    """
+    if n < 1:
+        raise NascostError(f"--n must be at least 1 (got {n})")
+    if reference_every < 0:
+        raise NascostError(f"--reference-every must be >= 0 (got {reference_every})")
+    if drift_threshold <= 0:
+        raise NascostError(f"--drift-threshold must be > 0 (got {drift_threshold})")
+    if executor not in ("local", "ray"):
+        raise NascostError(f"unknown executor {executor!r} (executors: local, ray)")
+    space, measurer, setting = _resolve(space, measurer, setting, measurer_options)
+    batch = int(batch_size or default_batch_size(measurer))
+    if executor == "ray":
+        _import_ray()
+    validate_campaign(db_path, space, measurer)
+    archs = sample_architectures(space, n, seed)
+    campaign = campaign or f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    if executor == "ray":
+        return _run_ray(db_path, space, measurer, setting, archs, batch, seed, campaign, progress,
+                        measurer_options, ray_address, n)
+    device = measurer.device_info()
+    db = open_for_campaign(db_path, space.name)
+    try:
+        return _run_local(db, space, measurer, setting, archs, batch, seed, campaign, device,
+                          reference_every, drift_threshold, progress, n)
+    finally:
+        db.close()
+
+
+def _group(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, setting: Setting, batch: int,
+           device: DeviceInfo) -> GroupInfo | None:
+    return db.find_group(space=space.name, measurer=measurer.name, setting=setting, batch_size=batch,
+                         device=device)
+
+
+def _bar(enabled: bool, unit: str):
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from nascost.cli.output import progress as make_progress
+
+    return make_progress(unit)
+
+
+def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, setting: Setting,
+               archs: list[Architecture], batch: int, seed: int, campaign: str, device: DeviceInfo,
+               reference_every: int, drift_threshold: float, show: bool, n: int) -> CampaignSummary:
+    t_start = time.perf_counter()
+    done = db.keys(_group(db, space, measurer, setting, batch, device))
+    todo = [a for a in archs if a.key() not in done]
+    order = np.random.default_rng([seed, 1]).permutation(len(todo))
+    todo = [todo[i] for i in order]
+    summary = CampaignSummary(
+        db=str(db.path), campaign=campaign, space=space.name, measurer=measurer.name, setting=setting.name,
+        batch_size=batch, device=device.fingerprint, unit=measurer.unit, requested=n,
+        already_present=len(archs) - len(todo), measured=0,
+    )
+    ref = reference_architecture(space)
+    window: list[str] = []
+    seq = 0
+
+    def check_reference() -> None:
+        nonlocal seq, window
+        m, secs = measure_one(space, measurer, ref, setting, batch)
+        summary.reference_s += secs
+        db.add_reference(ref, m, measurer=measurer.name, setting=setting, campaign=campaign, seq=seq)
+        seq += 1
+        group = _group(db, space, measurer, setting, batch, m.device)
+        history = db.references(group) if group else []
+        baseline = history[0][1] if history else m.median
+        drift = m.median / baseline - 1.0 if baseline else 0.0
+        if abs(drift) > drift_threshold and window and group is not None:
+            flagged = db.flag_drift(group, window)
+            summary.flagged += flagged
+            summary.drift_events.append(
+                {"after": summary.measured, "reference_median": m.median, "baseline_median": baseline,
+                 "drift": drift, "flagged_rows": flagged}
+            )
+        window = []
+
+    with _bar(show, "arch") as bar:
+        task = bar.add_task("measuring", total=len(todo), info="") if bar is not None else None
+        if todo and reference_every:
+            # One discarded measurement first: a fresh process's first network
+            # pays one-off costs (allocator, kernels) the baseline must not see.
+            summary.reference_s += measure_one(space, measurer, ref, setting, batch)[1]
+            check_reference()
+        for i, arch in enumerate(todo, 1):
+            m, secs = measure_one(space, measurer, arch, setting, batch)
+            summary.measure_s += secs
+            if m.unit == "ms":
+                summary.timed_s += sum(m.samples) / 1000.0
+            enc = space.encode([arch])[0].tolist()
+            db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
+            summary.measured += 1
+            summary.noisy += int(m.noisy)
+            window.append(arch.key())
+            if reference_every and (i % reference_every == 0 or i == len(todo)):
+                check_reference()
+            if bar is not None:
+                bar.update(task, advance=1, info=f"{m.median:.4g} {m.unit}")
+    summary.wall_s = time.perf_counter() - t_start
+    group = _group(db, space, measurer, setting, batch, device)
+    summary.group_count = group.count if group else 0
+    return summary
+
+
+# --- Ray -----------------------------------------------------------------------
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise NascostError(
+            "--executor ray needs Ray: pip install 'nascost[ray]' (or use --executor local)"
+        ) from None
+    return ray
+
+
+def _ray_measure(space_name: str, measurer_name: str, measurer_options: dict[str, Any],
+                 setting_json: str, batch: int, spec: dict[str, Any]) -> tuple[list[float], str]:
+    """Runs on a Ray worker: resolve plugins by name, build, measure on the worker's device."""
+    space = plugins.get_space(space_name)
+    measurer = plugins.get_measurer(measurer_name, measurer_options)
+    setting = Setting.model_validate_json(setting_json)
+    arch = space.validate(spec)
+    m, _ = measure_one(space, measurer, arch, setting, batch)
+    return space.encode([arch])[0].tolist(), m.model_dump_json()
+
+
+def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, setting: Setting,
+             archs: list[Architecture], batch: int, seed: int, campaign: str, show: bool,
+             measurer_options: dict[str, Any] | None, address: str | None, n: int) -> CampaignSummary:
+    """Workers measure on their own devices; the driver alone writes the database.
+
+    An architecture counts as done when any device already measured it for this
+    measurer, setting and batch size. Drift references are not taken under Ray
+    (tasks are not bound to one device); run local campaigns per device for them.
+    """
+    ray = _import_ray()
+    t_start = time.perf_counter()
+    opts = measurer.options.model_dump() if measurer_options is None else measurer_options
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    resources = {"num_gpus": 1} if measurer.device_info().runtime == "cuda" else {"num_cpus": 1}
+    remote = ray.remote(**resources)(_ray_measure)
+    db = open_for_campaign(db_path, space.name)
+    try:
+        done: set[str] = set()
+        for g in db.groups():
+            if (g.measurer == measurer.name and g.setting.key() == setting.key() and g.batch_size == batch):
+                done |= db.keys(g)
+        todo = [a for a in archs if a.key() not in done]
+        order = np.random.default_rng([seed, 1]).permutation(len(todo))
+        todo = [todo[i] for i in order]
+        summary = CampaignSummary(
+            db=str(db.path), campaign=campaign, space=space.name, measurer=measurer.name,
+            setting=setting.name, batch_size=batch, device="(ray workers)", unit=measurer.unit,
+            requested=n, already_present=len(archs) - len(todo), measured=0, executor="ray",
+        )
+        setting_json = setting.model_dump_json()
+        pending = {
+            remote.remote(space.name, measurer.name, opts, setting_json, batch, a.spec): a for a in todo
+        }
+        devices: set[str] = set()
+        with _bar(show, "arch") as bar:
+            task = bar.add_task("measuring (ray)", total=len(todo), info="") if bar is not None else None
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    arch = pending.pop(ref)
+                    enc, m_json = ray.get(ref)
+                    m = Measurement.model_validate_json(m_json)
+                    db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
+                    devices.add(m.device.fingerprint)
+                    summary.measured += 1
+                    summary.noisy += int(m.noisy)
+                    if bar is not None:
+                        bar.update(task, advance=1, info=f"{m.median:.4g} {m.unit}")
+        summary.device = ",".join(sorted(devices)) or summary.device
+        summary.wall_s = time.perf_counter() - t_start
+        summary.group_count = sum(
+            g.count for g in db.groups()
+            if g.measurer == measurer.name and g.setting.key() == setting.key() and g.batch_size == batch
+        )
+        return summary
+    finally:
+        db.close()

@@ -1,0 +1,186 @@
+"""Test doubles for measurement tests: a tiny search space and measurers whose samples we control.
+
+``ToySpace`` is a real (small) space: a chain of ``layers`` positions, each one of
+four operations, built into a real torch network, so campaigns run end to end
+in milliseconds without depending on the DARTS plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nascost.errors import NascostError
+from nascost.hookspecs import hookimpl
+from nascost.measure import CostMeasurer, TimerMeasurer
+from nascost.records import Architecture, DeviceInfo, Measurement, Setting
+from nascost.space import SearchSpace, as_generator
+
+OPS = ("conv3", "conv1", "pool", "skip")
+POSITIONS = 4
+
+
+def _op(name: str, c: int) -> nn.Module:
+    if name == "conv3":
+        return nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+    if name == "conv1":
+        return nn.Sequential(nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+    if name == "pool":
+        return nn.MaxPool2d(3, stride=1, padding=1)
+    return nn.Identity()
+
+
+class ToySpace(SearchSpace):
+    """A chain of four positions, each one of conv3/conv1/pool/skip (256 architectures)."""
+
+    name = "toy"
+    encoding_id = "toy-onehot-v1"
+
+    def validate(self, spec: dict[str, Any]) -> Architecture:
+        ops = spec.get("ops")
+        if not isinstance(ops, list) or len(ops) != POSITIONS or any(o not in OPS for o in ops):
+            raise NascostError(f"a toy architecture is {{'ops': [{POSITIONS} of {', '.join(OPS)}]}}")
+        return Architecture(space=self.name, spec={"ops": list(ops)})
+
+    def presets(self) -> dict[str, Architecture]:
+        return {"all-conv": self.validate({"ops": ["conv3"] * POSITIONS})}
+
+    def sample(self, rng: np.random.Generator | int | None = None) -> Architecture:
+        gen = as_generator(rng)
+        return self.validate({"ops": [OPS[i] for i in gen.integers(0, len(OPS), POSITIONS)]})
+
+    @property
+    def encoding_dim(self) -> int:
+        return POSITIONS * len(OPS)
+
+    def encode(self, archs: Sequence[Architecture]) -> torch.Tensor:
+        out = torch.zeros(len(archs), self.encoding_dim)
+        for i, a in enumerate(archs):
+            for p, op in enumerate(a.spec["ops"]):
+                out[i, p * len(OPS) + OPS.index(op)] = 1.0
+        return out
+
+    def decode(self, encoding: torch.Tensor | Sequence[float]) -> Architecture:
+        e = torch.as_tensor(encoding).reshape(POSITIONS, len(OPS))
+        return self.validate({"ops": [OPS[int(i)] for i in e.argmax(1)]})
+
+    def settings(self) -> dict[str, Setting]:
+        return {
+            "tiny": Setting(name="tiny", channels=4, layers=POSITIONS, num_classes=3, input_size=8),
+            "small": Setting(name="small", channels=8, layers=POSITIONS, num_classes=3, input_size=16),
+        }
+
+    def build(self, arch: Architecture, setting: Setting) -> nn.Module:
+        c = setting.channels
+        return nn.Sequential(
+            nn.Conv2d(setting.in_channels, c, 3, padding=1),
+            *[_op(op, c) for op in arch.spec["ops"]],
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(c, setting.num_classes),
+        )
+
+    def supernet(self, previous=None, **options: Any):
+        raise NascostError("the toy space has no supernet")
+
+
+FAKE_DEVICE = DeviceInfo(runtime="fake", cpu_model="test double", cpu_cores=1)
+
+
+class ScriptedMeasurer(TimerMeasurer):
+    """Returns pre-scripted sample lists, one per attempt (to test the re-measurement rule)."""
+
+    name = "scripted"
+    unit = "ms"
+
+    def __init__(self, scripts: list[list[float]], **options: Any) -> None:
+        super().__init__(options)
+        self.scripts = list(scripts)
+        self.calls = 0
+        self.warmups = 0
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def device_info(self) -> DeviceInfo:
+        return FAKE_DEVICE
+
+    def forward(self, model: nn.Module, example_input: torch.Tensor) -> None:
+        self.warmups += 1
+        super().forward(model, example_input)
+
+    def collect(self, model: nn.Module, example_input: torch.Tensor, runs: int) -> list[float]:
+        assert not model.training, "the protocol measures in eval mode"
+        assert torch.is_inference_mode_enabled(), "the protocol measures in inference mode"
+        samples = self.scripts[self.calls]
+        self.calls += 1
+        return samples
+
+
+class CostModelMeasurer(CostMeasurer):
+    """Deterministic 'latency': the number of parameters, times a drift factor.
+
+    ``drift_after`` measure() calls, the factor jumps to ``drift_factor`` (a
+    machine that got slower mid-campaign). Equal architectures get equal values,
+    so drift detection and repeatability can be tested exactly.
+    """
+
+    name = "costmodel"
+    unit = "ms"
+
+    def __init__(self, options: Any = None, drift_after: int | None = None, drift_factor: float = 1.0) -> None:
+        super().__init__(options)
+        self.drift_after = drift_after
+        self.drift_factor = drift_factor
+        self.calls = 0
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def device_info(self) -> DeviceInfo:
+        return FAKE_DEVICE
+
+    def measure(self, model: nn.Module, example_input: torch.Tensor) -> Measurement:
+        self.calls += 1
+        value = 1.0 + sum(p.numel() for p in model.parameters()) / 100.0
+        if self.drift_after is not None and self.calls > self.drift_after:
+            value *= self.drift_factor
+        return Measurement.from_samples(
+            [value] * 3, unit=self.unit, device=self.device_info(), batch_size=int(example_input.shape[0])
+        )
+
+
+class UnavailableMeasurer(CostMeasurer):
+    """Never available (to test the CLI's refusal)."""
+
+    name = "never"
+    unit = "ms"
+
+    def available(self) -> tuple[bool, str]:
+        return False, "this test measurer is never available"
+
+    def device_info(self) -> DeviceInfo:
+        return FAKE_DEVICE
+
+    def measure(self, model: nn.Module, example_input: torch.Tensor) -> Measurement:
+        self.require_available()
+        raise AssertionError("unreachable")
+
+
+class ToyPlugin:
+    """Registers the toy space and the deterministic measurers (for CLI tests)."""
+
+    @staticmethod
+    @hookimpl
+    def register_search_spaces(register):
+        register(ToySpace)
+
+    @staticmethod
+    @hookimpl
+    def register_cost_measurers(register):
+        register(CostModelMeasurer)
+        register(UnavailableMeasurer)
