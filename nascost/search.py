@@ -660,7 +660,7 @@ def _run_stage(
                 sums["train_loss"] += float(loss.detach())
                 sums["train_acc"] += float((logits.argmax(1) == y).float().mean())
                 sums["n"] += 1
-                if bar is not None:
+                if bar:
                     bar.update(task, advance=1, info=f"loss {sums['train_loss'] / sums['n']:.3f}")
         scheduler.step()
         n, na = max(sums["n"], 1), max(sums["na"], 1)

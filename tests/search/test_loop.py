@@ -1,0 +1,183 @@
+"""The search loop end to end on the chain supernet and digits: outputs, orders, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from nascost.architect import Architect
+from nascost.errors import NascostError
+from nascost.search import (
+    CHECKPOINT,
+    ResolvedCost,
+    SearchConfig,
+    SearchInterrupted,
+    run_search,
+)
+from search.fakes import OPS, ChainSpace, LinearCost
+
+BASE = {"space": "chain", "dataset": "digits", "epochs": 2, "max_steps": 4, "batch_size": 16}
+
+
+def search(out: Path, *, costs: bool = True, **options) -> object:
+    cfg = SearchConfig.build({**BASE, "costs": ["fake-linear"] if costs else [], **options})
+    resolved = [ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")] if costs else []
+    return run_search(cfg, out, costs=resolved, space=ChainSpace(), show_progress=False, **_run_kwargs(options))
+
+
+def _run_kwargs(options: dict) -> dict:
+    return {}
+
+
+def test_outputs_are_written(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = search(out, **{"lambda": 0.2})
+    assert (out / "genotype.json").is_file()
+    geno = json.loads((out / "genotype.json").read_text())
+    assert geno["space"] == "chain" and len(geno["ops"]) == 3
+    assert sorted(p.name for p in (out / "genotypes").iterdir()) == ["epoch_000.json", "epoch_001.json"]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1]
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "cost_term", "derived_cost", "alpha_entropy", "epoch_time"):
+        assert key in rows[0]
+    assert rows[0]["cost_term"] > 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["search"]["batch_size"] == 16 and config["search"]["learning_rate"] == 0.05
+    assert config["costs"][0]["lambda"] == 0.2
+    state = torch.load(out / CHECKPOINT, weights_only=True)
+    assert state["epoch"] == 2
+    assert result.predicted["fake-linear"] == pytest.approx(
+        float(LinearCost().predict(ChainSpace().encode([result.architecture]))[0])
+    )
+
+
+def expected_cost(out: Path) -> float:
+    alpha = torch.load(out / CHECKPOINT, weights_only=True)["supernet"]["alpha"]
+    return float(torch.softmax(alpha, -1).reshape(-1) @ LinearCost().weights + 1.0)
+
+
+def test_cost_term_moves_search_to_cheaper_architectures(tmp_path: Path) -> None:
+    opts = {"arch_learning_rate": 0.05, "epochs": 2, "max_steps": 8}
+    search(tmp_path / "plain", costs=False, **opts)
+    costly = search(tmp_path / "costly", **{"lambda": 1.0, **opts})
+    assert expected_cost(tmp_path / "costly") < expected_cost(tmp_path / "plain") - 0.5
+    assert costly.architecture.spec["ops"] == ["skip"] * 3
+
+
+def test_refuses_non_empty_out_dir_and_resume_without_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep")
+    with pytest.raises(NascostError, match="not empty"):
+        search(out)
+    assert (out / "precious.txt").read_text() == "keep"
+    cfg = SearchConfig.build({**BASE})
+    with pytest.raises(NascostError, match="cannot resume"):
+        run_search(cfg, out, space=ChainSpace(), resume=True, show_progress=False)
+
+
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    search(full, epochs=3)
+    part = tmp_path / "part"
+    cfg = SearchConfig.build({**BASE, "epochs": 3, "costs": ["fake-linear"]})
+    costs = [ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")]
+
+    def stop(row: dict) -> None:
+        if row["epoch"] == 1:
+            raise SearchInterrupted
+
+    with pytest.raises(SearchInterrupted):
+        run_search(cfg, part, costs=costs, space=ChainSpace(), show_progress=False, on_epoch_end=stop)
+    assert not (part / "genotype.json").exists()
+    # a kill while writing the next metrics row leaves a partial line: resume drops it
+    with open(part / "metrics.jsonl", "a") as f:
+        f.write('{"stage": 0, "epo')
+    run_search(cfg, part, costs=costs, space=ChainSpace(), show_progress=False, resume=True)
+    a = torch.load(full / CHECKPOINT, weights_only=True)["supernet"]
+    b = torch.load(part / CHECKPOINT, weights_only=True)["supernet"]
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+    rows_full = [json.loads(line) for line in (full / "metrics.jsonl").read_text().splitlines()]
+    rows_part = [json.loads(line) for line in (part / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows_part] == [0, 1, 2]
+    assert [r["train_loss"] for r in rows_part] == pytest.approx([r["train_loss"] for r in rows_full])
+    assert (full / "genotype.json").read_text() == (part / "genotype.json").read_text()
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    search(out, epochs=1)
+    (out / CHECKPOINT).write_bytes(b"not a checkpoint")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(NascostError, match="corrupt"):
+        search(out, epochs=1, resume=True) if False else run_search(
+            SearchConfig.build({**BASE, "epochs": 1, "costs": ["fake-linear"]}),
+            out,
+            costs=[ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")],
+            space=ChainSpace(),
+            resume=True,
+            show_progress=False,
+        )
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert before == after
+
+
+def test_second_order_runs_and_differs_from_first_order() -> None:
+    space = ChainSpace()
+    x = torch.randn(8, 1, 8, 8)
+    y = torch.randint(0, 10, (8,))
+    xv = torch.randn(8, 1, 8, 8)
+    yv = torch.randint(0, 10, (8,))
+    results = {}
+    for order in ("first", "second"):
+        torch.manual_seed(0)
+        net = space.supernet(C=4, num_classes=10, in_channels=1)
+        w_opt = torch.optim.SGD(net.weight_parameters(), lr=0.1, momentum=0.9, weight_decay=3e-4)
+        # one weight step so the momentum buffer exists, as in a running search
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        w_opt.step()
+        w_opt.zero_grad()
+        weights_before = [p.detach().clone() for p in net.weight_parameters()]
+        arch = Architect(net, w_opt, arch_learning_rate=0.1, order=order)
+        loss, acc = arch.step(x, y, xv, yv, eta=0.1)
+        assert loss > 0 and 0 <= acc <= 1
+        # the unrolled step must leave the real weights where they were
+        for p, q in zip(net.weight_parameters(), weights_before, strict=True):
+            assert torch.allclose(p, q, atol=1e-6)
+        # Adam's first step is lr * sign(grad): compare the gradients themselves
+        results[order] = net.alpha.grad.detach().clone()
+    assert torch.isfinite(results["second"]).all()
+    assert not torch.allclose(results["first"], results["second"])
+
+
+def test_second_order_search_loop_runs(tmp_path: Path) -> None:
+    result = search(tmp_path / "run", order="second", epochs=1, max_steps=2)
+    assert result.architecture.spec["ops"][0] in OPS
+
+
+def test_adaptive_target_and_noise_run_through_the_loop(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    search(out, target="4ms", target_mode="adaptive", cost_noise=0.025, epochs=1)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert "fake-linear" in rows[0]["multiplier"]
+    assert json.loads((out / "config.json").read_text())["costs"][0]["target"] == 4.0
+
+
+def test_arch_frozen_epochs_leave_alpha_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    search(out, arch_frozen_epochs=5, epochs=1)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["arch_updated"] is False and rows[0]["cost_term"] is None
+
+
+def test_bad_options_are_one_line_errors() -> None:
+    with pytest.raises(NascostError, match="lambda"):
+        SearchConfig.build({"lambda": -1})
+    with pytest.raises(NascostError, match="lambda"):
+        SearchConfig.build({"costs": ["cpu-lpm:-0.5"]})
+    with pytest.raises(NascostError, match="estimator"):
+        SearchConfig.build({"estimator": "magic"})
