@@ -214,9 +214,6 @@ class SuperNetOptions(BaseModel):
             " (PC-DARTS only: proportional to the edge-normalisation weights)"
         ),
     )
-    cells: Literal["normal", "both"] | None = Field(
-        None, description="cells in the encoding; None = the space's encoding (normal by default)"
-    )
 
 
 def parse_options(model: type[BaseModel], options: dict[str, Any], what: str) -> Any:
@@ -519,12 +516,9 @@ class DartsSuperNet(SuperNet):
         raise NascostError(f"edge_sampling={rule!r} is not available for {self.method!r}")
 
     def encoded_cells(self) -> tuple[str, ...]:
-        """The cells an encoding holds, normal first: the space's layout unless ``cells`` is set."""
-        cells = self.options.cells
-        if cells is None:
-            space_opts = getattr(self.space, "options", None)
-            cells = getattr(space_opts, "cells", "normal") if space_opts is not None else "normal"
-        return CELL_TYPES if cells == "both" else ("normal",)
+        """The cells an encoding holds, normal first: the space's ``cells`` option decides."""
+        space_opts = getattr(self.space, "options", None)
+        return CELL_TYPES if getattr(space_opts, "cells", "normal") == "both" else ("normal",)
 
     @property
     def encoding_dim(self) -> int:
@@ -609,9 +603,12 @@ class DartsSuperNet(SuperNet):
             count = b.sum(-1)  # [m, E]
             kept = count > 0
             op = b.float().argmax(-1)  # [m, E]
-            logq = torch.log(q).gather(1, op.T).T  # [m, E]
-            lp = torch.where(kept, logq, torch.zeros_like(logq)).sum(-1)
-            valid = (count <= 1).all(-1)
+            qsel = q.gather(1, op.T).T  # [m, E]
+            impossible = kept & (qsel <= 0)  # none, or an operation the stage dropped
+            # log only of probabilities that count (log(0) would poison the gradient with NaN)
+            qsel = torch.where(kept & ~impossible, qsel, torch.ones_like(qsel))
+            lp = torch.log(qsel).sum(-1)
+            valid = (count <= 1).all(-1) & ~impossible.any(-1)
             for sl in self.node_slices:
                 k = kept[:, sl]
                 valid = valid & (k.sum(-1) == 2)

@@ -145,10 +145,24 @@ class PDartsSuperNet(DartsSuperNet):
 
     # --- derivation -------------------------------------------------------------
     def genotype_spec(self) -> dict[str, Any]:
+        """The DARTS rule on the kept operations, then the normal cell's skip-connect limit.
+
+        Each node's two pairs are listed by ascending input, as the reference
+        ``parse_network`` reads them off the switches."""
         spec = super().genotype_spec()
         limit = self.options.max_skip_connect
-        if limit is None:
-            return spec
+        if limit is not None:
+            spec["normal"] = [[op, inp] for op, inp in self._limit_skips(limit)]
+        for t in CELL_TYPES:
+            pairs = spec[t]
+            spec[t] = [
+                p
+                for k in range(0, len(pairs), 2)
+                for p in sorted(pairs[k : k + 2], key=lambda p: p[1])
+            ]
+        return spec
+
+    def _limit_skips(self, limit: int) -> list[tuple[str, int]]:
         W = self.derive_weights("normal")
         removed: set[int] = set()
         gene = self.parse_cell(W)
@@ -161,13 +175,11 @@ class PDartsSuperNet(DartsSuperNet):
                         skips.append((W[edge, SKIP_INDEX].item(), edge))
             n_skip = sum(1 for op, _ in gene if op == "skip_connect")
             if n_skip <= limit or not skips:
-                break
+                return gene
             _, edge = min(skips)  # lowest weight; ties: lowest edge index, as np.argmin
             W[edge, SKIP_INDEX] = 0.0
             removed.add(edge)
             gene = self.parse_cell(W)
-        spec["normal"] = [[op, inp] for op, inp in gene]
-        return spec
 
 
 def _resolve_kept(
