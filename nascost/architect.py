@@ -42,12 +42,16 @@ class Architect:
         momentum: float = 0.9,
         weight_decay: float = 3e-4,
         order: str = "first",
+        hessian_r: float = 1e-2,
+        arch_grad_clip: float | None = None,
     ) -> None:
         self.model = model
         self.w_optimizer = w_optimizer
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.order = order
+        self.hessian_r = hessian_r
+        self.arch_grad_clip = arch_grad_clip
         self.optimizer = torch.optim.Adam(
             model.arch_parameters(), lr=arch_learning_rate, betas=arch_betas, weight_decay=arch_weight_decay
         )
@@ -78,6 +82,8 @@ class Architect:
             term = cost_loss()
             if term.requires_grad:
                 term.backward()
+        if self.arch_grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.arch_parameters(), self.arch_grad_clip)
         self.optimizer.step()
         return val_loss, val_acc
 
@@ -112,7 +118,7 @@ class Architect:
         dalpha = [torch.zeros_like(a) if g is None else g for a, g in zip(alphas, g_all[: len(alphas)], strict=True)]
         vector = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, g_all[len(alphas) :], strict=True)]
 
-        implicit = self._hessian_vector_product(vector, x_train, y_train)
+        implicit = self._hessian_vector_product(vector, x_train, y_train, self.hessian_r)
         for a, da, ig in zip(alphas, dalpha, implicit, strict=True):
             a.grad = (da - eta * ig).detach()
         acc = float((logits.argmax(1) == y_val).float().mean())

@@ -61,6 +61,8 @@ FALLBACK_DEFAULTS: dict[str, Any] = {
     "arch_betas": (0.5, 0.999),
     "arch_frozen_epochs": 0,
     "grad_clip": 5.0,
+    "arch_grad_clip": None,
+    "hessian_r": 1e-2,
     "C": 16,
     "layers": 8,
     "order": "first",
@@ -151,6 +153,11 @@ class SearchConfig(BaseModel):
     arch_frozen_epochs: int | None = Field(default=None, ge=0)
     order: Literal["first", "second"] | None = None
     grad_clip: float | None = Field(default=None, gt=0)
+    arch_grad_clip: float | None = Field(default=None, gt=0, description="clip the architecture gradient norm")
+    hessian_r: float | None = Field(default=None, gt=0, description="second order: finite-difference R * ||v||")
+    supernet_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the space's supernet (e.g. pcdarts k, edge_sampling)"
+    )
     train_portion: float = Field(default=0.5, gt=0, lt=1)
     stages: list[dict[str, Any]] | None = Field(default=None, description="override the space's search stages")
     # --- run ---
@@ -184,12 +191,16 @@ class SearchConfig(BaseModel):
     def with_defaults(self, defaults: dict[str, Any]) -> SearchConfig:
         """Fill every ``None`` hyper-parameter from the space's defaults (then DARTS's)."""
         given = {_ALIASES.get(k, k): v for k, v in defaults.items()}
-        if "order" in given and isinstance(given["order"], bool):
-            given["order"] = "second" if given["order"] else "first"
+        order = given.get("order")
+        if isinstance(order, (bool, int)):
+            given["order"] = "second" if int(order) == 2 or order is True else "first"
         data = self.model_dump(by_alias=False)
         for key, fallback in FALLBACK_DEFAULTS.items():
             if data.get(key) is None:
                 data[key] = given.get(key, fallback)
+        # the remaining defaults (pcdarts's k, ...) are the supernet's; the user's win
+        extra = {k: v for k, v in given.items() if k not in SearchConfig.model_fields}
+        data["supernet_options"] = {**extra, **data.get("supernet_options", {})}
         return SearchConfig.build(data)
 
     def dump(self) -> dict[str, Any]:
@@ -521,7 +532,7 @@ def run_search(
             layers=cfg.layers,
             num_classes=dataset.num_classes,
             in_channels=dataset.in_channels,
-            **supernet_opts,
+            **{**cfg.supernet_options, **supernet_opts},
         ).to(device)
         if stage_idx < start_stage:
             model.load_state_dict(stage_states[stage_idx])
@@ -591,6 +602,8 @@ def _run_stage(
         momentum=cfg.momentum,  # type: ignore[arg-type]
         weight_decay=cfg.weight_decay,  # type: ignore[arg-type]
         order=cfg.order,  # type: ignore[arg-type]
+        hessian_r=cfg.hessian_r,  # type: ignore[arg-type]
+        arch_grad_clip=cfg.arch_grad_clip,
     )
     if checkpoint is not None:
         model.load_state_dict(checkpoint["supernet"])
