@@ -28,6 +28,16 @@ class CpuTimer(TimerMeasurer):
     unit = "ms"
     default_batch_size = 1
 
+    class Options(TimerMeasurer.Options):
+        threads: int | None = Field(
+            1,
+            ge=1,
+            description=(
+                "intra-op threads (default 1: multi-threaded timings collapse on a busy shared "
+                "CPU; None: torch's current count). Recorded in the fingerprint."
+            ),
+        )
+
     def __init__(self, options=None, **kwargs) -> None:
         super().__init__(options, **kwargs)
         self._saved_threads: int | None = None

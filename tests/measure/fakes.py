@@ -7,6 +7,7 @@ in milliseconds without depending on the DARTS plugin.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,10 +133,12 @@ class CostModelMeasurer(CostMeasurer):
     name = "costmodel"
     unit = "ms"
 
-    def __init__(self, options: Any = None, drift_after: int | None = None, drift_factor: float = 1.0) -> None:
+    def __init__(self, options: Any = None, drift_after: int | None = None, drift_factor: float = 1.0,
+                 delay_s: float = 0.0) -> None:
         super().__init__(options)
         self.drift_after = drift_after
         self.drift_factor = drift_factor
+        self.delay_s = delay_s
         self.calls = 0
 
     def available(self) -> tuple[bool, str]:
@@ -146,6 +149,8 @@ class CostModelMeasurer(CostMeasurer):
 
     def measure(self, model: nn.Module, example_input: torch.Tensor) -> Measurement:
         self.calls += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
         value = 1.0 + sum(p.numel() for p in model.parameters()) / 100.0
         if self.drift_after is not None and self.calls > self.drift_after:
             value *= self.drift_factor
