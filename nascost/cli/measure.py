@@ -153,23 +153,25 @@ def info_cmd(db: str, as_json: bool) -> None:
         echo_json(info)
         return
     click.echo(f"{info['path']}: space {info['space']}, {info['count']} rows, schema v{info['schema_version']}")
-    print_table(
-        "groups",
-        ["measurer", "setting", "batch", "device", "rows", "min", "median", "max", "median cv", "noisy", "drift"],
-        [
-            [g["measurer"], g["setting"]["name"], g["batch_size"], g["device"]["fingerprint"], g["count"],
-             _fmt(g["distribution"].get("min"), g["unit"]), _fmt(g["distribution"].get("median"), g["unit"]),
-             _fmt(g["distribution"].get("max"), g["unit"]), _fmt(g["noise"].get("median_cv")),
-             f"{g['noise'].get('share_noisy', 0):.1%}", g["noise"]["drift_flagged"]]
-            for g in info["groups"]
-        ],
-    )
-    for d in info["devices"]:
-        click.echo(f"device {d['label']}")
+    for i, g in enumerate(info["groups"], 1):
+        d, noise, unit = g["distribution"], g["noise"], g["unit"]
+        click.echo(f"\ngroup {i}: {g['measurer']} | {g['setting_label']} | batch {g['batch_size']} | {g['device']['label']}")
+        click.echo(f"  rows {g['count']} ({noise['drift_flagged']} drift-flagged), unit {unit}")
+        if d:
+            q = d["quantiles"]
+            click.echo(
+                f"  values: min {_fmt(d['min'])}  q10 {_fmt(q['q10'])}  q25 {_fmt(q['q25'])}  median {_fmt(d['median'])}"
+                f"  q75 {_fmt(q['q75'])}  q90 {_fmt(q['q90'])}  max {_fmt(d['max'])}"
+            )
+        click.echo(
+            f"  noise: median cv {_fmt(noise['median_cv'])}, median IQR/median {_fmt(noise['median_relative_iqr'])}, "
+            f"noisy {noise['share_noisy']:.1%}, re-measured {noise['remeasured']}, "
+            f"reference measurements {noise['reference_measurements']} (spread {_fmt(noise['reference_spread'])})"
+        )
 
 
-def _fmt(x, unit: str = "") -> str:
-    return "-" if x is None else f"{x:.4g}{(' ' + unit) if unit else ''}"
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.4g}"
 
 
 @data_group.command("export")

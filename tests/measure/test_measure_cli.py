@@ -1,0 +1,131 @@
+"""``nascost measure``, ``collect``, ``data info|export``: real runs and bad input (exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from nascost.data import CostDatabase
+
+from .fakes import ToyPlugin
+
+TINY = ["--setting", "tiny"]
+
+
+@pytest.fixture
+def toy(register_plugin) -> None:
+    register_plugin(ToyPlugin, "toy-measure-tests")
+
+
+def test_measure_json_has_the_documented_fields(toy, run_cli) -> None:
+    code, out, err = run_cli("measure", "all-conv", "--space", "toy", "--measurer", "cpu-timer", *TINY,
+                             "--runs", "4", "--warmup", "1", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    for key in ("unit", "median", "iqr", "cv", "n", "samples", "noisy", "device"):
+        assert key in data
+    assert data["unit"] == "ms" and data["n"] == 4 and len(data["samples"]) == 4
+    assert data["device"]["runtime"] == "cpu" and data["device"]["threads"] == 1
+
+
+def test_measure_darts_preset_flops(run_cli) -> None:
+    code, out, err = run_cli("measure", "DARTS_V2", "--measurer", "flops", "--setting", "cifar10",
+                             "--channels", "4", "--layers", "3", "--input-size", "8", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["unit"] == "MACs" and data["median"] > 0 and data["extra"]["params"] > 0
+
+
+def test_collect_info_export_round_trip(toy, run_cli, tmp_path: Path) -> None:
+    db = tmp_path / "costs.db"
+    code, out, err = run_cli("collect", "--space", "toy", "--measurer", "costmodel", *TINY, "--n", "12",
+                             "--db", str(db), "--reference-every", "5", "--quiet", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["measured"] == 12 and summary["group_count"] == 12
+    code, out, err = run_cli("collect", "--space", "toy", "--measurer", "costmodel", *TINY, "--n", "12",
+                             "--db", str(db), "--quiet")
+    assert code == 0 and "0 measured, 12 already" in out
+
+    code, out, err = run_cli("data", "info", str(db), "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["count"] == 12 and info["space"] == "toy"
+    (g,) = info["groups"]
+    assert g["measurer"] == "costmodel" and g["setting"]["name"] == "tiny" and g["count"] == 12
+    assert set(g["distribution"]) >= {"min", "median", "max", "quantiles"}
+    assert set(g["noise"]) >= {"median_cv", "share_noisy", "drift_flagged"}
+    assert info["devices"] and info["settings"]
+    code, out, _ = run_cli("data", "info", str(db))
+    assert code == 0 and "costmodel" in out
+
+    code, out, err = run_cli("data", "export", str(db), "--format", "csv", "-o", str(tmp_path / "x.csv"))
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "x.csv").open()))
+    assert len(rows) == 12 and {r["measurer"] for r in rows} == {"costmodel"}
+
+
+def _snapshot(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--space", "toy", "--measurer", "nope", *TINY], "unknown cost measurer 'nope'"),
+        (["--space", "nospace", "--measurer", "costmodel"], "unknown search space 'nospace'"),
+        (["--space", "toy", "--measurer", "costmodel", "--setting", "huge"], "unknown setting 'huge'"),
+        (["--space", "toy", "--measurer", "never", *TINY], "unavailable here"),
+        (["--space", "toy", "--measurer", "costmodel", *TINY, "--opt", "bogus=1"], "invalid option"),
+        (["--space", "toy", "--measurer", "costmodel", *TINY, "--runs", "3"], "takes no --runs"),
+    ],
+)
+def test_collect_bad_input_exits_2_and_creates_nothing(toy, run_cli, tmp_path: Path, args, message) -> None:
+    db = tmp_path / "new.db"
+    code, out, err = run_cli("collect", *args, "--n", "3", "--db", str(db), "--quiet")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not db.exists()
+
+
+def test_collect_into_database_of_another_space_is_refused(toy, run_cli, tmp_path: Path) -> None:
+    db = tmp_path / "toy.db"
+    assert run_cli("collect", "--space", "toy", "--measurer", "costmodel", *TINY, "--n", "3", "--db", str(db),
+                   "--quiet")[0] == 0
+    before = _snapshot(db)
+    code, _, err = run_cli("collect", "--space", "darts", "--measurer", "flops", "--n", "2", "--db", str(db),
+                           "--quiet")
+    assert code == 2 and "'toy', not 'darts'" in err
+    assert _snapshot(db) == before
+    with CostDatabase(db) as cdb:
+        assert cdb.count() == 3
+
+
+@pytest.mark.parametrize("content", [b"not a database at all" * 20, b"SQLite format 3\x00" + b"\x01" * 300])
+def test_corrupt_database_is_refused_untouched(toy, run_cli, tmp_path: Path, content: bytes) -> None:
+    db = tmp_path / "bad.db"
+    db.write_bytes(content)
+    for args in (
+        ["collect", "--space", "toy", "--measurer", "costmodel", *TINY, "--n", "2", "--db", str(db), "--quiet"],
+        ["data", "info", str(db)],
+        ["data", "export", str(db), "-o", str(tmp_path / "x.csv")],
+    ):
+        code, _, err = run_cli(*args)
+        assert code == 2 and "not a nascost cost database" in err, (args, err)
+    assert db.read_bytes() == content
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_data_commands_on_missing_file(run_cli, tmp_path: Path) -> None:
+    code, _, err = run_cli("data", "info", str(tmp_path / "missing.db"))
+    assert code == 2 and "does not exist" in err
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_measure_bad_input(toy, run_cli) -> None:
+    code, _, err = run_cli("measure", "NOT_A_PRESET", "--space", "toy", "--measurer", "costmodel", *TINY)
+    assert code == 2 and "unknown architecture" in err
+    code, _, err = run_cli("measure", "all-conv", "--space", "toy", "--measurer", "never", *TINY)
+    assert code == 2 and "unavailable" in err
