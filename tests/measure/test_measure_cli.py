@@ -85,7 +85,7 @@ def _snapshot(path: Path) -> bytes | None:
 )
 def test_collect_bad_input_exits_2_and_creates_nothing(toy, run_cli, tmp_path: Path, args, message) -> None:
     db = tmp_path / "new.db"
-    code, out, err = run_cli("collect", *args, "--n", "3", "--db", str(db), "--quiet")
+    code, _, err = run_cli("collect", *args, "--n", "3", "--db", str(db), "--quiet")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not db.exists()
 
