@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "nascost.cli.core",
     "nascost.cli.measure",
     "nascost.cli.train",
+    "nascost.cli.arch",
 ]
 
 

@@ -1,0 +1,148 @@
+"""``nascost arch``: inspect, sample and draw architectures of any search space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nascost import plugins
+from nascost.cli.output import echo_json, parse_kv, print_table
+from nascost.config import config_option
+from nascost.errors import NascostError
+from nascost.records import Architecture, Setting
+from nascost.space import SearchSpace
+
+_space_option = click.option(
+    "--space", default="darts", show_default=True, help="Search space (see 'nascost list spaces')."
+)
+_opt_option = click.option(
+    "--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Search-space option (repeatable)."
+)
+
+
+def _space(space: str, opts: tuple[str, ...]) -> SearchSpace:
+    return plugins.get_space(space, parse_kv(opts, "space option"))
+
+
+def _default_setting(space: SearchSpace) -> str:
+    names = list(space.settings())
+    if not names:
+        raise NascostError(f"search space {space.name!r} has no named settings")
+    return "cifar10" if "cifar10" in names else names[0]
+
+
+def arch_info(space: SearchSpace, arch: Architecture, setting: Setting) -> dict[str, Any]:
+    """Counts and encoding of one architecture in one setting (plain JSON types)."""
+    counts = space.count(arch, setting)
+    encoding = space.encode([arch])[0]
+    return {
+        "space": space.name,
+        "key": arch.key(),
+        "setting": setting.model_dump(),
+        "params": int(counts["params"]),
+        "params_with_aux": int(counts["params_with_aux"]),
+        "macs": int(counts["macs"]),
+        "encoding_id": space.encoding_id,
+        "encoding": [round(float(v)) for v in encoding],
+        "genotype": arch.spec,
+    }
+
+
+@click.group("arch")
+def arch_group() -> None:
+    """Architectures of a search space: counts, random samples, drawings."""
+
+
+@arch_group.command("info")
+@click.argument("architecture", metavar="ARCH")
+@_space_option
+@click.option("--setting", "setting_name", default=None, help="Named setting (default: cifar10 if the space has it).")
+@click.option("--channels", type=click.IntRange(min=1), default=None, help="Override the setting's initial channels.")
+@click.option("--layers", type=click.IntRange(min=1), default=None, help="Override the setting's number of cells.")
+@click.option("--input-size", type=click.IntRange(min=1), default=None, help="Override the input side in pixels.")
+@click.option("--num-classes", type=click.IntRange(min=1), default=None, help="Override the number of classes.")
+@_opt_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@config_option
+def info_cmd(
+    architecture: str,
+    space: str,
+    setting_name: str | None,
+    channels: int | None,
+    layers: int | None,
+    input_size: int | None,
+    num_classes: int | None,
+    opts: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Parameters, MACs and encoding of ARCH (a preset name or a JSON file).
+
+    params excludes the auxiliary head; MACs count convolution and linear
+    multiply-adds at batch 1 and the setting's input size.
+    """
+    sp = _space(space, opts)
+    arch = sp.resolve(architecture)
+    setting = sp.setting(
+        setting_name or _default_setting(sp),
+        channels=channels,
+        layers=layers,
+        input_size=input_size,
+        num_classes=num_classes,
+    )
+    info = arch_info(sp, arch, setting)
+    if as_json:
+        echo_json(info)
+        return
+    ones = [i for i, v in enumerate(info["encoding"]) if v]
+    print_table(
+        f"{architecture} ({sp.name})",
+        ["field", "value"],
+        [
+            ["setting", setting.label()],
+            ["params (without auxiliary head)", f"{info['params']:,}"],
+            ["params with auxiliary head", f"{info['params_with_aux']:,}"],
+            ["MACs (conv + linear, batch 1)", f"{info['macs']:,}"],
+            ["encoding", f"{info['encoding_id']}: {len(info['encoding'])} bits, ones at {ones}"],
+            ["key", info["key"]],
+        ],
+    )
+
+
+@arch_group.command("sample")
+@_space_option
+@click.option("-n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="How many.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: fresh randomness).")
+@_opt_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of one JSON object per line.")
+@config_option
+def sample_cmd(space: str, n: int, seed: int | None, opts: tuple[str, ...], as_json: bool) -> None:
+    """N architectures sampled uniformly at random, as JSON (each loadable as ARCH by 'arch info')."""
+    sp = _space(space, opts)
+    archs = sp.sample_many(n, seed)
+    if as_json:
+        echo_json([{"space": a.space, "key": a.key(), "genotype": a.spec} for a in archs])
+        return
+    for a in archs:
+        click.echo(a.to_json())
+
+
+@arch_group.command("draw")
+@click.argument("architecture", metavar="ARCH")
+@_space_option
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default="cell.png", show_default=True,
+    help="Image file (.png, .pdf or .svg).",
+)
+@_opt_option
+@config_option
+def draw_cmd(architecture: str, space: str, output: str, opts: tuple[str, ...]) -> None:
+    """Draw ARCH (a preset name or a JSON file) to an image."""
+    sp = _space(space, opts)
+    path = sp.draw(sp.resolve(architecture), Path(output))
+    click.echo(str(path))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(arch_group)
