@@ -67,25 +67,20 @@ def test_arch_parameters_shapes_and_init() -> None:
     assert 0 < darts.alphas_normal.abs().max() < 1e-2
 
 
-def _reference_darts_weight_count(C: int, layers: int, classes: int, in_channels: int = 3) -> int:
-    """Transcribed from quark0/darts model_search.py + operations.py, op by op (affine=False BNs
-    have no weights; pooling has none; FactorizedReduce(C, C) = two 1x1 convs C -> C/2)."""
-    ops_stride1 = {
-        "sep_conv_3x3": 2 * (C * 9 + C * C),
-        "sep_conv_5x5": 2 * (C * 25 + C * C),
-        "dil_conv_3x3": C * 9 + C * C,
-        "dil_conv_5x5": C * 25 + C * C,
-    }
-    del ops_stride1  # the per-width version below is what the cells use
+def _reference_weight_count(C: int, layers: int, classes: int, k: int = 1) -> int:
+    """Transcribed from the references' model_search.py + operations.py, op by op: affine=False
+    batch norms and pooling have no weights; FactorizedReduce(c, c) is two 1x1 convs c -> c/2;
+    PC-DARTS runs the mixed operation on c // k channels (quark0/darts: k = 1)."""
 
     def mixed(c: int, stride: int) -> int:
+        c //= k
         sep = 2 * (c * 9 + c * c) + 2 * (c * 25 + c * c)
         dil = (c * 9 + c * c) + (c * 25 + c * c)
         skip = 2 * c * (c // 2) if stride == 2 else 0
         return sep + dil + skip
 
     stem_c = 3 * C
-    total = in_channels * stem_c * 9 + 2 * stem_c  # stem conv + affine BN
+    total = 3 * stem_c * 9 + 2 * stem_c  # stem conv (RGB) + affine BN
     c_pp = c_p = stem_c
     c = C
     for i in range(layers):
@@ -101,11 +96,20 @@ def _reference_darts_weight_count(C: int, layers: int, classes: int, in_channels
 
 
 def test_darts_weight_count_equals_reference() -> None:
-    expected = _reference_darts_weight_count(16, 8, 10)
+    expected = _reference_weight_count(16, 8, 10)
     assert expected == 1_930_618  # the reference log's "param size = 1.930618MB"
     net = space("darts").supernet()
     assert sum(p.numel() for p in net.weight_parameters()) == expected
     assert sum(p.numel() for p in net.arch_parameters()) == 2 * 14 * 8
+
+
+@pytest.mark.parametrize(("name", "layers", "k"), [("pcdarts", 8, 4), ("pdarts", 5, 1)])
+def test_pcdarts_and_pdarts_first_stage_weight_counts(name: str, layers: int, k: int) -> None:
+    net = space(name).supernet()  # the references' defaults: C=16, 8 cells (P-DARTS stage 1: 5)
+    assert len(net.cells) == layers
+    assert sum(p.numel() for p in net.weight_parameters()) == _reference_weight_count(
+        16, layers, 10, k
+    )
 
 
 def test_pcdarts_partial_channels_and_shuffle() -> None:
@@ -252,7 +256,7 @@ def _check_valid(enc: torch.Tensor, net, cells: int = 1) -> None:
         assert torch.all(per_edge[:, :, sl].sum(-1) == 2)
     assert torch.all(bits[..., NONE] == 0)
     for c, t in enumerate(("normal", "reduce")[:cells]):
-        allowed = net.op_mask(t)
+        allowed = net.op_mask(t).cpu()
         assert torch.all(bits[:, c][:, ~allowed] == 0)
 
 
@@ -507,3 +511,22 @@ def test_pdarts_skip_connect_limit(limit: int | None, expected: list) -> None:
     with torch.no_grad():
         net.alphas_normal.copy_(_alphas(SKIPPY))
     assert net.derive().spec["normal"] == expected
+
+
+# --------------------------------------------------------------------------- GPU
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["darts", "pcdarts", "pdarts"])
+def test_supernet_on_cuda(name: str) -> None:
+    net = tiny(name).cuda()
+    logits = net(digits_batch().cuda())
+    logits.sum().backward()
+    assert all(p.grad is not None for p in net.arch_parameters())
+    for gen in (torch.Generator().manual_seed(0), torch.Generator(device="cuda").manual_seed(0)):
+        enc = net.sample_encodings(16, gen)
+        assert enc.device.type == "cuda"
+        _check_valid(enc.cpu(), net)
+        assert torch.isfinite(net.log_prob(enc)).all()
+    assert net.encoding_marginals().device.type == "cuda"
+    assert net.derive().space == name
