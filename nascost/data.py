@@ -103,7 +103,7 @@ class GroupInfo:
 
     def label(self) -> str:
         return (
-            f"measurer={self.measurer} setting={self.setting.name} batch={self.batch_size} "
+            f"measurer={self.measurer} setting={self.setting.label()} batch={self.batch_size} "
             f"device={self.device.fingerprint} ({self.count} rows)"
         )
 
