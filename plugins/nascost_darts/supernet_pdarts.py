@@ -27,6 +27,7 @@ Reference: chenxin061/pdarts ``model_search.py`` and ``train_search.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -114,6 +115,19 @@ class PDartsSuperNet(DartsSuperNet):
     def kept_ops(self) -> dict[str, list[list[str]]]:
         """The operations each edge keeps, by name (the ``kept_ops`` option rebuilds this stage)."""
         return {t: [[PRIMITIVES[i] for i in row] for row in self._kept[t]] for t in CELL_TYPES}
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """Refuse a state saved with other kept operations: the layers would not match the names."""
+        for t in CELL_TYPES:
+            saved = state_dict.get(f"kept_{t}")
+            if saved is not None and saved.tolist() != self._kept[t]:
+                raise NascostError(
+                    f"this P-DARTS state was saved with other kept operations in the {t} cell;"
+                    " rebuild the stage from its previous stage or with kept_ops"
+                )
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # --- probabilities ---------------------------------------------------------
     def op_probs(self, cell_type: str) -> torch.Tensor:

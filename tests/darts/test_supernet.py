@@ -194,6 +194,21 @@ def test_pdarts_drop_keeps_the_strongest_including_none() -> None:
         C=4, layers=3, in_channels=1, num_classes=3, num_ops=5, kept_ops=second.kept_ops()
     )
     assert again.kept_ops() == second.kept_ops()
+    again.load_state_dict(second.state_dict())
+    # a state saved with other kept operations is refused, not silently mixed up
+    other = second.kept_ops()
+    other["normal"][0] = [
+        "max_pool_3x3",
+        "avg_pool_3x3",
+        "skip_connect",
+        "sep_conv_3x3",
+        "sep_conv_5x5",
+    ]
+    mismatched = space("pdarts").supernet(
+        C=4, layers=3, in_channels=1, num_classes=3, num_ops=5, kept_ops=other
+    )
+    with pytest.raises(NascostError, match="other kept operations"):
+        mismatched.load_state_dict(second.state_dict())
     with pytest.raises(NascostError, match="previous"):
         space("pdarts").supernet(C=4, layers=3, num_ops=5)
 
