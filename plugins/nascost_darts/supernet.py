@@ -460,6 +460,11 @@ class DartsSuperNet(SuperNet):
     def arch_parameters(self) -> list[nn.Parameter]:
         return [self.alphas_normal, self.alphas_reduce]
 
+    def arch_state(self) -> dict[str, Any]:
+        """Architecture weights by name (``alphas_normal``, ..., ``betas_reduce``) as plain lists."""
+        arch = {id(p) for p in self.arch_parameters()}
+        return {n: p.detach().cpu().tolist() for n, p in self.named_parameters() if id(p) in arch}
+
     def alpha(self, cell_type: str) -> nn.Parameter:
         return self.alphas_normal if cell_type == "normal" else self.alphas_reduce
 
@@ -661,6 +666,12 @@ class DartsSuperNet(SuperNet):
         return spec
 
     def derive(self) -> Architecture:
+        o = self.options
+        if (o.steps, o.multiplier) != (4, 4):
+            raise NascostError(
+                f"a DARTS genotype has 4 intermediate nodes, all concatenated; this supernet has"
+                f" steps={o.steps}, multiplier={o.multiplier}: build it with the defaults to derive"
+            )
         return self.space.validate(self.genotype_spec())
 
 
