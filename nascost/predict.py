@@ -1,23 +1,69 @@
-"""Cost predictors: map architecture encodings to a cost.
+"""Cost predictors and their files: map architecture encodings to a cost.
 
 ``differentiable`` predictors are autograd-friendly in their input encoding,
 so the search can add ``lambda * E[cost]`` to its loss and backpropagate.
-Predictor files never execute code when loaded (no pickle).
+
+Predictor files never execute code when loaded. A file is one
+``torch.save`` archive of a plain dict holding only strings, integers and
+tensors, read back with ``torch.load(weights_only=True)`` (PyTorch's
+restricted unpickler, which refuses any class or function reference). The
+dict is::
+
+    {"format": "nascost-predictor", "format_version": 1,
+     "metadata": <JSON of PredictorMetadata>,   # includes "sha256"
+     "state": <JSON of the predictor's own configuration>,
+     "tensors": {name: tensor, ...}}
+
+``metadata.sha256`` is the SHA-256 of the canonical metadata JSON (with an
+empty ``sha256``), the state JSON and every tensor's name, dtype, shape and
+bytes; :func:`load_predictor` recomputes it, so a truncated or edited file is
+an error, never a silently different predictor.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
+import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nascost.base import Plugin
+from nascost.errors import NascostError
+from nascost.records import DeviceInfo, Setting
+
+if TYPE_CHECKING:
+    from nascost.measure import CostMeasurer
+    from nascost.space import SearchSpace
+
+FILE_FORMAT = "nascost-predictor"
+FORMAT_VERSION = 1
+
+#: ``progress(done, total, info)``: called while fitting or building.
+ProgressFn = Callable[[int, int, str], None]
+
+
+class PredictorWarning(UserWarning):
+    """A predictor is used outside the context it was fitted in (another device or setting)."""
 
 
 class CostPredictor(Plugin, ABC):
-    """Predicts a cost from ``[N, D]`` encodings."""
+    """Predicts a cost from ``[N, D]`` encodings.
+
+    Subclasses implement :meth:`fit` (or :meth:`build` when ``requires_fit`` is
+    False), :meth:`predict`, and :meth:`get_state` / :meth:`set_state`, which
+    turn the fitted predictor into JSON plus tensors and back; :meth:`save`
+    and :meth:`load` use those to write one code-free file.
+    """
 
     #: True if ``predict`` is differentiable with respect to its input.
     differentiable: ClassVar[bool] = False
@@ -33,17 +79,298 @@ class CostPredictor(Plugin, ABC):
 
     @abstractmethod
     def fit(self, x: torch.Tensor, y: torch.Tensor, **kwargs: Any) -> CostPredictor:
-        """Fit on encodings ``x`` ``[N, D]`` and costs ``y`` ``[N]``; return self."""
+        """Fit on encodings ``x`` ``[N, D]`` and costs ``y`` ``[N]``; return self.
+
+        Predictors accept ``progress=`` (a :data:`ProgressFn`) and ignore
+        keywords they do not use.
+        """
 
     @abstractmethod
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N]`` predicted costs for ``[N, D]`` encodings."""
+        """``[N]`` predicted costs for ``[N, D]`` encodings, in the unit of the training costs."""
 
-    @abstractmethod
-    def save(self, path: Path, metadata: dict[str, Any] | None = None) -> Path:
-        """Write weights and metadata to one code-free file."""
+    def build(
+        self,
+        space: SearchSpace,
+        setting: Setting,
+        measurer: CostMeasurer | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> CostPredictor:
+        """Build a predictor that is made from the space itself, not fitted (``requires_fit=False``).
+
+        Context predictors (``flops``, ``lut``) override this: they build
+        networks of ``space`` in ``setting`` and count or measure them
+        (``measurer``, at ``batch_size``). Fitted predictors do not build.
+        """
+        raise NascostError(f"predictor {self.name!r} is fitted on measured data, not built; use fit()")
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The fitted predictor as ``(JSON-able dict, named tensors)``; no code, no objects."""
+        raise NascostError(f"predictor {self.name!r} does not support saving to a file")
+
+    def set_state(self, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`get_state` returned."""
+        raise NascostError(f"predictor {self.name!r} does not support loading from a file")
+
+    def to(self, device: torch.device | str) -> CostPredictor:
+        """Move tensors to ``device`` (predictors holding none ignore this)."""
+        return self
+
+    def save(self, path: Path, metadata: dict[str, Any] | PredictorMetadata | None = None) -> Path:
+        """Write weights and metadata to one code-free file (see :func:`save_predictor`)."""
+        if metadata is None:
+            raise NascostError("saving a predictor needs its metadata (space, encoding, unit, ...)")
+        meta = metadata if isinstance(metadata, PredictorMetadata) else PredictorMetadata(**metadata)
+        return save_predictor(self, path, meta)
 
     @classmethod
-    @abstractmethod
     def load(cls, path: Path) -> CostPredictor:
         """Read a file written by :meth:`save`, never executing code from it."""
+        predictor, _ = load_predictor(path)
+        if not isinstance(predictor, cls):
+            raise NascostError(f"{path} holds a {predictor.name!r} predictor, not {cls.name!r}")
+        return predictor
+
+
+class PredictorMetadata(BaseModel):
+    """What a predictor file says about the predictor: where its numbers are valid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    predictor: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    space: str
+    encoding_id: str
+    encoding_dim: int
+    setting: Setting | None = None
+    batch_size: int | None = None
+    #: ``None`` for device-independent costs (MACs).
+    device: DeviceInfo | None = None
+    measurer: str | None = None
+    unit: str
+    target_scaling: str = "none"
+    n_train: int = 0
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    nascost_version: str = ""
+    created: str = ""
+    sha256: str = ""
+
+    def context(self) -> str:
+        """One line: space, setting, device, measurer."""
+        setting = self.setting.label() if self.setting else "any setting"
+        device = self.device.label() if self.device else "any device"
+        return f"space={self.space} setting={setting} batch={self.batch_size} device={device} measurer={self.measurer}"
+
+
+def make_metadata(predictor: CostPredictor, **fields: Any) -> PredictorMetadata:
+    """Metadata with the predictor's name/options, this nascost version and the time filled in."""
+    from nascost import __version__
+
+    base: dict[str, Any] = {
+        "predictor": predictor.name,
+        "options": predictor.options.model_dump(mode="json"),
+        "nascost_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    base.update(fields)
+    return PredictorMetadata(**base)
+
+
+def _digest(meta_json: str, state_json: str, tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    h.update(meta_json.encode())
+    h.update(b"\0")
+    h.update(state_json.encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _canonical_meta(meta: PredictorMetadata) -> str:
+    data = meta.model_dump(mode="json")
+    data["sha256"] = ""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def save_predictor(predictor: CostPredictor, path: str | Path, metadata: PredictorMetadata) -> Path:
+    """Write ``predictor`` and ``metadata`` to one file, atomically (temp file + rename).
+
+    The file holds only JSON strings and tensors; ``metadata.sha256`` is filled
+    in here and covers everything in the file.
+    """
+    path = Path(path)
+    if not path.parent.exists():
+        raise NascostError(f"directory {str(path.parent)!r} does not exist")
+    if metadata.predictor != predictor.name:
+        raise NascostError(f"metadata names predictor {metadata.predictor!r} but it is {predictor.name!r}")
+    state, tensors = predictor.get_state()
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    state_json = json.dumps(state, sort_keys=True, separators=(",", ":"))
+    meta = metadata.model_copy(update={"sha256": ""})
+    meta = meta.model_copy(update={"sha256": _digest(_canonical_meta(meta), state_json, tensors)})
+    payload = {
+        "format": FILE_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "metadata": meta.model_dump_json(),
+        "state": state_json,
+        "tensors": tensors,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read(path: Path) -> tuple[PredictorMetadata, dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and verify a predictor file: format, metadata schema, checksum."""
+    if not path.is_file():
+        raise NascostError(f"predictor file {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, pickle with code, random bytes
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise NascostError(
+            f"{str(path)!r} is not a readable nascost predictor file (truncated, corrupt or unsafe: {first})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+        raise NascostError(f"{str(path)!r} is not a nascost predictor file")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise NascostError(
+            f"{str(path)!r} has predictor file format {payload.get('format_version')}, this nascost reads "
+            f"{FORMAT_VERSION}; refit it with 'nascost fit'"
+        )
+    meta_json, state_json, tensors = payload.get("metadata"), payload.get("state"), payload.get("tensors")
+    if not isinstance(meta_json, str) or not isinstance(state_json, str) or not isinstance(tensors, dict):
+        raise NascostError(f"{str(path)!r} is a damaged nascost predictor file (missing parts)")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
+        raise NascostError(f"{str(path)!r} is a damaged nascost predictor file (tensors)")
+    try:
+        meta = PredictorMetadata.model_validate_json(meta_json)
+        state = json.loads(state_json)
+    except (ValidationError, json.JSONDecodeError) as exc:
+        raise NascostError(f"{str(path)!r} has damaged predictor metadata ({type(exc).__name__})") from None
+    if _digest(_canonical_meta(meta), state_json, tensors) != meta.sha256:
+        raise NascostError(
+            f"{str(path)!r} fails its SHA-256 check: the file was modified or damaged after it was written"
+        )
+    return meta, state, tensors
+
+
+def read_metadata(path: str | Path) -> PredictorMetadata:
+    """The verified metadata of a predictor file, without building the predictor."""
+    return _read(Path(path))[0]
+
+
+def _space_name(space: Any) -> str:
+    return space if isinstance(space, str) else space.name
+
+
+def check_context(
+    meta: PredictorMetadata,
+    *,
+    where: str,
+    space: SearchSpace | str | None = None,
+    encoding_id: str | None = None,
+    device: DeviceInfo | str | None = None,
+    setting: Setting | None = None,
+) -> None:
+    """Refuse another space or encoding; warn (``PredictorWarning``) for another device or setting."""
+    if space is not None:
+        name = _space_name(space)
+        if name != meta.space:
+            raise NascostError(
+                f"{where} predicts costs for space {meta.space!r}, not {name!r}; fit one for {name!r} "
+                f"with 'nascost fit --space {name}'"
+            )
+        if not isinstance(space, str):
+            encoding_id = encoding_id or space.encoding_id
+            if space.encoding_dim != meta.encoding_dim:
+                raise NascostError(
+                    f"{where} expects {meta.encoding_dim}-wide encodings but space {name!r} encodes "
+                    f"{space.encoding_dim} bits; refit it for this space"
+                )
+    if encoding_id is not None and encoding_id != meta.encoding_id:
+        raise NascostError(
+            f"{where} was fitted on encoding {meta.encoding_id!r}, not {encoding_id!r}; refit it with 'nascost fit'"
+        )
+    if device is not None and meta.device is not None:
+        fp = device if isinstance(device, str) else device.fingerprint
+        if not meta.device.fingerprint.startswith(fp) and fp != meta.device.fingerprint:
+            warnings.warn(
+                f"{where} was fitted on device {meta.device.label()}, not {fp}; its costs may not hold here",
+                PredictorWarning,
+                stacklevel=3,
+            )
+    if setting is not None and meta.setting is not None and setting.key() != meta.setting.key():
+        warnings.warn(
+            f"{where} was fitted for setting {meta.setting.label()}, not {setting.label()}; "
+            "its costs may not hold in this setting",
+            PredictorWarning,
+            stacklevel=3,
+        )
+
+
+def load_predictor(
+    path: str | Path,
+    *,
+    space: SearchSpace | str | None = None,
+    encoding_id: str | None = None,
+    device: DeviceInfo | str | None = None,
+    setting: Setting | None = None,
+) -> tuple[CostPredictor, PredictorMetadata]:
+    """Load a predictor file, checking it against the context it will be used in.
+
+    Another space or encoding raises :class:`NascostError`; another device
+    (``DeviceInfo`` or fingerprint) or setting loads with a
+    :class:`PredictorWarning`. The predictor class is looked up by name in
+    the predictor registry, so a file of a plugin that is not installed is a
+    clear error.
+    """
+    from nascost import plugins
+
+    path = Path(path)
+    meta, state, tensors = _read(path)
+    check_context(meta, where=str(path), space=space, encoding_id=encoding_id, device=device, setting=setting)
+    cls = plugins.get("predictors", meta.predictor)
+    predictor = cls(meta.options)
+    predictor.set_state(state, tensors)
+    return predictor, meta
+
+
+# --- metrics shared by fit and compare ---------------------------------------------
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    """MAE (unit), MAPE (%), Kendall tau, Spearman rho, share within +-10% (0..1)."""
+    from scipy import stats
+
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if y_true.size == 0:
+        return {"mae": None, "mape": None, "kendall_tau": None, "spearman": None, "within_10pct": None, "n": 0}
+    err = y_pred - y_true
+    nonzero = y_true != 0
+    rel = np.abs(err[nonzero] / y_true[nonzero])
+    tau = rho = None
+    if y_true.size > 1 and np.ptp(y_true) > 0 and np.ptp(y_pred) > 0:
+        tau = float(stats.kendalltau(y_true, y_pred).statistic)
+        rho = float(stats.spearmanr(y_true, y_pred).statistic)
+    return {
+        "mae": float(np.mean(np.abs(err))),
+        "mape": float(100.0 * rel.mean()) if rel.size else None,
+        "kendall_tau": tau,
+        "spearman": rho,
+        "within_10pct": float(np.mean(rel <= 0.10)) if rel.size else None,
+        "n": int(y_true.size),
+    }

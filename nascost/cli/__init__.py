@@ -22,6 +22,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 #: Modules that add the built-in commands; each defines ``register(cli)``.
 COMMAND_MODULES = [
     "nascost.cli.core",
+    "nascost.cli.predict",
     "nascost.cli.measure",
     "nascost.cli.train",
     "nascost.cli.arch",

@@ -1,0 +1,267 @@
+"""Commands about cost predictors: ``fit``, ``compare``, ``costs list``."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nascost import plugins
+from nascost.cli.output import echo_json, parse_kv, print_table, progress
+from nascost.config import config_option
+from nascost.errors import NascostError
+
+
+@contextmanager
+def _bar(unit: str, quiet: bool) -> Iterator[Any]:
+    """A ``progress(done, total, info)`` callback drawing a rich bar (or nothing when quiet)."""
+    if quiet:
+        yield None
+        return
+    with progress(unit) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(done: int, total: int, info: str, what: str = "fitting") -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total, info="")
+            bar.update(tasks[what], completed=done, total=total, info=info)
+
+        yield update
+
+
+def _space_for(db: str | None, space: str | None) -> Any:
+    if space is None and db is not None:
+        from nascost.data import CostDatabase
+
+        with CostDatabase(db) as handle:
+            space = handle.space
+        if space is None:
+            raise NascostError(f"{db!r} holds no measurements yet; collect some with 'nascost collect'")
+    if space is None:
+        raise NascostError("name the search space with --space (or give --db)")
+    return plugins.get_space(space)
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+@click.command("fit")
+@click.option("--db", type=click.Path(dir_okay=False), help="Cost database from 'nascost collect' (not for flops/lut).")
+@click.option("--predictor", "predictor_name", required=True, help="Predictor name: lpm, ridge, xgboost, flops, lut, ...")
+@click.option("--space", help="Search space (default: the database's).")
+@click.option("--setting", help="Setting name (filters the database; required to build flops/lut).")
+@click.option("--device", help="Device fingerprint (prefix) of the rows to fit on.")
+@click.option("--measurer", help="Measurer of the rows to fit on (building lut: the measurer to use).")
+@click.option("--batch-size", type=int, help="Batch size of the rows to fit on (building lut: to measure at).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Predictor file to write.")
+@click.option("--as-cost", "as_cost", help="Also store it in the cost store under this cost name (e.g. cpu-lpm).")
+@click.option("--opt", "opts", multiple=True, help="Predictor option KEY=VALUE (repeatable), e.g. epochs=200.")
+@click.option("--val-fraction", type=float, default=0.1, show_default=True,
+              help="Share of rows held out for the metrics stored with the predictor.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
+@config_option
+def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str | None, device: str | None,
+            measurer: str | None, batch_size: int | None, output: str | None, as_cost: str | None,
+            opts: tuple[str, ...], val_fraction: float, seed: int, as_json: bool) -> None:
+    """Fit a cost predictor on a database (or build flops/lut from the space) and save it."""
+    from nascost.cost import CostStore
+    from nascost.fit import build_predictor, fit_from_database
+    from nascost.predict import save_predictor
+
+    options = parse_kv(opts, "--opt")
+    cls = plugins.get("predictors", predictor_name)
+    cls.parse_options(options)  # validate before any work
+    if as_cost is not None:
+        CostStore.check_name(as_cost)
+    space_obj = _space_for(db, space)
+    out = Path(output) if output else (None if as_cost else Path(f"{predictor_name}-{space_obj.name}.nascost"))
+    if out is not None and not out.parent.exists():
+        raise NascostError(f"directory {str(out.parent)!r} does not exist")
+    if out is not None and out.is_dir():
+        raise NascostError(f"{str(out)!r} is a directory; give a file name with -o")
+    with _bar("epoch" if cls.requires_fit else "net", as_json) as bar:
+        if cls.requires_fit:
+            if db is None:
+                raise NascostError(f"predictor {predictor_name!r} is fitted on measured costs: pass --db FILE")
+            model, meta = fit_from_database(
+                db, space=space_obj, predictor=predictor_name, setting=setting, device=device,
+                measurer=measurer, batch_size=batch_size, options=options, progress=bar,
+                val_fraction=val_fraction, seed=seed,
+            )
+        else:
+            if db is not None:
+                raise NascostError(f"predictor {predictor_name!r} is built from the space, not fitted: drop --db")
+            if setting is None:
+                raise NascostError(
+                    f"building {predictor_name!r} needs --setting (settings of {space_obj.name!r}: "
+                    f"{', '.join(space_obj.settings())})"
+                )
+            if device is not None:
+                raise NascostError("--device selects database rows; a built predictor uses this machine's device")
+            if predictor_name != "flops" and measurer is None:
+                raise NascostError(f"building {predictor_name!r} needs --measurer (e.g. cpu-timer)")
+            model, meta = build_predictor(
+                space=space_obj, predictor=predictor_name, setting=space_obj.setting(setting),
+                measurer=measurer, batch_size=batch_size, options=options, progress=bar,
+            )
+    written = []
+    if out is not None:
+        written.append(str(save_predictor(model, out, meta)))
+    if as_cost is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_file = save_predictor(model, Path(tmp) / "predictor.nascost", meta)
+            written.append(str(CostStore().put(as_cost, tmp_file)))
+    if as_json:
+        echo_json({"files": written, "metadata": meta.model_dump(mode="json")})
+        return
+    m = meta.metrics
+    click.echo(f"{meta.predictor} for {meta.context()}")
+    if cls.requires_fit:
+        click.echo(
+            f"trained on {meta.n_train} architectures; held out {_fmt(m.get('n_test'))}: MAE {_fmt(m.get('mae'))} "
+            f"{meta.unit}, MAPE {_fmt(m.get('mape'))}%, Kendall tau {_fmt(m.get('kendall_tau'))}, "
+            f"within 10%: {_fmt(m.get('within_10pct'))}"
+        )
+    else:
+        click.echo(f"built from {meta.n_train} architectures; " + ", ".join(f"{k} {_fmt(v)}" for k, v in m.items()))
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@click.command("compare")
+@click.option("--db", "dbs", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Cost database (twice with --devices).")
+@click.option("--predictors", default="lpm,ridge,xgboost,flops,lut", show_default=True,
+              help="Comma-separated predictor names.")
+@click.option("--space", help="Search space (default: the database's).")
+@click.option("--setting", help="Setting name of the rows.")
+@click.option("--device", "devices_fp", multiple=True, help="Device fingerprint of the rows (with --devices: one per --db).")
+@click.option("--measurer", help="Measurer of the rows.")
+@click.option("--batch-size", type=int, help="Batch size of the rows.")
+@click.option("--train-sizes", help="Comma-separated training sizes for the learning curve (default: all).")
+@click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of rows held out for testing.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (same for every predictor).")
+@click.option("--lut", "lut_file", type=click.Path(dir_okay=False), help="A lut predictor file built on the data's device.")
+@click.option("--opt", "opts", multiple=True, help="Option PREDICTOR.KEY=VALUE, e.g. lpm.epochs=300 (repeatable).")
+@click.option("--devices", is_flag=True, help="Compare two databases' latencies of the same architectures.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write PNG plots into this directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: an object keyed by predictor name.")
+@config_option
+def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, setting: str | None,
+                devices_fp: tuple[str, ...], measurer: str | None, batch_size: int | None, train_sizes: str | None,
+                test_fraction: float, seed: int, lut_file: str | None, opts: tuple[str, ...], devices: bool,
+                plot_dir: str | None, as_json: bool) -> None:
+    """Compare predictors on one database (same split and seed), or two devices with --devices."""
+    from nascost.fit import compare_devices, compare_predictors, load_data, plot_comparison
+
+    if devices:
+        if len(dbs) != 2:
+            raise NascostError("--devices compares exactly two databases: pass --db A --db B")
+        if len(devices_fp) not in (0, 2):
+            raise NascostError("with --devices, give --device twice (one per --db) or not at all")
+        dev_a, dev_b = devices_fp if devices_fp else (None, None)
+        result = compare_devices(dbs[0], dbs[1], space=space, setting=setting, measurer=measurer,
+                                 device_a=dev_a, device_b=dev_b)
+        if as_json:
+            echo_json(result)
+            return
+        click.echo(f"A: {result['a']['device']} {result['a']['setting']} ({result['a']['db']})")
+        click.echo(f"B: {result['b']['device']} {result['b']['setting']} ({result['b']['db']})")
+        click.echo(
+            f"{result['n_common']} common architectures: Kendall tau {_fmt(result['kendall_tau'])}, Spearman "
+            f"{_fmt(result['spearman'])}, median relative difference {100 * result['median_rel_diff']:.2f}%"
+        )
+        return
+    if len(dbs) != 1:
+        raise NascostError("compare predictors on one --db (two only with --devices)")
+    if len(devices_fp) > 1:
+        raise NascostError("give --device once when comparing predictors")
+    names = [n.strip() for n in predictors.split(",") if n.strip()]
+    if not names:
+        raise NascostError("--predictors is empty")
+    options: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for key, value in parse_kv(opts, "--opt").items():
+        pred, _, k = key.partition(".")
+        if not k or pred not in options:
+            raise NascostError(f"--opt {key}=...: use PREDICTOR.KEY=VALUE with a predictor of --predictors")
+        options[pred][k] = value
+    for n in names:
+        plugins.get("predictors", n).parse_options(options[n])
+    sizes = None
+    if train_sizes:
+        try:
+            sizes = [int(s) for s in train_sizes.split(",") if s.strip()]
+        except ValueError:
+            raise NascostError(f"--train-sizes must be comma-separated integers, got {train_sizes!r}") from None
+    if plot_dir is not None and Path(plot_dir).exists() and not Path(plot_dir).is_dir():
+        raise NascostError(f"--plot {plot_dir!r} exists and is not a directory")
+    space_obj = _space_for(dbs[0], space)
+    data = load_data(dbs[0], space=space_obj.name, setting=setting, device=devices_fp[0] if devices_fp else None,
+                     measurer=measurer, batch_size=batch_size)
+    with _bar("step", as_json) as bar:
+        step = None if bar is None else (lambda what, done, total, info: bar(done, total, info, what))
+        results = compare_predictors(
+            data, [(n, options[n]) for n in names], space=space_obj, train_sizes=sizes, seed=seed,
+            test_fraction=test_fraction, lut=lut_file, progress=step,
+        )
+    plots = plot_comparison(results, plot_dir) if plot_dir else []
+    if as_json:
+        echo_json({k: {kk: vv for kk, vv in v.items() if kk not in ("test_pred", "test_true")}
+                   for k, v in results.items()})
+        return
+    first = next(iter(results.values()))
+    print_table(
+        f"{len(data)} architectures, {first['n_test']} held out (seed {seed}), unit {data.unit}",
+        ["predictor", "n_train", "MAE", "MAPE %", "Kendall tau", "Spearman", "within 10%", "fit s", "ms/1000 archs"],
+        [
+            [n, r.get("n_train"), _fmt(r.get("mae")), _fmt(r.get("mape")), _fmt(r.get("kendall_tau")),
+             _fmt(r.get("spearman")), _fmt(r.get("within_10pct")), _fmt(r.get("fit_time_s"), 3),
+             _fmt(r.get("predict_ms_per_1000"), 3)]
+            if r.get("available") else [n, "unavailable: " + r["reason"], "", "", "", "", "", "", ""]
+            for n, r in results.items()
+        ],
+    )
+    for p in plots:
+        click.echo(f"wrote {p}")
+
+
+@click.group("costs")
+def costs_group() -> None:
+    """The cost store: fitted predictors by cost name, space, setting and device."""
+
+
+@costs_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: an array of entries.")
+@config_option
+def costs_list_cmd(as_json: bool) -> None:
+    """Entries of the cost store (NASCOST_HOME overrides its location)."""
+    from nascost.cost import CostStore
+
+    store = CostStore()
+    rows = [e.to_dict() for e in store.list()]
+    if as_json:
+        echo_json(rows)
+        return
+    print_table(
+        f"cost store {store.costs_dir}",
+        ["name", "predictor", "space", "setting", "batch", "device", "unit", "n_train", "MAPE %", "tau", "created"],
+        [[r["name"], r["predictor"], r["space"], r["setting"] or "any", r["batch_size"] or "-",
+          r["device"] or "any", r["unit"], r["n_train"], _fmt(r["metrics"].get("mape")),
+          _fmt(r["metrics"].get("kendall_tau")), r["created"]] for r in rows],
+    )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(fit_cmd)
+    cli.add_command(compare_cmd)
+    cli.add_command(costs_group)
