@@ -10,7 +10,6 @@ they would cross.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from nascost.errors import NascostError
@@ -195,13 +194,14 @@ def draw_genotype(genotype: Genotype, path: Path, title: str | None = None) -> P
         if title:
             fig.suptitle(title, fontsize=13)
         fig.tight_layout()
-        fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent or ".")
-        os.close(fd)
+        # a sibling temp file (created with the usual umask permissions), then
+        # an atomic rename: never half an image at ``path``
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             fig.savefig(tmp, dpi=120, format=suffix)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     finally:
         plt.close(fig)
