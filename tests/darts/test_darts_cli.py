@@ -53,6 +53,7 @@ def test_arch_draw(run_cli, tmp_path) -> None:
     assert code == 0, err
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(target) in out
+    assert [p.name for p in tmp_path.iterdir()] == ["cell.png"]  # no temp file left
 
 
 def test_bad_inputs_exit_2_with_one_line(run_cli, tmp_path) -> None:
@@ -67,3 +68,18 @@ def test_bad_inputs_exit_2_with_one_line(run_cli, tmp_path) -> None:
     assert code == 2 and "did you mean 'cifar10'" in err
     code, _, err = run_cli("arch", "draw", "DARTS_V2", "-o", str(tmp_path / "cell.gif"))
     assert code == 2 and ".png" in err
+
+
+def test_arch_info_json_output_loads_back(run_cli, tmp_path) -> None:
+    code, out, _ = run_cli("arch", "info", "PDARTS", "--channels", "4", "--layers", "3", "--json")
+    assert code == 0
+    path = tmp_path / "info.json"
+    path.write_text(out)
+    code, again, err = run_cli(
+        "arch", "info", str(path), "--channels", "4", "--layers", "3", "--opt", "cells=both", "--json"
+    )
+    assert code == 0, err
+    info = json.loads(again)
+    assert info["genotype"] == json.loads(out)["genotype"]
+    assert len(info["encoding"]) == 224 and sum(info["encoding"]) == 16
+    assert info["encoding"][:112] == json.loads(out)["encoding"]
