@@ -336,6 +336,37 @@ def test_straight_through_gradient_is_softmax_jvp(name: str) -> None:
     assert torch.allclose(grad, expected, atol=1e-6)
 
 
+def test_straight_through_descent_lowers_the_expected_cost() -> None:
+    """The paper's estimator drives alpha towards cheap operations of an additive cost."""
+    net = tiny("darts")
+    cost = torch.zeros(14, 8)
+    for op, c in {"max_pool_3x3": 0.1, "avg_pool_3x3": 0.1, "skip_connect": 0.0, "sep_conv_3x3": 2.0,
+                  "sep_conv_5x5": 3.0, "dil_conv_3x3": 1.0, "dil_conv_5x5": 1.5}.items():  # fmt: skip
+        cost[:, PRIMITIVES.index(op)] = c
+    cost = cost.flatten()
+    before = (net.encoding_marginals() @ cost).item()
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(30):  # plain gradient descent (torch.optim's first import is slow)
+        net.alphas_normal.grad = None
+        (net.sample_encodings(20, gen) @ cost).mean().backward()
+        with torch.no_grad():
+            net.alphas_normal -= 2.0 * net.alphas_normal.grad
+    after = (net.encoding_marginals() @ cost).item()
+    assert after < 0.5 * before
+    cheap = {"max_pool_3x3", "avg_pool_3x3", "skip_connect"}
+    assert all(op in cheap for op, _ in net.derive().spec["normal"])
+
+
+def test_other_cell_sizes_run_but_do_not_derive() -> None:
+    net = tiny("darts", steps=3, multiplier=3)
+    assert net(digits_batch()).shape == (2, 3)
+    assert tuple(net.alphas_normal.shape) == (9, 8)
+    enc = net.sample_encodings(4, torch.Generator().manual_seed(0))
+    assert enc.shape == (4, 9 * 8) and torch.all(enc.detach().sum(1) == 6)
+    with pytest.raises(NascostError, match="4 intermediate nodes"):
+        net.derive()
+
+
 def _frequency(net, n: int, seed: int = 0) -> torch.Tensor:
     return net.sample_encodings(n, torch.Generator().manual_seed(seed)).detach().mean(0)
 
