@@ -85,8 +85,11 @@ CELL_TYPES = ("normal", "reduce")
 #: lr_min 0.001 - the code's value, though the paper describes annealing
 #: towards zero -, momentum 0.9, wd 3e-4, 50 epochs, grad_clip 5, arch lr
 #: 6e-4, arch wd 1e-3, first order since ``--unrolled`` is off, architecture
-#: updated only ``if epoch >= 15``); its architect is DARTS's (betas
-#: (0.5, 0.999), clip 10). ``k=4`` from ``model_search.py``.
+#: updated only ``if epoch >= 15``). The script drives the architecture with
+#: DARTS's ``Architect`` (``from architect import Architect``); its Adam betas
+#: (0.5, 0.999) and gradient clip 10 are taken from quark0/darts
+#: ``cnn/architect.py`` (PC-DARTS' own copy was not available to check).
+#: ``k=4`` from ``model_search.py``.
 #:
 #: ``pdarts``: chenxin061/pdarts ``train_search.py`` (batch 96, lr 0.025,
 #: lr_min 0.0, momentum 0.9, wd 3e-4, 25 epochs per stage, grad_clip 5 for
