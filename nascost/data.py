@@ -294,30 +294,36 @@ class CostDatabase:
         (so rows from several workers land in their devices' groups). Adding an
         architecture already in its group is an error: nothing is measured twice.
         """
-        batch = measurement.batch_size if measurement.batch_size is not None else 1
         try:
             with self._transaction() as c:
-                self._set_space(c, arch.space)
-                gid = self._group_id(c, arch.space, measurer, setting, batch, measurement.device,
-                                     measurement.unit, create=True)
-                c.execute(
-                    "INSERT INTO measurements (group_id, arch_key, arch, encoding, median, mean, std, iqr, p90,"
-                    " cv, n, noisy, attempts, samples, extra, measured_at, campaign, drift)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
-                    (
-                        gid, arch.key(), json.dumps(arch.spec, sort_keys=True),
-                        json.dumps([float(x) for x in encoding]),
-                        measurement.median, measurement.mean, measurement.std, measurement.iqr,
-                        measurement.p90, _finite(measurement.cv), measurement.n, int(measurement.noisy),
-                        measurement.attempts, json.dumps(measurement.samples),
-                        json.dumps(measurement.extra, default=str), _now(), campaign,
-                    ),
-                )
+                self._insert(c, arch, encoding, measurement, measurer=measurer, setting=setting,
+                             campaign=campaign)
         except sqlite3.IntegrityError:
+            batch = measurement.batch_size if measurement.batch_size is not None else 1
             raise NascostError(
                 f"architecture {arch.key()} is already in the database for measurer {measurer!r}, "
                 f"setting {setting.name!r}, batch {batch}, device {measurement.device.fingerprint}"
             ) from None
+
+    def _insert(self, c: sqlite3.Connection, arch: Architecture, encoding: Sequence[float],
+                measurement: Measurement, *, measurer: str, setting: Setting, campaign: str | None,
+                measured_at: str | None = None, drift: bool = False) -> None:
+        batch = measurement.batch_size if measurement.batch_size is not None else 1
+        self._set_space(c, arch.space)
+        gid = self._group_id(c, arch.space, measurer, setting, batch, measurement.device,
+                             measurement.unit, create=True)
+        c.execute(
+            "INSERT INTO measurements (group_id, arch_key, arch, encoding, median, mean, std, iqr, p90,"
+            " cv, n, noisy, attempts, samples, extra, measured_at, campaign, drift)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                gid, arch.key(), json.dumps(arch.spec, sort_keys=True), _encoding_json(encoding),
+                measurement.median, measurement.mean, measurement.std, measurement.iqr,
+                measurement.p90, _finite(measurement.cv), measurement.n, int(measurement.noisy),
+                measurement.attempts, json.dumps(measurement.samples),
+                json.dumps(measurement.extra, default=str), measured_at or _now(), campaign, int(drift),
+            ),
+        )
 
     def add_reference(self, arch: Architecture, measurement: Measurement, *, measurer: str,
                       setting: Setting, campaign: str | None, seq: int) -> None:
@@ -486,6 +492,14 @@ class CostDatabase:
         return int(self._conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0])
 
 
+def _encoding_json(encoding: Sequence[float]) -> str:
+    """Compact JSON: one-hot encodings are written as integers (0/1), others as floats."""
+    values = [float(x) for x in encoding]
+    if all(v.is_integer() for v in values):
+        return json.dumps([int(v) for v in values], separators=(",", ":"))
+    return json.dumps(values, separators=(",", ":"))
+
+
 def _finite(x: float) -> float | None:
     """SQLite has no infinity/NaN in NOT NULL columns: store them as NULL."""
     return float(x) if np.isfinite(x) else None
@@ -548,15 +562,26 @@ def database_info(path: str | Path) -> dict[str, Any]:
 EXPORT_COLUMNS = [
     "space", "measurer", "setting", "setting_key", "batch_size", "device", "unit", "arch_key", "arch",
     "encoding", "median", "mean", "std", "iqr", "p90", "cv", "n", "noisy", "attempts", "samples",
-    "measured_at", "campaign", "drift",
+    "measured_at", "campaign", "drift", "device_info",
 ]  # fmt: skip
 
 
-def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", samples: bool = True) -> int:
-    """Write every row to ``output`` (CSV or Parquet) atomically; returns the row count.
+def _open_text(path: Path, mode: str):
+    """Plain or gzip-compressed text (``.gz``), for CSV exports and imports."""
+    import gzip
 
-    Parquet files carry the database's devices and settings as JSON in the
-    schema metadata (``nascost.devices``, ``nascost.settings``).
+    if path.suffix == ".gz":
+        return gzip.open(path, mode + "t", newline="")
+    return path.open(mode, newline="")
+
+
+def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", samples: bool = True) -> int:
+    """Write every row to ``output`` (CSV, gzip-compressed CSV for ``.gz``, or Parquet) atomically.
+
+    Every row carries its group (setting name and key, batch, device fingerprint
+    and the full ``device_info`` JSON), so :func:`import_csv` rebuilds the same
+    groups. Parquet files also carry the devices and settings in the schema
+    metadata (``nascost.devices``, ``nascost.settings``). Returns the row count.
     """
     import csv
     import os
@@ -569,17 +594,19 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
         raise NascostError(f"directory {str(output.parent)!r} does not exist")
     columns = [c for c in EXPORT_COLUMNS if samples or c != "samples"]
     with CostDatabase(path) as db:
-        rows = [{c: r[c] for c in columns} for r in db.rows()]
+        devices = {g.device.fingerprint: g.device.model_dump_json() for g in db.groups()}
+        rows = [{c: (devices[r["device"]] if c == "device_info" else r[c]) for c in columns} for r in db.rows()]
         meta = database_info(path)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=output.suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
         if fmt == "csv":
-            with os.fdopen(fd, "w", newline="") as f:
+            with _open_text(tmp, "w") as f:
                 w = csv.DictWriter(f, fieldnames=columns)
                 w.writeheader()
                 w.writerows(rows)
         else:
-            os.close(fd)
             try:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
@@ -594,7 +621,75 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
             pq.write_table(table, tmp)
         os.replace(tmp, output)
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     return len(rows)
+
+
+_IMPORT_REQUIRED = ("space", "measurer", "setting", "setting_key", "batch_size", "unit", "arch", "encoding",
+                    "median", "mean", "std", "iqr", "p90", "n", "noisy", "attempts", "device_info")
+
+
+def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
+    """Load a CSV written by :func:`export_database` into a database (created if missing).
+
+    All rows go in one transaction: a malformed file changes nothing (and a new
+    database file is not left behind). Rows already in their group are skipped.
+    Returns ``(added, skipped)``.
+    """
+    import csv
+
+    source = Path(source)
+    if not source.is_file():
+        raise NascostError(f"{str(source)!r} does not exist")
+    db_path = Path(db_path)
+    existed = db_path.exists() and db_path.stat().st_size > 0
+    parsed = []
+    try:
+        with _open_text(source, "r") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in _IMPORT_REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise NascostError(
+                    f"{str(source)!r} is not a nascost export: missing columns {', '.join(missing)}"
+                )
+            for i, r in enumerate(reader, 2):
+                try:
+                    setting = Setting(name=r["setting"], **json.loads(r["setting_key"]))
+                    device = DeviceInfo.model_validate_json(r["device_info"])
+                    samples = json.loads(r["samples"]) if r.get("samples") else []
+                    m = Measurement(
+                        unit=r["unit"], samples=samples, n=int(r["n"]), median=float(r["median"]),
+                        mean=float(r["mean"]), std=float(r["std"]), iqr=float(r["iqr"]), p90=float(r["p90"]),
+                        cv=float(r["cv"]) if r.get("cv") else float("inf"), noisy=r["noisy"] == "True",
+                        attempts=int(r["attempts"]), batch_size=int(r["batch_size"]), device=device,
+                    )
+                    arch = Architecture(space=r["space"], spec=json.loads(r["arch"]))
+                    parsed.append((arch, json.loads(r["encoding"]), m, r["measurer"], setting,
+                                   r.get("campaign") or None, r.get("measured_at") or None,
+                                   r.get("drift") == "True"))
+                except (ValueError, TypeError, KeyError) as exc:
+                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise NascostError(f"{str(source)!r} line {i}: malformed row ({first})") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise NascostError(f"cannot read {str(source)!r} as CSV: {exc}") from None
+    added = skipped = 0
+    try:
+        with CostDatabase(db_path, create=True) as db, db._transaction() as c:
+            for arch, enc, m, measurer, setting, campaign, measured_at, drift in parsed:
+                try:
+                    c.execute("SAVEPOINT row")
+                    db._insert(c, arch, enc, m, measurer=measurer, setting=setting, campaign=campaign,
+                               measured_at=measured_at, drift=drift)
+                    c.execute("RELEASE row")
+                    added += 1
+                except sqlite3.IntegrityError:
+                    c.execute("ROLLBACK TO row")
+                    c.execute("RELEASE row")
+                    skipped += 1
+    except BaseException:
+        if not existed:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db_path) + suffix).unlink(missing_ok=True)
+        raise
+    return added, skipped

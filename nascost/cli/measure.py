@@ -181,11 +181,23 @@ def _fmt(x) -> str:
 @click.option("--no-samples", is_flag=True, help="Leave the raw samples out (smaller file).")
 @config_option
 def export_cmd(db: str, fmt: str, output: str, no_samples: bool) -> None:
-    """Write every row to CSV or Parquet (one row per architecture and group)."""
+    """Write every row to CSV (gzip-compressed when FILE ends in .gz) or Parquet."""
     from nascost.data import export_database
 
     n = export_database(db, output, fmt=fmt, samples=not no_samples)
     click.echo(f"wrote {n} rows to {output}")
+
+
+@data_group.command("import")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--db", "db", required=True, type=click.Path(dir_okay=False), help="Cost database to add to (created if missing).")
+@config_option
+def import_cmd(source: str, db: str) -> None:
+    """Load a CSV export (plain or .gz) into a cost database; rows already there are skipped."""
+    from nascost.data import import_csv
+
+    added, skipped = import_csv(source, db)
+    click.echo(f"added {added} rows to {db} ({skipped} already there)")
 
 
 def register(cli: click.Group) -> None:

@@ -66,6 +66,10 @@ def test_collect_info_export_round_trip(toy, run_cli, tmp_path: Path) -> None:
     assert code == 0, err
     rows = list(csv.DictReader((tmp_path / "x.csv").open()))
     assert len(rows) == 12 and {r["measurer"] for r in rows} == {"costmodel"}
+    code, out, err = run_cli("data", "import", str(tmp_path / "x.csv"), "--db", str(tmp_path / "copy.db"))
+    assert code == 0 and "added 12 rows" in out, err
+    with CostDatabase(tmp_path / "copy.db") as copy:
+        assert copy.count() == 12 and copy.space == "toy"
 
 
 def _snapshot(path: Path) -> bytes | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nascost.data import CostDatabase, database_info, export_database
+from nascost.data import CostDatabase, database_info, export_database, import_csv
 from nascost.errors import NascostError
 from nascost.records import DeviceInfo, Measurement
 
@@ -163,3 +163,38 @@ def test_info_and_exports(tmp_path: Path) -> None:
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.num_rows == n and "samples" not in table.column_names
     assert json.loads(table.schema.metadata[b"nascost.devices"])[0]["cpu_model"] == "A"
+
+
+def test_csv_export_import_round_trip_keeps_groups_and_values(tmp_path: Path) -> None:
+    with CostDatabase(tmp_path / "c.db", create=True) as db:
+        _fill(db, 6, "tiny", DEV_A)
+        _fill(db, 4, "small", DEV_B, batch=8, seed=1)
+        (g,) = [g for g in db.groups() if g.device == DEV_A]
+        db.flag_drift(g, db.query(space="toy", setting="tiny").keys[:2])
+    for name in ("out.csv", "out.csv.gz"):
+        assert export_database(tmp_path / "c.db", tmp_path / name, samples=(name == "out.csv")) == 10
+        added, skipped = import_csv(tmp_path / name, tmp_path / f"{name}.db")
+        assert (added, skipped) == (10, 0)
+        with CostDatabase(tmp_path / "c.db") as a, CostDatabase(tmp_path / f"{name}.db") as b:
+            assert [(g.setting, g.device, g.batch_size, g.count, g.flagged) for g in a.groups()] == [
+                (g.setting, g.device, g.batch_size, g.count, g.flagged) for g in b.groups()
+            ]
+            for setting in ("tiny", "small"):
+                x, y = a.query(space="toy", setting=setting), b.query(space="toy", setting=setting)
+                assert x.keys == y.keys and np.array_equal(x.values, y.values)
+                np.testing.assert_array_equal(x.encodings, y.encodings)
+    assert import_csv(tmp_path / "out.csv", tmp_path / "out.csv.db") == (0, 10)  # nothing twice
+
+
+def test_import_of_a_malformed_file_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(NascostError, match="not a nascost export"):
+        import_csv(tmp_path / "bad.csv", tmp_path / "new.db")
+    with CostDatabase(tmp_path / "c.db", create=True) as db:
+        _fill(db, 3)
+    export_database(tmp_path / "c.db", tmp_path / "ok.csv")
+    lines = (tmp_path / "ok.csv").read_text().splitlines()
+    (tmp_path / "broken.csv").write_text("\n".join([*lines, lines[-1].replace("toy", "toy", 1).replace(",1,", ",x,")]))
+    with pytest.raises(NascostError, match="line 5"):
+        import_csv(tmp_path / "broken.csv", tmp_path / "new.db")
+    assert not (tmp_path / "new.db").exists()
