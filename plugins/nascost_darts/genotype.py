@@ -15,6 +15,7 @@ them in derivation order); the encoding does not depend on it.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 from functools import lru_cache
@@ -83,6 +84,43 @@ class Genotype(BaseModel):
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise NascostError(f"malformed genotype JSON ({exc})") from None
+        return cls.parse(data)
+
+    @classmethod
+    def from_reference_text(cls, text: str) -> Genotype:
+        """Parse the references' printed form, ``Genotype(normal=[('sep_conv_3x3', 0), ...],
+        normal_concat=range(2, 6), reduce=[...], reduce_concat=range(2, 6))``, as their
+        search logs and ``genotypes.py`` write it. Only literals and ``range(a, b)`` are
+        accepted: nothing is evaluated."""
+        try:
+            tree = ast.parse(text.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise NascostError(f"malformed Genotype(...) text ({exc.msg}, line {exc.lineno})") from None
+        call = tree.body
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "Genotype"):
+            raise NascostError("expected text of the form Genotype(normal=[...], normal_concat=..., reduce=[...], reduce_concat=...)")
+        if call.args:
+            raise NascostError("Genotype(...) text must use keywords: normal=, normal_concat=, reduce=, reduce_concat=")
+        data: dict[str, Any] = {}
+        for kw in call.keywords:
+            value = kw.value
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and value.func.id == "range"
+                and not value.keywords
+            ):
+                try:
+                    bounds = [ast.literal_eval(a) for a in value.args]
+                    data[str(kw.arg)] = list(range(*bounds))
+                except (ValueError, TypeError):
+                    raise NascostError(f"Genotype(...) text: {kw.arg} has a malformed range(...)") from None
+                continue
+            try:
+                literal = ast.literal_eval(value)
+            except ValueError:
+                raise NascostError(f"Genotype(...) text: {kw.arg} must be a literal list") from None
+            data[str(kw.arg)] = [list(p) if isinstance(p, tuple) else p for p in literal] if isinstance(literal, list | tuple) else literal
         return cls.parse(data)
 
     def to_spec(self) -> dict[str, Any]:

@@ -133,6 +133,21 @@ class DartsSpace(SearchSpace):
     def validate(self, spec: dict[str, Any]) -> Architecture:
         return self.wrap(Genotype.parse(spec))
 
+    def resolve(self, ref: str | Path) -> Architecture:
+        """A preset name, a JSON file, or a text file holding the references' ``Genotype(...)``."""
+        path = Path(str(ref))
+        if str(ref) not in preset_genotypes() and path.is_file():
+            try:
+                text = path.read_text()
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            if text.lstrip().startswith("Genotype("):
+                try:
+                    return self.wrap(Genotype.from_reference_text(text))
+                except NascostError as exc:
+                    raise NascostError(f"{ref}: {exc}") from None
+        return super().resolve(ref)
+
     def wrap(self, genotype: Genotype) -> Architecture:
         return Architecture(space=self.name, spec=genotype.to_spec())
 

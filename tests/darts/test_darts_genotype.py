@@ -106,3 +106,36 @@ def test_presets_match_the_reference_file() -> None:
         assert g.to_spec()["reduce"] == ref["reduce"]
     # spot-check one pair against quark0/darts genotypes.py
     assert loaded["DARTS_V2"].normal[7] == ("dil_conv_3x3", 2)
+
+
+REFERENCE_TEXT = (
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+    "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=range(2, 6))"
+)
+
+
+def test_reference_printed_genotype_text(tmp_path) -> None:
+    """The form quark0/darts prints in its search logs (DARTS_V2 from its genotypes.py)."""
+    assert Genotype.from_reference_text(REFERENCE_TEXT) == presets()["DARTS_V2"]
+    path = tmp_path / "genotype.txt"
+    path.write_text(REFERENCE_TEXT + "\n")
+    assert plugins.get_space("darts").resolve(path).spec == V2
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("Genotype(normal=__import__('os').system('true'))", "must be a literal list"),
+        ("Genotype(normal=[('sep_conv_3x3', 0)", "malformed Genotype"),
+        ("Geno(normal=[])", "expected text of the form"),
+        ("Genotype([], [2], [], [2])", "must use keywords"),
+        (REFERENCE_TEXT.replace("range(2, 6)", "range(x)"), "malformed range"),
+        (REFERENCE_TEXT.replace("'dil_conv_3x3', 2", "'dil_conv_3x3', 7"), "input 7 is out of range"),
+    ],
+)
+def test_reference_text_is_never_evaluated_and_is_validated(text: str, pattern: str) -> None:
+    with pytest.raises(NascostError, match=pattern):
+        Genotype.from_reference_text(text)
