@@ -33,6 +33,7 @@ holds (``check_mape`` in the build info).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -44,8 +45,23 @@ from nascost.predict import CostPredictor, ProgressFn
 from nascost.records import Architecture, Setting
 
 
+def _decoder(space: Any, base: Architecture) -> Any:
+    """``decode`` keeping the base's unencoded parts where the space supports it.
+
+    A space whose ``decode`` takes a second argument (the DARTS spaces:
+    ``reduce``, the reduction cell a normal-cell encoding does not hold) gets
+    the base architecture there, so neighbours differ from the base only in
+    the encoded operation.
+    """
+    params = list(inspect.signature(space.decode).parameters.values())
+    if len(params) >= 2 and params[1].kind in (params[1].POSITIONAL_OR_KEYWORD, params[1].POSITIONAL_ONLY):
+        return lambda e: space.decode(e, base)
+    return space.decode
+
+
 def one_op_neighbours(space: Any, base: Architecture) -> dict[int, Architecture]:
     """For each 0-bit ``i`` of ``base``'s encoding, one valid architecture with a 1-bit moved to ``i``."""
+    decode = _decoder(space, base)
     e0 = space.encode([base])[0].to(torch.float32)
     on = [int(j) for j in torch.nonzero(e0 > 0.5).flatten()]
     out: dict[int, Architecture] = {}
@@ -56,7 +72,7 @@ def one_op_neighbours(space: Any, base: Architecture) -> dict[int, Architecture]
             e = e0.clone()
             e[j], e[i] = 0.0, 1.0
             try:
-                arch = space.decode(e)
+                arch = decode(e)
                 back = space.encode([arch])[0].to(torch.float32)
             except Exception:  # an invalid encoding: not a neighbour
                 continue

@@ -172,6 +172,7 @@ class LPM(CostPredictor):
         assert self.model is not None
         self.model.eval()
         for p in self.model.parameters():
+            p.grad = None
             p.requires_grad_(False)
 
     # --- prediction --------------------------------------------------------

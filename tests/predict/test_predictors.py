@@ -1,0 +1,172 @@
+"""Predictors: the LPM's paper defaults, gradients, learning, and every predictor's file round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import ParamCounter, ToySpace
+from torch import nn
+
+from nascost import plugins
+from nascost.errors import NascostError
+from nascost.predict import load_predictor, make_metadata, regression_metrics, save_predictor
+
+
+def darts_like(n: int, seed: int = 0) -> torch.Tensor:
+    """``[n, 112]`` valid DARTS normal-cell encodings: per node two input edges, one non-none op each."""
+    rng = np.random.default_rng(seed)
+    edges = [(node, i) for node in range(2, 6) for i in range(node)]
+    x = np.zeros((n, 112), np.float32)
+    for k in range(n):
+        for node in range(2, 6):
+            for i in rng.choice(node, 2, replace=False):
+                x[k, edges.index((node, int(i))) * 8 + int(rng.integers(1, 8))] = 1
+    return torch.from_numpy(x)
+
+
+def additive_interaction(x: torch.Tensor, seed: int = 1) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    w = torch.as_tensor(rng.uniform(0.1, 1.0, x.shape[1]), dtype=torch.float32)
+    pairs = torch.as_tensor(rng.integers(0, x.shape[1], (30, 2)))
+    return 10.0 + x @ w + 0.5 * (x[:, pairs[:, 0]] * x[:, pairs[:, 1]]).sum(1)
+
+
+def test_lpm_defaults_are_the_papers() -> None:
+    lpm = plugins.get_predictor("lpm")
+    o = lpm.options
+    assert (o.hidden, o.activation, o.epochs, o.batch_size) == ([256, 64], "sigmoid", 1000, 200)
+    assert (o.lr, o.momentum, o.weight_decay) == (0.01, 0.9, 1e-5)
+    assert lpm.differentiable and lpm.requires_fit and not lpm.additive
+    x = darts_like(20)
+    lpm = plugins.get_predictor("lpm", {"epochs": 1}).fit(x, additive_interaction(x))
+    layers = list(lpm.model)
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(112, 256), (256, 64), (64, 1)]
+    assert [type(m) for m in layers] == [nn.Linear, nn.Sigmoid, nn.Linear, nn.Sigmoid, nn.Linear]
+
+
+def test_lpm_is_differentiable_in_its_input_only() -> None:
+    x = darts_like(64)
+    lpm = plugins.get_predictor("lpm", {"epochs": 3}).fit(x, additive_interaction(x))
+    soft = torch.full((2, 112), 8 / 112, requires_grad=True)
+    out = lpm.predict(soft)
+    out.sum().backward()
+    assert soft.grad is not None and soft.grad.abs().sum() > 0
+    assert all(p.grad is None for p in lpm.model.parameters())
+    # the gradient is the true derivative: compare with a finite difference
+    i = int(soft.grad[0].abs().argmax())
+    eps = 1e-2
+    bumped = soft.detach().clone()
+    bumped[0, i] += eps
+    fd = (lpm.predict(bumped)[0] - lpm.predict(soft.detach())[0]) / eps
+    assert float(fd) == pytest.approx(float(soft.grad[0, i]), rel=0.05, abs=1e-4)
+
+
+def test_lpm_learns_an_additive_target_with_interactions() -> None:
+    x = darts_like(600, seed=3)
+    y = additive_interaction(x)
+    lpm = plugins.get_predictor("lpm", {"epochs": 40, "batch_size": 50, "lr": 0.05, "seed": 1})
+    lpm.fit(x[:450], y[:450])
+    m = regression_metrics(y[450:].numpy(), lpm.predict(x[450:]).detach().numpy())
+    constant = regression_metrics(y[450:].numpy(), np.full(150, float(y[:450].mean())))
+    assert m["kendall_tau"] > 0.8
+    assert m["mape"] < constant["mape"] / 3
+
+
+def test_lpm_early_stopping_restores_the_best_epoch() -> None:
+    x = darts_like(300)
+    y = additive_interaction(x)
+    lpm = plugins.get_predictor("lpm", {"epochs": 400, "val_fraction": 0.2, "patience": 3, "lr": 0.05})
+    seen = []
+    lpm.fit(x, y, progress=lambda done, total, info: seen.append((done, total)))
+    assert lpm.stopped_epoch is not None and lpm.stopped_epoch < 400
+    assert seen[-1] == (400, 400)
+
+
+@pytest.mark.parametrize("scaling", ["none", "standard", "log"])
+def test_lpm_predicts_in_the_original_unit(scaling: str) -> None:
+    x = darts_like(200)
+    y = additive_interaction(x)
+    lpm = plugins.get_predictor("lpm", {"epochs": 30, "target_scaling": scaling, "batch_size": 50})
+    pred = lpm.fit(x, y).predict(x).detach()
+    assert abs(float(pred.mean()) - float(y.mean())) < 0.2 * float(y.mean())
+
+
+FITTED = {
+    "lpm": {"epochs": 5},
+    "ridge": {},
+    "xgboost": {"n_estimators": 20},
+    "gbrt": {"n_estimators": 20},
+    "random-forest": {"n_estimators": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FITTED))
+def test_fitted_predictor_round_trip_is_exact(name: str, tmp_path) -> None:
+    x = darts_like(120)
+    y = additive_interaction(x)
+    pred = plugins.get_predictor(name, FITTED[name]).fit(x[:100], y[:100])
+    meta = make_metadata(pred, space="darts", encoding_id="darts-cell/normal-14x8", encoding_dim=112, unit="ms",
+                         n_train=100)
+    path = save_predictor(pred, tmp_path / "p.nascost", meta)
+    loaded, lmeta = load_predictor(path, space="darts", encoding_id="darts-cell/normal-14x8")
+    assert type(loaded) is type(pred) and lmeta.predictor == name and lmeta.n_train == 100
+    assert torch.equal(loaded.predict(x).detach(), pred.predict(x).detach())
+    assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
+
+
+def test_tree_ensembles_predict_as_scikit_learn() -> None:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    x = darts_like(150)
+    y = additive_interaction(x)
+    ours = plugins.get_predictor("gbrt", {"n_estimators": 15}).fit(x, y)
+    ref = GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=0).fit(x.numpy(), y.numpy())
+    assert np.allclose(ours.predict(x).numpy(), ref.predict(x.numpy()))
+
+
+@pytest.mark.parametrize("name", ["flops", "lut"])
+def test_context_predictors_are_exact_for_additive_costs(name: str, tmp_path) -> None:
+    space = ToySpace()
+    setting = space.setting("tiny")
+    pred = plugins.get_predictor(name, {"check": 4}).build(space, setting, ParamCounter(), batch_size=1)
+    archs = space.sample_many(10, 5)
+    if name == "flops":
+        truth = [space.count(a, setting)["macs"] for a in archs]
+    else:
+        truth = [ParamCounter().measure(space.build(a, setting), space.example_input(setting)).value for a in archs]
+    got = pred.predict(space.encode(archs)).numpy()
+    assert np.allclose(got, truth, rtol=1e-9, atol=1e-6)
+    assert pred.info["check_mape"] < 1e-9 and pred.info["unreached_bits"] == 0
+    # an expectation under independent per-edge probabilities is the expected cost
+    probs = torch.full((1, space.encoding_dim), 0.25, dtype=torch.float64, requires_grad=True)
+    expected = pred.predict(probs)
+    expected.sum().backward()
+    assert probs.grad is not None and float(expected.detach()) == pytest.approx(float(np.mean(
+        pred.predict(space.encode([space.validate({"ops": [a, b, c]})
+                                   for a in ["conv3", "conv1", "pool", "skip"]
+                                   for b in ["conv3", "conv1", "pool", "skip"]
+                                   for c in ["conv3", "conv1", "pool", "skip"]])).numpy())))
+    meta = make_metadata(pred, space="toy", encoding_id=space.encoding_id, encoding_dim=12, unit="MACs",
+                         setting=setting)
+    loaded, _ = load_predictor(save_predictor(pred, tmp_path / "c.nascost", meta), space="toy")
+    assert torch.equal(loaded.predict(space.encode(archs)), pred.predict(space.encode(archs)))
+
+
+def test_context_predictors_refuse_fit_and_lut_needs_a_measurer() -> None:
+    with pytest.raises(NascostError, match="built from the space"):
+        plugins.get_predictor("flops").fit(torch.zeros(3, 12), torch.zeros(3))
+    with pytest.raises(NascostError, match="needs a measurer"):
+        plugins.get_predictor("lut").build(ToySpace(), ToySpace().setting("tiny"))
+
+
+def test_unfitted_predictor_and_bad_widths_are_clear_errors() -> None:
+    with pytest.raises(NascostError, match="not fitted"):
+        plugins.get_predictor("lpm").predict(torch.zeros(2, 112))
+    x = darts_like(20)
+    ridge = plugins.get_predictor("ridge").fit(x, additive_interaction(x))
+    with pytest.raises(NascostError, match="112-wide"):
+        ridge.predict(torch.zeros(2, 12))
+    with pytest.raises(NascostError, match="invalid option"):
+        plugins.get_predictor("lpm", {"epoch": 3})
