@@ -106,7 +106,10 @@ def measure_one(space: SearchSpace, measurer: CostMeasurer, arch: Architecture, 
     x = space.example_input(setting, batch_size)
     t0 = time.perf_counter()
     m = measurer.measure(model, x)
-    return m, time.perf_counter() - t0
+    secs = time.perf_counter() - t0
+    if m.batch_size is None:  # a third-party measurer that does not record it
+        m = m.model_copy(update={"batch_size": batch_size})
+    return m, secs
 
 
 def default_batch_size(measurer: CostMeasurer) -> int:
