@@ -194,3 +194,40 @@ def test_build_through_the_space_uses_the_setting() -> None:
     net.eval()
     assert net(torch.randn(1, 1, 32, 32))[0].shape == (1, 3)
     assert len(net.cells) == 4
+
+
+def test_skipping_default_init_is_local_to_the_building_thread() -> None:
+    import threading
+
+    from nascost_darts.model import _ORIGINAL_RESET, _no_default_init
+
+    made = {}
+
+    def other_thread() -> None:
+        torch.manual_seed(0)
+        made["conv"] = nn.Conv2d(16, 16, 3)
+        made["linear"] = nn.Linear(64, 8)
+
+    with _no_default_init():
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+    torch.manual_seed(0)
+    expected_conv = nn.Conv2d(16, 16, 3)
+    expected_linear = nn.Linear(64, 8)
+    assert torch.equal(made["conv"].weight, expected_conv.weight)
+    assert torch.equal(made["linear"].weight, expected_linear.weight)
+    assert nn.Conv2d.reset_parameters is _ORIGINAL_RESET[nn.modules.conv._ConvNd]
+    assert nn.Linear.reset_parameters is _ORIGINAL_RESET[nn.Linear]
+
+
+def test_fast_init_follows_the_default_dtype() -> None:
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        net = small(channels=4)
+    finally:
+        torch.set_default_dtype(old)
+    conv = net.cells[0].preprocess1.op[1]
+    assert conv.weight.dtype == torch.float64
+    assert 0 < conv.weight.abs().max() <= 1 / math.sqrt(conv.weight[0].numel())
