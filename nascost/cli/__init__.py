@@ -25,7 +25,9 @@ COMMAND_MODULES = [
     "nascost.cli.predict",
     "nascost.cli.measure",
     "nascost.cli.train",
+    "nascost.cli.report",
     "nascost.cli.arch",
+    "nascost.cli.search",
 ]
 
 

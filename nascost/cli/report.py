@@ -1,0 +1,35 @@
+"""``nascost report``: one self-contained HTML page from search, training and sweep directories."""
+
+from __future__ import annotations
+
+import click
+
+from nascost.cli.output import echo_json
+from nascost.config import config_option
+
+
+@click.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+              help="HTML file to write; its PNGs go next to it.")
+@click.option("--title", default=None, help="Title of the page.")
+@click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
+@config_option
+def report_cmd(run_dirs: tuple[str, ...], output: str, title: str | None, as_json: bool) -> None:
+    """Report on RUN_DIRS (search, training or sweep directories) in one HTML file.
+
+    Shows the derived cells, architecture-weight evolution, loss and accuracy curves,
+    predicted vs measured cost, and across runs the accuracy-cost Pareto plot with the
+    reference cells. Images are embedded, so the file opens in a browser without a server.
+    """
+    from nascost.report import build_report
+
+    result = build_report(list(run_dirs), output, title=title)
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"wrote {result['report']} ({len(result['images'])} images, {len(result['runs'])} runs)")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(report_cmd)

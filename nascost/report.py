@@ -1,0 +1,628 @@
+"""Experiment reports: one self-contained HTML page (plus its PNGs) from run directories.
+
+``nascost report RUN_DIR... -o report.html`` reads what searches, trainings and
+sweeps leave in their directories and draws:
+
+- the derived cells (the space's ``draw``);
+- the architecture-weight evolution: per-epoch softmax weights where the run
+  recorded them (``arch_weights.jsonl``, written by sweeps, or an
+  ``arch_weights`` field in ``metrics.jsonl``), else how the derived
+  architecture changed epoch by epoch (``genotypes/``), plus the final weights
+  from ``checkpoint.pt``;
+- loss and accuracy curves, and the cost term and predicted cost per epoch;
+- predicted against measured cost of the derived architectures (runs that
+  hold a ``measurement.json``);
+- across runs, accuracy against measured cost with its Pareto front, and the
+  published reference cells measured on the same device (``references.json``).
+
+Images are embedded as base64 PNGs so the page opens anywhere without a
+server; the same PNGs are written next to it for papers and slides. Run
+directories are only read, and only JSON and ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nascost.errors import NascostError
+from nascost.records import Architecture
+
+# --- reading run directories -------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file; a torn last line (a killed writer) is skipped."""
+    rows: list[dict[str, Any]] = []
+    if not path.is_file():
+        return rows
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+@dataclass
+class Run:
+    """What one run directory holds (every field optional but ``path`` and ``kind``)."""
+
+    path: Path
+    kind: str  # "search" or "train"
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    space_name: str | None = None
+    spec: dict[str, Any] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    measurement: dict[str, Any] | None = None
+    train_summary: dict[str, Any] | None = None
+    train_rows: list[dict[str, Any]] = field(default_factory=list)
+    genotypes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    arch_weights: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Test accuracy (%) after evaluation training, if there was one."""
+        if self.train_summary and self.train_summary.get("test_acc") is not None:
+            return float(self.train_summary["test_acc"])
+        return None
+
+    @property
+    def lambdas(self) -> dict[str, float]:
+        return {c["name"]: c.get("lambda") for c in self.config.get("costs", []) if isinstance(c, dict)}
+
+    def predicted(self) -> dict[str, tuple[float, str]]:
+        """Predicted cost of the derived architecture per cost name: (value, unit)."""
+        out: dict[str, tuple[float, str]] = {}
+        for name, item in (self.summary.get("predicted_cost") or {}).items():
+            if isinstance(item, dict) and item.get("value") is not None:
+                out[name] = (float(item["value"]), str(item.get("unit", "")))
+        return out
+
+
+def _label(path: Path, config: dict[str, Any]) -> str:
+    costs = [c for c in config.get("costs", []) if isinstance(c, dict)]
+    search = config.get("search", {}) if isinstance(config.get("search"), dict) else {}
+    space = search.get("space", "")
+    if not costs:
+        return f"{path.name} ({space}, no cost)" if space else path.name
+    parts = []
+    for c in costs:
+        lam = c.get("lambda")
+        target = c.get("target")
+        parts.append(f"{c.get('name')} " + (f"target {target:g}" if target is not None else f"λ={lam:g}"))
+    return f"{path.name} ({space}, {', '.join(parts)})"
+
+
+def load_run(path: str | Path) -> Run:
+    """Read one search or training run directory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise NascostError(f"run directory {str(path)!r} does not exist")
+    config = _read_json(path / "config.json") or {}
+    summary = _read_json(path / "summary.json") or {}
+    if "train" in config and "search" not in config:
+        spec = config.get("architecture")
+        return Run(
+            path=path,
+            kind="train",
+            name=path.name,
+            config=config,
+            space_name=config.get("space"),
+            spec=spec if isinstance(spec, dict) else None,
+            train_summary=summary or None,
+            train_rows=_read_jsonl(path / "metrics.jsonl"),
+        )
+    if not (path / "metrics.jsonl").is_file() and not (path / "genotype.json").is_file():
+        raise NascostError(
+            f"{str(path)!r} is not a nascost run directory (no metrics.jsonl or genotype.json); "
+            "pass directories written by 'nascost search', 'nascost train' or 'nascost sweep'"
+        )
+    rows = _read_jsonl(path / "metrics.jsonl")
+    geno = _read_json(path / "genotype.json")
+    space_name = None
+    spec = None
+    if isinstance(geno, dict):
+        space_name = geno.get("space")
+        spec = {k: v for k, v in geno.items() if k != "space"}
+    elif isinstance(config.get("search"), dict):
+        space_name = config["search"].get("space")
+    genotypes = []
+    gdir = path / "genotypes"
+    if gdir.is_dir():
+        for p in sorted(gdir.glob("*.json")):
+            g = _read_json(p)
+            if isinstance(g, dict):
+                genotypes.append((p.stem, {k: v for k, v in g.items() if k != "space"}))
+    weights = _read_jsonl(path / "arch_weights.jsonl")
+    if not weights:
+        weights = [
+            {"epoch": i, "stage": r.get("stage", 0), "weights": r["arch_weights"]}
+            for i, r in enumerate(rows)
+            if isinstance(r.get("arch_weights"), dict)
+        ]
+    train_dir = path / "train"
+    train_summary = _read_json(train_dir / "summary.json") if train_dir.is_dir() else None
+    return Run(
+        path=path,
+        kind="search",
+        name=_label(path, config),
+        config=config,
+        rows=rows,
+        space_name=space_name,
+        spec=spec,
+        summary=summary,
+        measurement=_read_json(path / "measurement.json"),
+        train_summary=train_summary,
+        train_rows=_read_jsonl(train_dir / "metrics.jsonl") if train_dir.is_dir() else [],
+        genotypes=genotypes,
+        arch_weights=weights,
+    )
+
+
+def expand(paths: list[str | Path]) -> tuple[list[Run], list[dict[str, Any]]]:
+    """Runs and reference measurements from the given directories (a sweep expands to its runs)."""
+    runs: list[Run] = []
+    references: list[dict[str, Any]] = []
+    for p in paths:
+        p = Path(p)
+        sweep = _read_json(p / "sweep.json") if p.is_dir() else None
+        if isinstance(sweep, dict):
+            for sub in sweep.get("runs", []):
+                sub_path = p / sub
+                if sub_path.is_dir():
+                    runs.append(load_run(sub_path))
+            refs = _read_json(p / "references.json")
+            if isinstance(refs, list):
+                references += [r for r in refs if isinstance(r, dict)]
+            continue
+        runs.append(load_run(p))
+    if not runs:
+        raise NascostError("no runs to report on: the sweep directories hold no finished runs yet")
+    return runs, references
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    _plt().close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:60] or "run"
+
+
+def plot_curves(run: Run, path: Path) -> Path | None:
+    """Loss and accuracy per epoch (search: train/validation halves; training: train/test)."""
+    plt = _plt()
+    panels = []
+    if run.rows:
+        panels.append(("search", run.rows, ("train_loss", "val_loss"), ("train_acc", "val_acc"), 100.0))
+    if run.train_rows:
+        panels.append(("evaluation training", run.train_rows, ("train_loss", "test_loss"), ("train_acc", "test_acc"), 1.0))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(len(panels), 2, figsize=(10, 3.2 * len(panels)), squeeze=False)
+    for i, (title, rows, losses, accs, acc_scale) in enumerate(panels):
+        x = list(range(1, len(rows) + 1))
+        for key in losses:
+            ys = [r.get(key) for r in rows]
+            if any(y is not None for y in ys):
+                axes[i][0].plot(x, [math.nan if y is None else y for y in ys], marker="o", label=key)
+        for key in accs:
+            ys = [r.get(key) for r in rows]
+            if any(y is not None for y in ys):
+                axes[i][1].plot(x, [math.nan if y is None else y * acc_scale for y in ys], marker="o", label=key)
+        axes[i][0].set_title(f"{title}: loss")
+        axes[i][1].set_title(f"{title}: accuracy (%)")
+        for ax in axes[i]:
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_cost_curves(run: Run, path: Path) -> Path | None:
+    """Cost term of the loss and predicted cost of the derived architecture per epoch."""
+    rows = run.rows
+    if not rows or not any(r.get("derived_cost") or r.get("cost_term") is not None for r in rows):
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    x = list(range(1, len(rows) + 1))
+    names = sorted({k for r in rows for k in (r.get("derived_cost") or {})})
+    units = {c.get("name"): c.get("unit", "") for c in run.config.get("costs", []) if isinstance(c, dict)}
+    for name in names:
+        ys = [(r.get("derived_cost") or {}).get(name) for r in rows]
+        axes[0].plot(x, [math.nan if y is None else y for y in ys], marker="o", label=f"{name} ({units.get(name, '')})")
+        exp = [(r.get("expected_cost") or {}).get(name) for r in rows]
+        if any(e is not None for e in exp):
+            axes[0].plot(x, [math.nan if e is None else e for e in exp], ls="--", label=f"{name}: E[cost] of samples")
+    axes[0].set_title("predicted cost of the derived architecture")
+    terms = [r.get("cost_term") for r in rows]
+    axes[1].plot(x, [math.nan if t is None else t for t in terms], marker="o", color="tab:red")
+    axes[1].set_title("cost term λ·LAT(α) in the loss")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if axes[0].lines:
+        axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _softmax_rows(matrix: list[list[float]]) -> torch.Tensor:
+    t = torch.tensor(matrix, dtype=torch.float64)
+    return torch.softmax(t, dim=-1) if t.dim() == 2 else t
+
+
+def plot_weight_evolution(run: Run, path: Path, op_names: list[str] | None = None) -> Path | None:
+    """Mean softmax weight of each operation over the edges, per epoch, for each architecture tensor."""
+    if not run.arch_weights:
+        return None
+    plt = _plt()
+    names = [k for k, v in run.arch_weights[-1]["weights"].items() if isinstance(v, list)]
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=False):
+        series: dict[int, list[float]] = {}
+        xs = []
+        for i, entry in enumerate(run.arch_weights):
+            mat = entry["weights"].get(name)
+            if not isinstance(mat, list):
+                continue
+            probs = _softmax_rows(mat)
+            if probs.dim() != 2:
+                continue
+            xs.append(i + 1)
+            for j, v in enumerate(probs.mean(0).tolist()):
+                series.setdefault(j, []).append(v)
+        for j, ys in series.items():
+            label = op_names[j] if op_names and j < len(op_names) else f"op {j}"
+            ax.plot(xs[: len(ys)], ys, marker=".", label=label)
+        ax.set_title(f"{name}: mean softmax weight per operation")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_derived_evolution(run: Run, space: Any, path: Path) -> Path | None:
+    """Which encoding bits the derived architecture had, epoch by epoch (where no weights were logged)."""
+    if space is None or len(run.genotypes) < 2:
+        return None
+    plt = _plt()
+    encs = []
+    for _stem, spec in run.genotypes:
+        try:
+            encs.append(space.encode([space.validate(spec)])[0])
+        except Exception:
+            return None
+    mat = torch.stack(encs).T.numpy()
+    fig, ax = plt.subplots(figsize=(min(12, 2 + 0.5 * len(encs)), 4))
+    ax.imshow(mat, aspect="auto", interpolation="nearest", cmap="Greys")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("encoding bit")
+    ax.set_xticks(range(len(encs)))
+    ax.set_xticklabels([s.replace("epoch_", "").lstrip("0") or "0" for s, _ in run.genotypes], fontsize=7)
+    ax.set_title("derived architecture per epoch (black: chosen)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_final_weights(run: Run, path: Path, op_names: list[str] | None = None) -> Path | None:
+    """Final softmax architecture weights (edges x operations) from the run's checkpoint."""
+    ckpt = run.path / "checkpoint.pt"
+    if not ckpt.is_file():
+        return None
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    sd = state.get("supernet") if isinstance(state, dict) else None
+    if not isinstance(sd, dict):
+        return None
+    tensors = {k: v for k, v in sd.items() if "alpha" in k.lower() and torch.is_tensor(v) and v.dim() == 2}
+    if not tensors:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(tensors), figsize=(4.5 * len(tensors), 4.5), squeeze=False)
+    for ax, (name, t) in zip(axes[0], sorted(tensors.items()), strict=False):
+        probs = torch.softmax(t.double(), dim=-1).numpy()
+        im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=0)
+        ax.set_title(f"softmax({name})")
+        ax.set_ylabel("edge")
+        if op_names and len(op_names) == probs.shape[1]:
+            ax.set_xticks(range(len(op_names)))
+            ax.set_xticklabels(op_names, rotation=60, ha="right", fontsize=7)
+        else:
+            ax.set_xlabel("operation")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _measured(run: Run) -> tuple[float, str] | None:
+    m = run.measurement
+    if not isinstance(m, dict):
+        return None
+    value = m.get("median", m.get("value"))
+    return (float(value), str(m.get("unit", ""))) if value is not None else None
+
+
+def plot_predicted_vs_measured(runs: list[Run], references: list[dict[str, Any]], path: Path) -> Path | None:
+    """Predicted cost of each derived (and reference) architecture against its measurement."""
+    points = []
+    for run in runs:
+        measured = _measured(run)
+        predicted = run.predicted()
+        if measured and predicted:
+            name, (value, _unit) = next(iter(predicted.items()))
+            points.append((value, measured[0], run.path.name, "tab:blue", name, measured[1]))
+    for ref in references:
+        m, p = ref.get("measured") or {}, ref.get("predicted") or {}
+        if m.get("median") is not None and p:
+            name, value = next(iter(p.items()))
+            points.append((float(value), float(m["median"]), ref.get("name", "?"), "tab:gray", name, m.get("unit", "")))
+    if not points:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for px, my, label, color, _name, _unit in points:
+        ax.scatter([px], [my], color=color)
+        ax.annotate(label, (px, my), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    lo = min(min(p[0], p[1]) for p in points)
+    hi = max(max(p[0], p[1]) for p in points)
+    pad = 0.05 * (hi - lo or 1)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], ls="--", color="black", lw=0.8, label="predicted = measured")
+    unit = points[0][5]
+    ax.set_xlabel(f"predicted ({points[0][4]}, {unit})")
+    ax.set_ylabel(f"measured ({unit})")
+    ax.set_title("derived architectures: predicted vs measured cost")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both lower cost and higher accuracy."""
+    front = []
+    for i, (c, a) in enumerate(points):
+        dominated = any(
+            (c2 <= c and a2 >= a) and (c2 < c or a2 > a) for j, (c2, a2) in enumerate(points) if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -> Path | None:
+    """Accuracy against measured cost across runs, the Pareto front, and reference cells."""
+    pts = []
+    for run in runs:
+        measured = _measured(run)
+        if measured and run.accuracy is not None:
+            pts.append((measured[0], run.accuracy, run, measured[1]))
+    refs_m = [r for r in references if (r.get("measured") or {}).get("median") is not None]
+    if len(pts) + len(refs_m) < 2 or not pts:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    colors = {"": "tab:blue"}
+    for cost, acc, run, _unit in pts:
+        kind = "FLOPs-aware" if any("flop" in n.lower() for n in run.lambdas) else (
+            "latency-aware" if run.lambdas else "no cost")  # fmt: skip
+        color = colors.setdefault(kind, ["tab:blue", "tab:orange", "tab:green", "tab:purple"][len(colors) % 4])
+        ax.scatter([cost], [acc], color=color, label=kind, zorder=3)
+        ax.annotate(run.path.name, (cost, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    front = pareto_front([(c, a) for c, a, _, _ in pts])
+    ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], color="black", lw=1, ls="-", label="Pareto front")
+    for ref in refs_m:
+        m = ref["measured"]
+        acc = ref.get("test_acc")
+        if acc is not None:
+            ax.scatter([m["median"]], [acc], marker="s", color="tab:gray", zorder=3)
+            ax.annotate(ref.get("name", "?"), (m["median"], acc), fontsize=7, xytext=(3, -9), textcoords="offset points")
+        else:
+            ax.axvline(m["median"], color="tab:gray", ls=":", lw=1)
+            ax.text(m["median"], ax.get_ylim()[0], f" {ref.get('name', '?')}", rotation=90, fontsize=7,
+                    va="bottom", color="dimgray")  # fmt: skip
+    handles, labels = ax.get_legend_handles_labels()
+    uniq = dict(zip(labels, handles, strict=False))
+    ax.legend(uniq.values(), uniq.keys(), fontsize=8)
+    ax.set_xlabel(f"measured cost ({pts[0][3]})")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("accuracy vs measured cost (dotted: reference cells, same device)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --- the page -----------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:2em}h3{margin-top:1.4em}
+table{border-collapse:collapse;font-size:.9em;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee;margin:6px 0}code{background:#f4f4f4;padding:1px 4px}
+.note{color:#666;font-size:.9em}
+"""
+
+
+def _img(path: Path | None, alt: str) -> str:
+    if path is None:
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption class="note">{html.escape(alt)} ({html.escape(path.name)})</figcaption></figure>'
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    if isinstance(v, int) and abs(v) >= 10000:
+        return f"{v / 1e6:.3f}M"
+    return html.escape(str(v))
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _space(name: str | None) -> Any:
+    if not name:
+        return None
+    try:
+        from nascost import plugins
+
+        return plugins.get_space(name)
+    except Exception:
+        return None
+
+
+def build_report(paths: list[str | Path], output: str | Path, title: str | None = None) -> dict[str, Any]:
+    """Write the HTML report and its PNGs; return what was written."""
+    runs, references = expand(paths)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    stem = output.stem
+    images: list[Path] = []
+
+    def png(name: str) -> Path:
+        return output.parent / f"{stem}-{name}.png"
+
+    def keep(p: Path | None) -> Path | None:
+        if p is not None:
+            images.append(p)
+        return p
+
+    parts = [f"<h1>{html.escape(title or 'nascost report')}</h1>"]
+    parts.append(f'<p class="note">{len(runs)} run(s): ' + ", ".join(html.escape(str(r.path)) for r in runs) + "</p>")
+
+    # overview table
+    rows = []
+    for run in runs:
+        pred = run.predicted()
+        meas = _measured(run)
+        counts = run.summary.get("counts") or {}
+        ts = run.train_summary or {}
+        rows.append([
+            run.name, run.kind, run.space_name,
+            "; ".join(f"{k} {v:.4g} {u}" for k, (v, u) in pred.items()) or None,
+            f"{meas[0]:.4g} {meas[1]}" if meas else None,
+            run.accuracy,
+            ts.get("params") or counts.get("params"),
+            ts.get("macs") or counts.get("macs"),
+        ])  # fmt: skip
+    parts.append("<h2>Runs</h2>")
+    parts.append(_table(["run", "kind", "space", "predicted cost", "measured cost", "test acc (%)", "params", "MACs"], rows))
+    if references:
+        parts.append("<h3>Reference cells (same device)</h3>")
+        parts.append(_table(
+            ["cell", "measured", "predicted", "params", "MACs"],
+            [[r.get("name"),
+              f"{r['measured']['median']:.4g} {r['measured'].get('unit', '')}" if (r.get("measured") or {}).get("median") is not None else None,
+              "; ".join(f"{k} {v:.4g}" for k, v in (r.get("predicted") or {}).items()) or None,
+              (r.get("counts") or {}).get("params"), (r.get("counts") or {}).get("macs")] for r in references],
+        ))  # fmt: skip
+
+    if len(runs) > 1 or references:
+        pareto = keep(plot_pareto(runs, references, png("pareto")))
+        pvm = keep(plot_predicted_vs_measured(runs, references, png("predicted-vs-measured")))
+        if pareto or pvm:
+            parts.append("<h2>Across runs</h2>")
+            parts.append(_img(pareto, "accuracy vs measured cost"))
+            parts.append(_img(pvm, "predicted vs measured cost"))
+    elif runs and _measured(runs[0]):
+        pvm = keep(plot_predicted_vs_measured(runs, references, png("predicted-vs-measured")))
+        parts.append(_img(pvm, "predicted vs measured cost"))
+
+    for i, run in enumerate(runs):
+        slug = f"{i:02d}-{_slug(run.path.name)}"
+        parts.append(f"<h2>{html.escape(run.name)}</h2>")
+        parts.append(f'<p class="note">{html.escape(str(run.path))}</p>')
+        space = _space(run.space_name)
+        op_names = getattr(space, "operation_names", None) if space is not None else None
+        if run.spec is not None:
+            parts.append("<h3>Derived cells</h3>")
+            cell_png = None
+            if space is not None:
+                try:
+                    arch = Architecture(space=run.space_name or "", spec=run.spec)
+                    cell_png = keep(space.draw(space.validate(arch.spec), png(f"{slug}-cells")))
+                except Exception as exc:
+                    parts.append(f'<p class="note">cells not drawn: {html.escape(str(exc))}</p>')
+            parts.append(_img(cell_png, "normal and reduction cells") if cell_png else "")
+            parts.append(f"<details><summary>genotype</summary><pre>{html.escape(json.dumps(run.spec, indent=1))}</pre></details>")
+        curves = keep(plot_curves(run, png(f"{slug}-curves")))
+        if curves:
+            parts.append("<h3>Loss and accuracy</h3>" + _img(curves, "loss and accuracy per epoch"))
+        cost = keep(plot_cost_curves(run, png(f"{slug}-cost")))
+        if cost:
+            parts.append("<h3>Cost during the search</h3>" + _img(cost, "cost per epoch"))
+        evo = keep(plot_weight_evolution(run, png(f"{slug}-arch-weights"), op_names))
+        derived = None if evo else keep(plot_derived_evolution(run, space, png(f"{slug}-derived")))
+        final = keep(plot_final_weights(run, png(f"{slug}-final-weights"), op_names))
+        if evo or derived or final:
+            parts.append("<h3>Architecture weights</h3>")
+            parts += [_img(evo, "architecture-weight evolution"), _img(derived, "derived architecture per epoch"),
+                      _img(final, "final architecture weights")]  # fmt: skip
+        if run.measurement:
+            m = run.measurement
+            parts.append(
+                f"<p>Measured with <code>{html.escape(str(m.get('measurer', '?')))}</code>: median "
+                f"{_fmt(m.get('median'))} {html.escape(str(m.get('unit', '')))}, IQR {_fmt(m.get('iqr'))}, "
+                f"n={_fmt(m.get('n'))}, device {html.escape(str(m.get('device_label', m.get('fingerprint', ''))))}.</p>"
+            )
+    doc = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title or 'nascost report')}</title><style>{_CSS}</style></head><body>"
+        + "\n".join(p for p in parts if p)
+        + "</body></html>\n"
+    )
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(doc)
+    os.replace(tmp, output)
+    return {"report": str(output), "images": [str(p) for p in images], "runs": [str(r.path) for r in runs]}

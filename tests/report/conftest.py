@@ -1,0 +1,5 @@
+"""Fixtures of the report tests."""
+
+from training.tiny import tiny_space
+
+__all__ = ["tiny_space"]
