@@ -28,7 +28,7 @@ import numpy as np
 
 from nascost import plugins
 from nascost.data import CostDatabase, GroupInfo
-from nascost.errors import NascostError
+from nascost.errors import NascostError, UnavailableError
 from nascost.measure import CostMeasurer
 from nascost.records import Architecture, DeviceInfo, Measurement, Setting
 from nascost.space import SearchSpace
@@ -140,9 +140,15 @@ def open_for_campaign(db_path: str | Path, space: str) -> CostDatabase:
     return db
 
 
-def validate_campaign(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer) -> None:
-    """Everything that can be checked before a file is touched (the CLI calls this first)."""
-    measurer.require_available()
+def validate_campaign(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, *,
+                      here: bool = True) -> None:
+    """Everything that can be checked before a file is touched (the CLI calls this first).
+
+    ``here=False`` (Ray): the measurer runs on the workers, so its availability
+    is theirs to report, not the driver's.
+    """
+    if here:
+        measurer.require_available()
     path = Path(db_path)
     if path.exists() and path.stat().st_size > 0:
         with CostDatabase(path) as db:
@@ -184,7 +190,7 @@ def run_campaign(
     batch = int(batch_size or default_batch_size(measurer))
     if executor == "ray":
         _import_ray()
-    validate_campaign(db_path, space, measurer)
+    validate_campaign(db_path, space, measurer, here=executor == "local")
     archs = sample_architectures(space, n, seed)
     campaign = campaign or f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     if executor == "ray":
@@ -300,10 +306,21 @@ def _ray_measure(space_name: str, measurer_name: str, measurer_options: dict[str
     return space.encode([arch])[0].tolist(), m.model_dump_json()
 
 
+def _ray_probe(measurer_name: str, measurer_options: dict[str, Any]) -> tuple[bool, str]:
+    """Runs on a Ray worker: can it measure with this measurer?"""
+    try:
+        return plugins.get_measurer(measurer_name, measurer_options).available()
+    except NascostError as exc:
+        return False, str(exc)
+
+
 def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, setting: Setting,
              archs: list[Architecture], batch: int, seed: int, campaign: str, show: bool,
              measurer_options: dict[str, Any] | None, address: str | None, n: int) -> CampaignSummary:
     """Workers measure on their own devices; the driver alone writes the database.
+
+    Each task asks Ray for the measurer's ``ray_resources`` (default one CPU;
+    ``cuda-timer``: one GPU).
 
     An architecture counts as done when any device already measured it for this
     measurer, setting and batch size. Drift references are not taken under Ray
@@ -314,7 +331,10 @@ def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, se
     opts = measurer.options.model_dump() if measurer_options is None else measurer_options
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    resources = {"num_gpus": 1} if measurer.device_info().runtime == "cuda" else {"num_cpus": 1}
+    resources = dict(getattr(measurer, "ray_resources", None) or {"num_cpus": 1})
+    ok, why = ray.get(ray.remote(**resources)(_ray_probe).remote(measurer.name, opts))
+    if not ok:  # checked before the database is created or written
+        raise UnavailableError(f"measurer {measurer.name!r} is unavailable on the Ray workers: {why}")
     remote = ray.remote(**resources)(_ray_measure)
     db = open_for_campaign(db_path, space.name)
     try:
@@ -341,7 +361,12 @@ def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, se
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     arch = pending.pop(ref)
-                    enc, m_json = ray.get(ref)
+                    try:
+                        enc, m_json = ray.get(ref)
+                    except Exception as exc:  # RayTaskError wraps the worker's exception
+                        cause = getattr(exc, "cause", None) or exc
+                        first = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+                        raise NascostError(f"a Ray worker failed on architecture {arch.key()}: {first}") from None
                     m = Measurement.model_validate_json(m_json)
                     db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
                     devices.add(m.device.fingerprint)

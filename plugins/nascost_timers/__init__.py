@@ -80,6 +80,8 @@ class CudaTimer(TimerMeasurer):
     name = "cuda-timer"
     unit = "ms"
     default_batch_size = 32
+    #: What one measurement task asks a Ray cluster for (``--executor ray``).
+    ray_resources = {"num_gpus": 1}
 
     class Options(TimerMeasurer.Options):
         device_index: int = Field(0, ge=0, description="CUDA device to measure on")

@@ -8,6 +8,9 @@ import pytest
 
 from nascost.collect import run_campaign
 from nascost.data import CostDatabase
+from nascost.errors import NascostError
+
+from .fakes import UnavailableMeasurer
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -28,6 +31,11 @@ def test_ray_campaign_matches_local_and_resumes(tmp_path: Path) -> None:
         again = run_campaign(tmp_path / "ray.db", space=space, measurer="flops", setting=setting, n=8, seed=4,
                              executor="ray", progress=False)
         assert again.already_present == 6 and again.measured == 2
+        # A measurer the workers cannot use is refused before the database is touched.
+        with pytest.raises(NascostError, match="unavailable on the Ray workers"):
+            run_campaign(tmp_path / "never.db", space=space, measurer=UnavailableMeasurer(), setting=setting,
+                         n=2, executor="ray", progress=False)
+        assert not (tmp_path / "never.db").exists()
     finally:
         ray.shutdown()
     local = run_campaign(tmp_path / "local.db", space=space, measurer="flops", setting=setting, n=8, seed=4,
