@@ -10,6 +10,12 @@ Encoding (the paper's): one-hot bits of the chosen operation on each of the
 14 edges of the normal cell, bit ``edge * 8 + PRIMITIVES.index(op)`` with
 edges ordered as in :mod:`nascost_darts.encoding` - 112 bits, exactly 8 ones.
 With ``cells="both"`` the reduction cell's 112 bits follow (224 bits, 16 ones).
+
+Counting (``count``, from :mod:`nascost.counting`): ``params`` exclude the
+auxiliary head, as the papers report them; ``macs`` are the multiply-adds of
+convolution and linear layers at batch 1 in eval mode. The papers'
+"mult-adds" (DARTS_V2: 574M at 224x224) also count batch norm, ReLU and
+pooling work, so they exceed these MACs (529.9M for DARTS_V2).
 """
 
 from __future__ import annotations
