@@ -231,3 +231,26 @@ def test_fast_init_follows_the_default_dtype() -> None:
     conv = net.cells[0].preprocess1.op[1]
     assert conv.weight.dtype == torch.float64
     assert 0 < conv.weight.abs().max() <= 1 / math.sqrt(conv.weight[0].numel())
+
+
+def test_state_dict_keys_follow_the_reference_module_names() -> None:
+    """Same attribute names as quark0/darts model.py, so its checkpoints' keys match."""
+    cifar = small(layers=6).state_dict()
+    for key in (
+        "stem.0.weight",
+        "stem.1.running_mean",
+        "cells.0.preprocess0.op.1.weight",  # ReLUConvBN: ReLU, conv, BN
+        "cells.0._ops.0.op.1.weight",  # DARTS_V2 normal edge 0: sep_conv_3x3 depthwise
+        "cells.0._ops.0.op.7.running_var",  # its second block's BN
+        "cells.3.preprocess0.conv_1.weight",  # after the reduction at layer 2: FactorizedReduce
+        "cells.3.preprocess0.bn.weight",
+        "auxiliary_head.features.2.weight",
+        "auxiliary_head.features.6.weight",  # CIFAR head: BN after the 768-channel conv
+        "auxiliary_head.classifier.weight",
+        "classifier.bias",
+    ):
+        assert key in cifar, key
+    imagenet = small("imagenet", channels=8, input_size=224, layers=6).state_dict()
+    for key in ("stem0.0.weight", "stem0.3.weight", "stem0.4.running_mean", "stem1.1.weight", "stem1.2.weight"):
+        assert key in imagenet, key
+    assert "auxiliary_head.features.6.weight" not in imagenet  # no BN there in the ImageNet head
