@@ -133,3 +133,11 @@ def test_measure_bad_input(toy, run_cli) -> None:
     assert code == 2 and "unknown architecture" in err
     code, _, err = run_cli("measure", "all-conv", "--space", "toy", "--measurer", "never", *TINY)
     assert code == 2 and "unavailable" in err
+
+
+def test_collect_shows_progress_and_summary(toy, run_cli, tmp_path: Path) -> None:
+    code, out, err = run_cli("collect", "--space", "toy", "--measurer", "costmodel", *TINY, "--n", "4",
+                             "--db", str(tmp_path / "c.db"), "--reference-every", "2")
+    assert code == 0, err
+    assert "measuring" in err and "4/4" in err  # the progress bar (on stderr)
+    assert "4 measured, 0 already" in out and "arch/h" in out and "drift events 0" in out
