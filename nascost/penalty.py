@@ -111,6 +111,18 @@ def parse_target(text: str | float, unit: str) -> float:
     return value * fac_g / fac_u
 
 
+def check_target(text: str) -> None:
+    """Syntax and unit check of a budget before its cost (and so its unit) is known."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ]*)\s*", str(text))
+    if not m:
+        raise NascostError(f"cannot read target {text!r}: use a number with a unit, e.g. '25ms'")
+    if float(m.group(1)) <= 0:
+        raise NascostError(f"target {text!r} must be positive")
+    if m.group(2) and _unit_key(m.group(2)) not in _UNITS:
+        known = ", ".join(sorted({u for u in _UNITS if u != "µs"}))
+        raise NascostError(f"target {text!r} has an unknown unit {m.group(2)!r} (known units: {known})")
+
+
 # --- the cost term ---------------------------------------------------------
 
 

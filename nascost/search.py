@@ -43,6 +43,7 @@ from nascost.penalty import (
     PAPER_REFERENCE_COST,
     CostFunction,
     CostTerm,
+    check_target,
     parse_target,
     reference_cost,
 )
@@ -138,6 +139,9 @@ class SearchConfig(BaseModel):
     cost_setting: str | None = Field(default=None, description="setting of the cost (default: the cost's own)")
     cost_setting_overrides: dict[str, Any] = Field(default_factory=dict)
     cost_batch_size: int | None = None
+    calibrate_measurer_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the measurer during --calibrate (e.g. runs, warmup)"
+    )
     # --- network and optimisation (None: the space's defaults) ---
     C: int | None = Field(default=None, gt=0)
     layers: int | None = Field(default=None, gt=0)
@@ -166,6 +170,9 @@ class SearchConfig(BaseModel):
     max_steps: int | None = Field(default=None, gt=0, description="cap on steps per epoch (quick runs, tests)")
     max_train_samples: int | None = Field(default=None, gt=1, description="use only this many training images")
     evaluate: bool = Field(default=True, description="measure loss/accuracy on the validation half every epoch")
+    measure_final: bool = Field(
+        default=True, description="measure the derived architecture with each cost's measurer, where it runs here"
+    )
     num_workers: int = Field(default=0, ge=0)
 
     @field_validator("lam")
@@ -175,14 +182,25 @@ class SearchConfig(BaseModel):
             raise ValueError("lambda must be a finite number >= 0")
         return v
 
+    @field_validator("target")
+    @classmethod
+    def _target_ok(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_target(v)
+        return v
+
     @classmethod
     def build(cls, data: dict[str, Any]) -> SearchConfig:
         """Validate, turning pydantic's report into one NascostError line."""
         data = dict(data)
         if "costs" in data:
             data["costs"] = [CostSpec.parse(c) if isinstance(c, str) else c for c in data["costs"] or []]
+        if isinstance(data.get("target"), (int, float)):
+            data["target"] = str(data["target"])
         try:
             return cls.model_validate(data)
+        except NascostError:
+            raise
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "config"
@@ -293,8 +311,11 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         raise
 
 
-def prepare_out_dir(out: Path, *, resume: bool, force: bool) -> None:
-    """Refuse to mix runs: a non-empty directory needs ``--resume`` or ``--force``."""
+def prepare_out_dir(out: Path, *, resume: bool, force: bool, check_only: bool = False) -> None:
+    """Refuse to mix runs: a non-empty directory needs ``--resume`` or ``--force``.
+
+    ``check_only`` raises the same errors without touching anything.
+    """
     if out.exists() and not out.is_dir():
         raise NascostError(f"output path {str(out)!r} exists and is not a directory")
     nonempty = out.is_dir() and any(out.iterdir())
@@ -306,6 +327,8 @@ def prepare_out_dir(out: Path, *, resume: bool, force: bool) -> None:
         raise NascostError(
             f"output directory {str(out)!r} is not empty; use --resume to continue that run or --force to replace it"
         )
+    if check_only:
+        return
     if nonempty and force:
         for child in out.iterdir():
             if child.is_dir():
@@ -398,6 +421,7 @@ class SearchResult:
     predicted: dict[str, float | None]
     counts: dict[str, int] | None
     summary: dict[str, Any]
+    measured: dict[str, Any] = field(default_factory=dict)
 
 
 class SearchInterrupted(Exception):
@@ -455,16 +479,30 @@ def run_search(
 
     out = Path(out_dir)
     say = log or (lambda msg: None)
-    prepare_out_dir(out, resume=resume, force=force)
-
+    # everything that can fail on bad input fails before the output directory is touched
+    prepare_out_dir(out, resume=resume, force=force, check_only=True)
     if space is None:
         space = plugins.get_space(config.space, config.space_options or None)
     if dataset is None:
         dataset = plugins.get_dataset(config.dataset, config.dataset_options or None)
     config = config.with_defaults(space.search_defaults())
-    costs = costs or []
-    terms, refs = make_cost_terms(config, costs, space)
     device = _resolve_device(config.device)
+    if resume:
+        load_checkpoint(out / CHECKPOINT)
+    if costs is None and config.costs and config.calibrate == 0:
+        from nascost.search_costs import resolve_costs
+
+        costs = resolve_costs(config, space, dataset, out, progress=show_progress, log=say)
+    if costs is not None:
+        terms, refs = make_cost_terms(config, costs, space)
+    prepare_out_dir(out, resume=resume, force=force)
+    if costs is None and config.costs:  # calibration writes into the output directory
+        from nascost.search_costs import resolve_costs
+
+        costs = resolve_costs(config, space, dataset, out, progress=show_progress, log=say)
+        terms, refs = make_cost_terms(config, costs, space)
+    if costs is None:
+        costs, terms, refs = [], [], {}
 
     checkpoint: dict[str, Any] | None = None
     if resume:
@@ -783,14 +821,43 @@ def _finish(
             counts = space.count(arch, setting)
         except Exception as exc:  # counting is a report, not the search
             say(f"could not count params/MACs in {setting.label()}: {exc}")
+    measured = _measure_final(space, arch, costs, say) if config.measure_final else {}
     summary = {
         "space": arch.space,
         "genotype": arch.spec,
         "predicted_cost": {
             t.name: {"value": predicted[t.name], "unit": c.unit} for c, t in zip(costs, terms, strict=True)
         },
+        "measured_cost": measured,
         "setting": setting.model_dump() if setting else None,
         "counts": counts,
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    return SearchResult(architecture=arch, out_dir=out, predicted=predicted, counts=counts, summary=summary)
+    return SearchResult(
+        architecture=arch, out_dir=out, predicted=predicted, counts=counts, summary=summary, measured=measured
+    )
+
+
+def _measure_final(
+    space: Any, arch: Architecture, costs: list[ResolvedCost], say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Measure the derived architecture with each cost's measurer, in the cost's setting and batch size."""
+    from nascost import plugins
+    from nascost.collect import measure_one
+
+    out: dict[str, Any] = {}
+    for cost in costs:
+        if not cost.measurer or cost.setting is None:
+            continue
+        try:
+            measurer = plugins.get_measurer(cost.measurer, cost.info.get("measurer_options") or None)
+        except NascostError:
+            continue
+        ok, why = measurer.available()
+        if not ok:
+            say(f"not measuring the derived architecture with {cost.measurer}: {why}")
+            continue
+        batch = int(cost.info.get("batch_size") or measurer.default_batch_size)
+        m, _ = measure_one(space, measurer, arch, cost.setting, batch)
+        out[cost.name] = {"value": m.value, "unit": m.unit, "iqr": m.iqr, "n": m.n, "device": m.device.label()}
+    return out

@@ -1,0 +1,172 @@
+"""``nascost search`` (latency-aware differentiable search) and ``nascost quickstart``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nascost.cli.output import console, echo_json, parse_kv
+from nascost.config import config_option
+from nascost.errors import NascostError
+
+#: The README quick start: offline, 2 CPU cores, a few minutes. A cpu-lpm is calibrated on
+#: 300 architectures of a reduced setting (cifar-small cells at 8 channels, 5 cells, the digits'
+#: 8x8 single-channel input), then pcdarts searches on digits for 4 epochs with the paper's
+#: straight-through estimator, and the derived cell is measured on this CPU.
+QUICKSTART: dict[str, Any] = {
+    "space": "pcdarts",
+    "dataset": "digits",
+    "costs": ["cpu-lpm"],
+    "lambda": 0.5,
+    "calibrate": 300,
+    "cost_setting": "cifar-small",
+    "cost_setting_overrides": {"channels": 8, "layers": 5, "input_size": 8, "in_channels": 1},
+    "calibrate_measurer_options": {"warmup": 2, "runs": 10},
+    "C": 8,
+    "layers": 5,
+    "epochs": 4,
+    "batch_size": 64,
+    "learning_rate": 0.1,
+    "arch_learning_rate": 3e-3,
+    "arch_frozen_epochs": 1,
+}
+
+
+def _print_summary(result: Any, as_json: bool) -> None:
+    summary = dict(result.summary)
+    summary["out_dir"] = str(result.out_dir)
+    if as_json:
+        echo_json(summary)
+        return
+    spec = result.architecture.spec
+    click.echo(f"derived architecture ({result.architecture.space}), saved to {result.out_dir / 'genotype.json'}:")
+    for cell in ("normal", "reduce"):
+        if cell in spec:
+            ops = ", ".join(f"{op}<-{src}" for op, src in spec[cell])
+            click.echo(f"  {cell:7s} {ops}")
+    for key in spec:
+        if key not in ("normal", "reduce", "normal_concat", "reduce_concat"):
+            click.echo(f"  {key}: {spec[key]}")
+    for name, pred in summary.get("predicted_cost", {}).items():
+        line = f"  {name}: predicted {_num(pred['value'])} {pred['unit']}"
+        meas = summary.get("measured_cost", {}).get(name)
+        if meas:
+            line += f", measured {_num(meas['value'])} {meas['unit']} (median of {meas['n']}, {meas['device']})"
+        click.echo(line)
+    counts = summary.get("counts")
+    if counts:
+        setting = summary.get("setting") or {}
+        click.echo(
+            f"  params {counts['params']:,}, MACs {counts['macs']:,} "
+            f"(setting: C={setting.get('channels')}, {setting.get('layers')} cells, {setting.get('input_size')}px)"
+        )
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
+
+
+def _run(data: dict[str, Any], out: str | None, resume: bool, force: bool, as_json: bool, quiet: bool) -> None:
+    from nascost.search import SearchConfig, run_search
+
+    config = SearchConfig.build(data)
+    out_dir = Path(out) if out else Path("runs") / f"{config.space}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not quiet:
+        console.print(f"[bold]nascost search[/bold]: {config.space} on {config.dataset}, output in {out_dir}")
+
+    def log(msg: str) -> None:
+        if not quiet:
+            console.print(msg, highlight=False, markup=False)
+
+    result = run_search(config, out_dir, resume=resume, force=force, show_progress=not quiet, log=log)
+    _print_summary(result, as_json)
+
+
+def _common(f: Any) -> Any:
+    options = [
+        click.option("--out", "-o", type=click.Path(file_okay=False), help="Output directory (default runs/SPACE-TIME)."),
+        click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."),
+        click.option("--force", is_flag=True, help="Replace a non-empty --out directory."),
+        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+@click.command("search")
+@click.option("--space", default="pcdarts", show_default=True, help="Search space with a supernet (darts, pcdarts, pdarts).")
+@click.option("--dataset", default="digits", show_default=True, help="digits, synthetic, cifar10, cifar100 or imagefolder:PATH.")
+@click.option("--cost", "costs", multiple=True, metavar="NAME[:LAMBDA]",
+              help="Cost to add to the loss: a cost-store name (cpu-lpm) or a predictor file; repeat for several.")
+@click.option("--lambda", "lam", type=float, help="lambda, in 1/(cost unit), for costs without their own [0.1].")
+@click.option("--target", help="Budget for the first cost, e.g. 25ms (see --target-mode).")
+@click.option("--target-mode", type=click.Choice(["hinge", "adaptive"]), help="hinge penalty or adaptive multiplier [hinge].")
+@click.option("--estimator", type=click.Choice(["st", "expectation", "reinforce"]),
+              help="st: straight-through (the paper); expectation: exact, additive costs; reinforce: any cost [st].")
+@click.option("--samples", type=int, help="M, sub-architectures sampled per step [20].")
+@click.option("--cost-noise", type=float, help="sigma of N(0, sigma) noise on predicted costs (paper: 0.025) [0].")
+@click.option("--cost-noise-mode", type=click.Choice(["relative", "absolute"]), help="noise relative to the cost or in its unit [relative].")
+@click.option("--cost-scale", type=click.Choice(["raw", "paper"]),
+              help="paper: rescale costs so a random architecture costs 30, the paper's ms, so its lambdas transfer [raw].")
+@click.option("--calibrate", type=int, help="Measure N architectures here and fit the cost before searching.")
+@click.option("--cost-setting", help="Setting the cost is looked up or calibrated in (default: the cost's own).")
+@click.option("--cost-batch-size", type=int, help="Batch size of the cost's measurements.")
+@click.option("--C", "C", type=int, help="Supernet channels [space default, 16].")
+@click.option("--layers", type=int, help="Supernet cells [space default].")
+@click.option("--epochs", type=int, help="Epochs (per stage) [space default].")
+@click.option("--batch-size", type=int, help="Batch size [space default: darts 64, pcdarts 256].")
+@click.option("--lr", "learning_rate", type=float, help="Weight learning rate [space default].")
+@click.option("--arch-lr", "arch_learning_rate", type=float, help="Architecture learning rate [space default].")
+@click.option("--order", type=click.Choice(["first", "second"]), help="First or second (unrolled) order [space default].")
+@click.option("--arch-frozen-epochs", type=int, help="Epochs before architecture updates start [pcdarts 15].")
+@click.option("--train-portion", type=float, help="Share of the training split for weights [0.5].")
+@click.option("--max-steps", type=int, help="Cap on steps per epoch (quick runs).")
+@click.option("--max-train-samples", type=int, help="Use only this many training images.")
+@click.option("--seed", type=int, help="Random seed [0].")
+@click.option("--device", help="auto, cpu or cuda [auto].")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Any other search option (see docs/search.md).")
+@_common
+@config_option
+def search_cmd(**kw: Any) -> None:
+    """Latency-aware differentiable architecture search (the paper's LA-DARTS family)."""
+    out, resume, force, as_json, quiet = (kw.pop(k) for k in ("out", "resume", "force", "as_json", "quiet"))
+    data = parse_kv(kw.pop("opts"), "--opt")
+    costs = list(kw.pop("costs"))
+    if costs:
+        data["costs"] = costs
+    lam = kw.pop("lam")
+    if lam is not None:
+        if lam < 0:
+            raise NascostError(f"--lambda must be >= 0 (got {lam})")
+        data["lambda"] = lam
+    for key, value in kw.items():
+        if value is not None:
+            data[key] = value
+    _run(data, out, resume, force, as_json, quiet)
+
+
+@click.command("quickstart")
+@_common
+@config_option
+def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, quiet: bool) -> None:
+    """The README quick start: calibrate a cpu-lpm here, search pcdarts on digits, measure the result.
+
+    Offline, a few minutes on 2 CPU cores. Same as: nascost search --space pcdarts --dataset digits
+    --cost cpu-lpm --lambda 0.5 --calibrate 300 --cost-setting cifar-small --C 8 --layers 5 --epochs 4
+    --batch-size 64 --lr 0.1 --arch-lr 3e-3 --arch-frozen-epochs 1
+    --opt cost_setting_overrides='{"channels": 8, "layers": 5}'.
+    """
+    if not quiet:
+        console.print("quick start settings: " + json.dumps(QUICKSTART), highlight=False, markup=False)
+    _run(dict(QUICKSTART), out or "runs/quickstart", resume, force, as_json, quiet)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(search_cmd)
+    cli.add_command(quickstart_cmd)

@@ -1,0 +1,220 @@
+"""Turning ``--cost`` specs into cost functions for a search, calibrating on the spot if asked.
+
+A spec names a cost recipe (``cpu-lpm``: a measurer plus a predictor), found in
+the cost store for this space, setting and device, or a predictor file path.
+With ``calibrate=N`` the recipe's measurer measures ``N`` sampled architectures
+on this machine (a resumable campaign into ``OUT/calibration.db``), the
+recipe's predictor is fitted on them and saved to ``OUT/costs/NAME.nascost``;
+a resumed run reuses that file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nascost import plugins
+from nascost.errors import NascostError
+from nascost.records import Setting
+from nascost.search import ResolvedCost, SearchConfig
+
+#: The measurement setting a calibration uses when neither the cost nor the user names one.
+CALIBRATION_SETTING = "cifar-small"
+
+
+def _is_path(ref: str) -> bool:
+    return Path(ref).is_file() or "/" in ref or "\\" in ref or Path(ref).suffix in (".nascost", ".pt")
+
+
+def cost_setting(config: SearchConfig, space: Any, recipe: Any, dataset: Any, *, calibrating: bool) -> Setting | None:
+    """The setting a cost is looked up (or calibrated) in.
+
+    ``--cost-setting`` wins, then the recipe's own setting. A calibration with
+    neither uses the space's ``cifar-small`` setting adapted to the dataset
+    (classes, input size, channels): the network one would train on this data.
+    """
+    name = config.cost_setting or getattr(recipe, "setting", None)
+    overrides = dict(config.cost_setting_overrides)
+    if name is None and not calibrating:
+        return space.setting(next(iter(space.settings())), **overrides) if overrides else None
+    if name is None:
+        settings = space.settings()
+        name = CALIBRATION_SETTING if CALIBRATION_SETTING in settings else next(iter(settings))
+        overrides = {
+            "num_classes": dataset.num_classes,
+            "input_size": dataset.input_size,
+            "in_channels": dataset.in_channels,
+            **overrides,
+        }
+    return space.setting(name, **overrides)
+
+
+def _measurer_device(measurer_name: str) -> Any:
+    """The device the recipe's measurer measures here (None where it cannot run here)."""
+    try:
+        measurer = plugins.get_measurer(measurer_name)
+    except NascostError:
+        return None
+    ok, _why = measurer.available()
+    return measurer.device_info() if ok else None
+
+
+def resolve_costs(
+    config: SearchConfig,
+    space: Any,
+    dataset: Any,
+    out_dir: Path,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> list[ResolvedCost]:
+    """One :class:`ResolvedCost` per ``config.costs`` entry (see the module docstring)."""
+    from nascost.cost import load_cost
+
+    say = log or (lambda msg: None)
+    resolved: list[ResolvedCost] = []
+    for spec in config.costs:
+        ref = spec.name
+        if _is_path(ref):
+            if not Path(ref).is_file():
+                raise NascostError(f"predictor file {ref!r} does not exist")
+            pred, meta = _load_quietly(load_cost, ref, space=space)
+            resolved.append(
+                ResolvedCost(
+                    name=Path(ref).stem, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting,
+                    source=str(ref), measurer=meta.measurer, info={"batch_size": meta.batch_size},
+                )
+            )
+            continue
+        recipe = plugins.get_cost(ref)
+        calibrating = config.calibrate > 0
+        setting = cost_setting(config, space, recipe, dataset, calibrating=calibrating)
+        device = _measurer_device(recipe.measurer)
+        calibrated = out_dir / "costs" / f"{ref}.nascost"
+        if calibrated.is_file():
+            pred, meta = _load_quietly(load_cost, calibrated, space=space)
+            source = str(calibrated)
+            say(f"cost {ref}: using the predictor calibrated earlier in this run ({calibrated})")
+        elif calibrating:
+            pred, meta = calibrate(
+                ref, recipe, space, setting, out_dir, n=config.calibrate, seed=config.seed,
+                batch_size=config.cost_batch_size, progress=progress, say=say,
+                measurer_options=config.calibrate_measurer_options,
+            )
+            source = str(calibrated)
+        else:
+            predictor_cls = plugins.get("predictors", recipe.predictor)
+            try:
+                pred, meta = _load_quietly(
+                    load_cost, ref, space=space, setting=setting, device=device, batch_size=config.cost_batch_size
+                )
+            except NascostError as exc:
+                if predictor_cls.requires_fit or "no cost" not in str(exc):
+                    raise NascostError(f"{exc}; or add '--calibrate 300' to measure and fit one here now") from None
+                # built, not fitted (flops): cheap to build on the spot
+                from nascost.fit import build_predictor
+
+                pred, meta = build_predictor(
+                    space=space, predictor=recipe.predictor, setting=setting or space.setting(CALIBRATION_SETTING),
+                    measurer=recipe.measurer, batch_size=config.cost_batch_size,
+                )
+            source = f"cost store: {ref}"
+        info: dict[str, Any] = {"batch_size": meta.batch_size, "n_train": meta.n_train}
+        if config.calibrate_measurer_options and source == str(calibrated):
+            info["measurer_options"] = dict(config.calibrate_measurer_options)
+        resolved.append(
+            ResolvedCost(
+                name=ref, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting, source=source,
+                measurer=recipe.measurer, info=info,
+            )
+        )
+    return resolved
+
+
+def _load_quietly(load: Callable[..., Any], ref: Any, **kwargs: Any) -> Any:
+    """Load, turning another-device/setting warnings into plain log lines on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = load(ref, **kwargs)
+    for w in caught:
+        import sys
+
+        print(f"nascost: warning: {w.message}", file=sys.stderr)
+    return result
+
+
+def calibrate(
+    name: str,
+    recipe: Any,
+    space: Any,
+    setting: Setting | None,
+    out_dir: Path,
+    *,
+    n: int,
+    seed: int,
+    batch_size: int | None,
+    progress: bool,
+    say: Callable[[str], None],
+    measurer_options: dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    """Measure ``n`` architectures with the recipe's measurer here, fit its predictor, save it."""
+    from nascost.collect import run_campaign
+    from nascost.fit import build_predictor, fit_from_database
+    from nascost.predict import save_predictor
+
+    if setting is None:
+        setting = space.setting(CALIBRATION_SETTING)
+    measurer = plugins.get_measurer(recipe.measurer, measurer_options or None)
+    measurer.require_available()
+    predictor_cls = plugins.get("predictors", recipe.predictor)
+    (out_dir / "costs").mkdir(parents=True, exist_ok=True)
+    path = out_dir / "costs" / f"{name}.nascost"
+    if not predictor_cls.requires_fit:
+        say(f"calibrating {name}: building the {recipe.predictor} predictor in {setting.label()}")
+        pred, meta = build_predictor(
+            space=space, predictor=recipe.predictor, setting=setting, measurer=measurer, batch_size=batch_size,
+            progress=_bar_fn(progress, f"building {recipe.predictor}"),
+        )
+    else:
+        db = out_dir / "calibration.db"
+        say(f"calibrating {name}: measuring {n} architectures with {recipe.measurer} in {setting.label()}")
+        # no drift references: a quick calibration on a shared machine would flag (and drop) its rows
+        run_campaign(
+            db, space=space, measurer=measurer, setting=setting, n=n, seed=seed, batch_size=batch_size,
+            progress=progress, reference_every=0,
+        )
+        say(f"calibrating {name}: fitting {recipe.predictor} on them")
+        pred, meta = fit_from_database(
+            db, space=space, predictor=recipe.predictor, progress=_bar_fn(progress, f"fitting {recipe.predictor}"),
+            seed=seed,
+        )
+        metrics = ", ".join(f"{k} {v:.3g}" for k, v in meta.metrics.items() if isinstance(v, float))
+        if metrics:
+            say(f"calibrating {name}: held-out {metrics}")
+    save_predictor(pred, path, meta)
+    return pred, meta
+
+
+class _Bar:
+    """A ProgressFn ``(done, total, info)`` drawing a rich bar; closes itself when done."""
+
+    def __init__(self, label: str) -> None:
+        from nascost.cli.output import progress
+
+        self.bar = progress("epoch", transient=True)
+        self.label = label
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int, info: str = "") -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total, info=info)
+        self.bar.update(self.task, completed=done, info=info)
+        if done >= total:
+            self.bar.stop()
+
+
+def _bar_fn(enabled: bool, label: str) -> Any:
+    return _Bar(label) if enabled else None
