@@ -27,8 +27,9 @@ def append_section(title: str, header: str, row: str) -> None:
     else:
         head, rest = text.split(marker, 1)
         lines = rest.split("\n")
-        # insert after the last table line of this section
-        last = max(i for i, line in enumerate(lines) if line.startswith("|"))
+        end = next((i for i, line in enumerate(lines) if i > 0 and line.startswith("## ")), len(lines))
+        # insert after the last table line of this section (not of a later one)
+        last = max(i for i, line in enumerate(lines[:end]) if line.startswith("|"))
         lines.insert(last + 1, row)
         text = head + marker + "\n".join(lines)
     DOC.write_text(text)
