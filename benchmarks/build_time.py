@@ -2,10 +2,12 @@
 
 Usage: ``python benchmarks/build_time.py [--setting imagenet] [-n 20] [--space darts]``
 
-Builds ``n`` random architectures (seeded) with the fast default-distribution
-init (the default) and with PyTorch's per-layer init, and prints the median
-wall-clock and CPU time per build. CPU time is less sensitive to other
-processes on a shared machine; quote both with the machine's load.
+Builds ``n`` random architectures (seeded) and prints the median wall-clock
+and CPU time per build, the share of it spent drawing the initial weights
+(re-running every conv and linear layer's ``reset_parameters``), and the cost
+of an empty ``nn.Module()`` as a yardstick of how busy the machine is. CPU
+time is less sensitive to other processes on a shared machine; quote both
+with the machine's load.
 """
 
 from __future__ import annotations
@@ -14,25 +16,18 @@ import argparse
 import os
 import statistics
 import time
+import timeit
 
 import torch
+from torch import nn
 
 from nascost import plugins
 
 
-def bench(space_name: str, setting_name: str, n: int, fast_init: bool) -> tuple[float, float]:
-    space = plugins.get_space(space_name, {"fast_init": fast_init})
-    setting = space.setting(setting_name)
-    archs = space.sample_many(n + 2, 0)
-    for arch in archs[:2]:  # warm-up: imports, allocator
-        space.build(arch, setting)
-    wall, cpu = [], []
-    for arch in archs[2:]:
-        w0, c0 = time.perf_counter(), time.process_time()
-        space.build(arch, setting)
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
+def reinit(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.modules.conv._ConvNd | nn.Linear):
+            m.reset_parameters()
 
 
 def main() -> None:
@@ -42,11 +37,31 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    space = plugins.get_space(args.space)
+    setting = space.setting(args.setting)
+    archs = space.sample_many(args.n + 2, 0)
+    for arch in archs[:2]:  # warm-up: imports, allocator
+        space.build(arch, setting)
+    wall, cpu, init = [], [], []
+    for arch in archs[2:]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        model = space.build(arch, setting)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+        i0 = time.process_time()
+        reinit(model)
+        init.append(time.process_time() - i0)
+    module_us = min(timeit.repeat(nn.Module, number=2000, repeat=3)) / 2000 * 1e6
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"space={args.space} setting={args.setting} n={args.n} cpus={os.cpu_count()} load1={load:.1f}")
-    for fast in (True, False):
-        wall, cpu = bench(args.space, args.setting, args.n, fast)
-        print(f"fast_init={fast!s:5}  median build: {wall:6.1f} ms wall, {cpu:6.1f} ms CPU")
+    print(
+        f"space={args.space} setting={setting.label()} n={args.n} cpus={os.cpu_count()} "
+        f"load1={load:.1f} nn.Module()={module_us:.1f} us"
+    )
+    print(
+        f"median build: {statistics.median(wall) * 1e3:.1f} ms wall, "
+        f"{statistics.median(cpu) * 1e3:.1f} ms CPU, of which initial weights "
+        f"{statistics.median(init) * 1e3:.1f} ms CPU"
+    )
 
 
 if __name__ == "__main__":

@@ -116,9 +116,6 @@ class DartsSpace(SearchSpace):
     class Options(SearchSpace.Options):
         #: Which cells the encoding covers: the normal cell (112 bits, the paper's) or both (224).
         cells: Literal["normal", "both"] = "normal"
-        #: Draw initial weights from PyTorch's default distribution with one fast pass
-        #: (see ``model.default_init_fast``); False uses PyTorch's per-layer init.
-        fast_init: bool = True
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
@@ -235,7 +232,6 @@ class DartsSpace(SearchSpace):
             input_size=setting.input_size,
             in_channels=setting.in_channels,
             auxiliary=setting.auxiliary,
-            fast_init=self.options.fast_init,
         )
 
     # --- search (the supernet engineer's module, imported lazily) ---------
