@@ -6,7 +6,7 @@ only on the reduction cell's edges from its two inputs, drop-path on every
 non-identity operation during training, reductions at ``layers // 3`` and
 ``2 * layers // 3``, the auxiliary head after the second reduction (used only
 in training), the stems and the classifier. PC-DARTS and P-DARTS evaluate
-with this same ``model.py``.
+with the same networks (their published parameter counts are these networks').
 
 Deviations (both leave the reference's results unchanged where the reference
 works): the ImageNet network pools globally with ``AdaptiveAvgPool2d(1)``
