@@ -43,6 +43,31 @@ def make_mlp(input_dim: int, hidden: list[int], activation: str) -> nn.Sequentia
     return nn.Sequential(*layers)
 
 
+@torch.no_grad()
+def _sgd_step(params: list[nn.Parameter], bufs: list[torch.Tensor | None], lr: float, momentum: float,
+              weight_decay: float) -> None:
+    """One step of momentum SGD exactly as ``torch.optim.SGD`` (dampening 0, no Nesterov).
+
+    ``d = grad + weight_decay * p``; ``buf = d`` on the first step, else
+    ``momentum * buf + d``; ``p -= lr * buf``. Written out because
+    constructing ``torch.optim.SGD`` imports ``torch._dynamo``, which costs
+    seconds per process (tens of seconds on a loaded machine) for a model
+    this small.
+    """
+    for i, p in enumerate(params):
+        if p.grad is None:
+            continue
+        d = p.grad.add(p, alpha=weight_decay) if weight_decay else p.grad
+        if momentum:
+            buf = bufs[i]
+            if buf is None:
+                buf = bufs[i] = d.clone()
+            else:
+                buf.mul_(momentum).add_(d)
+            d = buf
+        p.add_(d, alpha=-lr)
+
+
 class LPM(CostPredictor):
     """The paper's latency prediction module: an MLP on the encoding, differentiable in its input."""
 
@@ -118,7 +143,8 @@ class LPM(CostPredictor):
             xv, zv = x[val_idx], z[val_idx]
             x, z = x[train_idx], z[train_idx]
             n = x.shape[0]
-        opt = torch.optim.SGD(self.model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        params = list(self.model.parameters())
+        bufs: list[torch.Tensor | None] = [None] * len(params)
         loss_fn = nn.MSELoss()
         best, best_state, bad = math.inf, None, 0
         self.history = []
@@ -132,10 +158,11 @@ class LPM(CostPredictor):
             total = torch.zeros(())
             for start in range(0, n, bs):
                 xb, zb = xs[start : start + bs], zs[start : start + bs]
-                opt.zero_grad(set_to_none=True)
+                for p in params:
+                    p.grad = None
                 loss = loss_fn(self.model(xb).squeeze(-1), zb)
                 loss.backward()
-                opt.step()
+                _sgd_step(params, bufs, o.lr, o.momentum, o.weight_decay)
                 total += loss.detach() * xb.shape[0]
             train_loss = float(total) / n
             if not math.isfinite(train_loss):

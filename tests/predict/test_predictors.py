@@ -66,7 +66,7 @@ def test_lpm_is_differentiable_in_its_input_only() -> None:
 def test_lpm_learns_an_additive_target_with_interactions() -> None:
     x = darts_like(600, seed=3)
     y = additive_interaction(x)
-    lpm = plugins.get_predictor("lpm", {"epochs": 40, "batch_size": 50, "lr": 0.05, "seed": 1})
+    lpm = plugins.get_predictor("lpm", {"epochs": 60, "batch_size": 50, "lr": 0.05, "seed": 1})
     lpm.fit(x[:450], y[:450])
     m = regression_metrics(y[450:].numpy(), lpm.predict(x[450:]).detach().numpy())
     constant = regression_metrics(y[450:].numpy(), np.full(150, float(y[:450].mean())))
@@ -170,3 +170,24 @@ def test_unfitted_predictor_and_bad_widths_are_clear_errors() -> None:
         ridge.predict(torch.zeros(2, 12))
     with pytest.raises(NascostError, match="invalid option"):
         plugins.get_predictor("lpm", {"epoch": 3})
+
+
+def test_lpm_sgd_step_is_torch_sgd() -> None:
+    """The hand-written update is torch.optim.SGD(momentum, weight_decay) exactly."""
+    from nascost_lpm import _sgd_step
+
+    torch.manual_seed(0)
+    a, b = nn.Linear(5, 3), nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    opt = torch.optim.SGD(b.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-5)
+    bufs: list = [None, None]
+    for _ in range(4):
+        xx = torch.randn(4, 5)
+        for m in (a, b):
+            for p in m.parameters():
+                p.grad = None
+            (m(xx) ** 2).sum().backward()
+        _sgd_step(list(a.parameters()), bufs, 0.01, 0.9, 1e-5)
+        opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)

@@ -1,0 +1,148 @@
+"""Fitting from databases, fair comparisons, device agreement, and the fit/compare/costs commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import OTHER_DEVICE, make_db
+
+from nascost.cost import CostStore
+from nascost.errors import NascostError
+from nascost.fit import (
+    compare_devices,
+    compare_predictors,
+    fit_from_database,
+    load_data,
+    plot_comparison,
+)
+from nascost.predict import load_predictor, read_metadata
+
+
+def test_fit_from_database_records_context_and_held_out_metrics(tmp_path, toy_space) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 60)
+    _, meta = fit_from_database(db, space="toy", predictor="ridge", options={"alpha": 1e-6}, val_fraction=0.25)
+    assert meta.n_train == 45 and meta.metrics["n_test"] == 15
+    assert meta.space == "toy" and meta.encoding_id == toy_space.encoding_id and meta.unit == "ms"
+    assert meta.measurer == "cpu-timer" and meta.batch_size == 1 and meta.setting.name == "tiny"
+    # the target has one interaction term, so a linear fit is close but not exact
+    assert meta.metrics["mape"] < 5 and meta.metrics["kendall_tau"] > 0.8
+
+
+def test_fit_refuses_built_predictors_and_empty_selections(tmp_path, toy_space) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 20)
+    with pytest.raises(NascostError, match="built from the space"):
+        fit_from_database(db, space="toy", predictor="flops")
+    with pytest.raises(NascostError, match="no rows"):
+        fit_from_database(db, space="toy", predictor="ridge", setting="imagenet")
+
+
+def test_compare_uses_one_split_and_reports_every_metric(tmp_path, toy_space) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 64)
+    data = load_data(db, space="toy")
+    res = compare_predictors(
+        data, ["ridge", ("lpm", {"epochs": 30, "batch_size": 16, "lr": 0.05}), "flops", "lut", ("xgboost", {"n_estimators": 30})],
+        space=toy_space, train_sizes=[20, 44], seed=3, test_fraction=0.3,
+    )
+    assert set(res) == {"ridge", "lpm", "flops", "lut", "xgboost"}
+    for name in ("ridge", "lpm", "flops", "xgboost"):
+        r = res[name]
+        assert r["available"] and r["n_test"] == 19 and r["n_train"] == 44
+        for key in ("mae", "mape", "kendall_tau", "spearman", "within_10pct", "fit_time_s", "predict_ms_per_1000"):
+            assert r[key] is not None, (name, key)
+        assert [c["n_train"] for c in r["learning_curve"]] == [20, 44]
+        assert r["test_true"] == res["ridge"]["test_true"]  # the same test set for all
+    assert res["ridge"]["mape"] < 5
+    assert res["flops"]["calibration"]["slope"] != 0
+    assert not res["lut"]["available"] and "nascost fit --predictor lut" in res["lut"]["reason"]
+    plots = plot_comparison(res, tmp_path / "plots")
+    names = sorted(p.name for p in plots)
+    assert "learning-curve.png" in names and "scatter-ridge.png" in names and "scatter-lut.png" not in names
+    assert all(p.stat().st_size > 1000 for p in plots)
+
+
+def test_compare_rejects_impossible_sizes(tmp_path, toy_space) -> None:
+    data = load_data(make_db(tmp_path / "c.db", toy_space, 30), space="toy")
+    with pytest.raises(NascostError, match="exceed"):
+        compare_predictors(data, ["ridge"], space=toy_space, train_sizes=[1000])
+
+
+def test_compare_devices_kendall_tau(tmp_path, toy_space) -> None:
+    a = make_db(tmp_path / "a.db", toy_space, 40)
+    b = make_db(tmp_path / "b.db", toy_space, 40, device=OTHER_DEVICE, noise=0.02, seed=0)
+    res = compare_devices(a, b)
+    assert res["n_common"] == 40
+    assert 0.5 < res["kendall_tau"] < 1.0 and res["median_rel_diff"] < 0.05
+    assert res["a"]["device"] != res["b"]["device"]
+
+
+def test_cli_fit_store_and_list(tmp_path, toy_space, run_cli) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 50)
+    out = tmp_path / "lpm.nascost"
+    code, stdout, err = run_cli("fit", "--db", str(db), "--predictor", "lpm", "--opt", "epochs=5",
+                                "-o", str(out), "--as-cost", "cpu-lpm")
+    assert code == 0, err
+    assert "wrote" in stdout and out.is_file()
+    assert read_metadata(out).options["epochs"] == 5
+    code, stdout, _ = run_cli("costs", "list", "--json")
+    rows = json.loads(stdout)
+    assert code == 0 and [(r["name"], r["space"], r["predictor"]) for r in rows] == [("cpu-lpm", "toy", "lpm")]
+    path = CostStore().find("cpu-lpm", space="toy")
+    pred, _ = load_predictor(path, space=toy_space)
+    assert pred.name == "lpm"
+
+
+def test_cli_builds_flops_into_the_store(tmp_path, toy_space, run_cli) -> None:
+    code, stdout, err = run_cli("fit", "--predictor", "flops", "--space", "toy", "--setting", "tiny",
+                                "--as-cost", "toy-flops", "--json")
+    assert code == 0, err
+    meta = json.loads(stdout)["metadata"]
+    assert meta["unit"] == "MACs" and meta["device"] is None and meta["metrics"]["check_mape"] < 1e-9
+
+
+def test_cli_compare_json_and_plots(tmp_path, toy_space, run_cli) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 60)
+    code, stdout, err = run_cli("compare", "--db", str(db), "--predictors", "ridge,flops,lut",
+                                "--train-sizes", "20,40", "--json", "--plot", str(tmp_path / "plots"))
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert set(res) == {"ridge", "flops", "lut"}
+    for key in ("mae", "mape", "kendall_tau", "spearman", "within_10pct"):
+        assert key in res["ridge"]
+    assert res["lut"]["available"] is False
+    assert (tmp_path / "plots" / "learning-curve.png").is_file()
+
+
+def test_cli_compare_devices(tmp_path, toy_space, run_cli) -> None:
+    a = make_db(tmp_path / "a.db", toy_space, 30)
+    b = make_db(tmp_path / "b.db", toy_space, 30, device=OTHER_DEVICE, noise=0.05)
+    code, stdout, err = run_cli("compare", "--db", str(a), "--db", str(b), "--devices", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["n_common"] == 30
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "--db", "{db}", "--predictor", "nope"], "unknown cost predictor 'nope'"),
+        (["fit", "--db", "{tmp}/missing.db", "--predictor", "ridge"], "does not exist"),
+        (["fit", "--db", "{db}", "--predictor", "lpm", "--opt", "epoch=3"], "invalid option"),
+        (["fit", "--db", "{db}", "--predictor", "ridge", "-o", "{tmp}/no/dir/x.nascost"], "does not exist"),
+        (["fit", "--db", "{db}", "--predictor", "ridge", "--as-cost", "bad name"], "invalid cost name"),
+        (["fit", "--predictor", "flops", "--space", "toy"], "needs --setting"),
+        (["fit", "--predictor", "lut", "--space", "toy", "--setting", "tiny"], "needs --measurer"),
+        (["fit", "--db", "{db}", "--predictor", "ridge", "--setting", "huge"], "no rows"),
+        (["compare", "--db", "{db}", "--predictors", "ridge", "--train-sizes", "a,b"], "comma-separated"),
+        (["compare", "--db", "{db}", "--devices"], "exactly two"),
+        (["compare", "--db", "{db}", "--predictors", "ridge", "--opt", "lpm.epochs=3"], "PREDICTOR.KEY"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, toy_space, run_cli, args, message) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 12)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    argv = [a.format(db=db, tmp=tmp_path) for a in args]
+    code, _, err = run_cli(*argv)
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert CostStore().list() == []
