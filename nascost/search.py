@@ -167,6 +167,9 @@ class SearchConfig(BaseModel):
     # --- run ---
     seed: int = 0
     device: str = "auto"
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for torch (None: torch's default; 1 is fastest on a busy machine)"
+    )
     max_steps: int | None = Field(default=None, gt=0, description="cap on steps per epoch (quick runs, tests)")
     max_train_samples: int | None = Field(default=None, gt=1, description="use only this many training images")
     evaluate: bool = Field(default=True, description="measure loss/accuracy on the validation half every epoch")
@@ -475,6 +478,31 @@ def run_search(
     ``costs`` are resolved costs (see :func:`nascost.search_costs.resolve_costs`);
     ``space``/``dataset`` may be given as objects instead of by name.
     """
+    if config.threads is None:
+        return _run_search(config, out_dir, costs=costs, space=space, dataset=dataset, resume=resume, force=force,
+                           show_progress=show_progress, log=log, on_epoch_end=on_epoch_end)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        return _run_search(config, out_dir, costs=costs, space=space, dataset=dataset, resume=resume, force=force,
+                           show_progress=show_progress, log=log, on_epoch_end=on_epoch_end)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _run_search(
+    config: SearchConfig,
+    out_dir: str | Path,
+    *,
+    costs: list[ResolvedCost] | None,
+    space: Any,
+    dataset: Any,
+    resume: bool,
+    force: bool,
+    show_progress: bool,
+    log: Callable[[str], None] | None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None,
+) -> SearchResult:
     from nascost import plugins
 
     out = Path(out_dir)

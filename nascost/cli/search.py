@@ -33,6 +33,7 @@ QUICKSTART: dict[str, Any] = {
     "learning_rate": 0.1,
     "arch_learning_rate": 3e-3,
     "arch_frozen_epochs": 1,
+    "threads": 1,
 }
 
 
@@ -130,6 +131,7 @@ def _common(f: Any) -> Any:
 @click.option("--max-train-samples", type=int, help="Use only this many training images.")
 @click.option("--seed", type=int, help="Random seed [0].")
 @click.option("--device", help="auto, cpu or cuda [auto].")
+@click.option("--threads", type=int, help="CPU threads for torch (1 is fastest on a busy machine) [torch default].")
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Any other search option (see docs/search.md).")
 @_common
 @config_option
@@ -159,8 +161,9 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
 
     Offline, a few minutes on 2 CPU cores. Same as: nascost search --space pcdarts --dataset digits
     --cost cpu-lpm --lambda 0.5 --calibrate 300 --cost-setting cifar-small --C 8 --layers 5 --epochs 4
-    --batch-size 64 --lr 0.1 --arch-lr 3e-3 --arch-frozen-epochs 1
-    --opt cost_setting_overrides='{"channels": 8, "layers": 5}'.
+    --batch-size 64 --lr 0.1 --arch-lr 3e-3 --arch-frozen-epochs 1 --threads 1
+    --opt 'cost_setting_overrides={"channels": 8, "layers": 5, "input_size": 8, "in_channels": 1}'
+    --opt 'calibrate_measurer_options={"warmup": 2, "runs": 10}'.
     """
     if not quiet:
         console.print("quick start settings: " + json.dumps(QUICKSTART), highlight=False, markup=False)
