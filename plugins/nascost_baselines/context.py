@@ -5,13 +5,14 @@ Both are additive in the encoding, ``cost(x) = c + x @ w``, built by the same
 public interface (``sample``, ``encode``, ``decode``, ``build``, ``count``):
 
 1. Draw ``bases`` base architectures (seeded). For each base with one-hot
-   encoding ``e0`` and each bit ``i`` that is 0 in ``e0``, look for one
-   *neighbour*: ``e0`` with one of its 1-bits ``j`` moved to ``i``, such that
-   ``space.decode`` accepts it and ``space.encode(decode(e)) == e`` (a valid
+   encoding ``e0``, every bit ``i`` that is 0 in ``e0`` and every 1-bit
+   ``j``, ``e0`` with ``j`` moved to ``i`` is a *neighbour* if
+   ``space.decode`` accepts it and ``space.encode(decode(e)) == e``: a valid
    architecture differing from the base in exactly one operation at one edge
-   position). In a DARTS cell this is the same edge with another operation,
-   or the node's input edge switched to ``i``'s edge. Bits no valid
-   neighbour reaches (``none``) get weight 0.
+   position. In a DARTS cell that is the same edge with another operation,
+   or one of the node's two inputs switched to ``i``'s edge (two neighbours,
+   one per input replaced). Bits no valid neighbour reaches (``none``) get
+   weight 0.
 2. Cost every base and neighbour in the setting: its MACs (``flops``,
    ``space.count``) or its measured cost (``lut``, the measurer's median at
    the batch size). Each neighbour is a whole network, so every entry is the
@@ -21,8 +22,12 @@ public interface (``sample``, ``encode``, ``decode``, ``build``, ``count``):
    the same number of operations, so a shared shift of all ``w`` against
    ``c`` is not identifiable from whole networks; the solution taken is the
    one with the smallest ``||w||`` (``c`` unpenalised), which is the
-   network's fixed part plus the mean per-operation cost. Predictions of
-   valid architectures do not depend on this choice.
+   network's fixed part plus the mean per-operation cost. Because every
+   replaceable pair of bits is linked by a neighbour, the only other free
+   directions are shifts within groups of bits that every valid
+   architecture uses equally often (a DARTS node always has two
+   operations), so predictions of valid architectures do not depend on
+   these choices.
 
 Assumption: the cost is additive over the encoded operations. That is
 exact for MACs when the encoding covers every varying operation, and it is
@@ -59,12 +64,18 @@ def _decoder(space: Any, base: Architecture) -> Any:
     return space.decode
 
 
-def one_op_neighbours(space: Any, base: Architecture) -> dict[int, Architecture]:
-    """For each 0-bit ``i`` of ``base``'s encoding, one valid architecture with a 1-bit moved to ``i``."""
+def one_op_neighbours(space: Any, base: Architecture) -> list[tuple[int, int, Architecture]]:
+    """Every valid architecture that moves one 1-bit ``j`` of ``base``'s encoding to a 0-bit ``i``.
+
+    Returns ``(i, j, architecture)``. Taking every valid ``j`` (not just one)
+    links all bits that can replace each other into one group, which is what
+    makes the least-squares solution unique up to shifts that cancel for
+    valid architectures (in a DARTS cell: one group per node).
+    """
     decode = _decoder(space, base)
     e0 = space.encode([base])[0].to(torch.float32)
     on = [int(j) for j in torch.nonzero(e0 > 0.5).flatten()]
-    out: dict[int, Architecture] = {}
+    out: list[tuple[int, int, Architecture]] = []
     for i in range(e0.numel()):
         if e0[i] > 0.5:
             continue
@@ -77,23 +88,22 @@ def one_op_neighbours(space: Any, base: Architecture) -> dict[int, Architecture]
             except Exception:  # an invalid encoding: not a neighbour
                 continue
             if torch.equal(back, e):
-                out[i] = arch
-                break
+                out.append((i, j, arch))
     return out
 
 
-def design(space: Any, bases: int, seed: int) -> list[Architecture]:
-    """Base architectures followed by their one-op neighbours, without duplicates."""
+def design(space: Any, bases: int, seed: int) -> tuple[list[Architecture], list[Architecture]]:
+    """``(base architectures, bases followed by their one-op neighbours)``, without duplicates."""
     rng = np.random.default_rng(seed)
     seen: set[str] = set()
     archs: list[Architecture] = []
-    for _ in range(bases):
-        base = space.sample(rng)
-        for a in [base, *one_op_neighbours(space, base).values()]:
+    base_archs = [space.sample(rng) for _ in range(bases)]
+    for base in base_archs:
+        for a in [base, *(arch for _, _, arch in one_op_neighbours(space, base))]:
             if a.key() not in seen:
                 seen.add(a.key())
                 archs.append(a)
-    return archs
+    return base_archs, archs
 
 
 def solve_additive(enc: np.ndarray, costs: np.ndarray) -> tuple[float, np.ndarray]:
@@ -143,8 +153,11 @@ class _Additive(CostPredictor):
         progress: ProgressFn | None = None,
     ) -> CostPredictor:
         o = self.options
-        archs = design(space, o.bases, o.seed)
-        checks = space.sample_many(o.check, np.random.default_rng(o.seed + 1_000_003)) if o.check else []
+        bases, archs = design(space, o.bases, o.seed)
+        # check architectures keep the first base's unencoded parts, as the design does
+        decode = _decoder(space, bases[0])
+        drawn = space.sample_many(o.check, np.random.default_rng(o.seed + 1_000_003)) if o.check else []
+        checks = [decode(e) for e in space.encode(drawn)] if drawn else []
         total = len(archs) + len(checks)
         bs = batch_size or (measurer.default_batch_size if measurer is not None else 1)
         costs = []

@@ -191,3 +191,25 @@ def test_lpm_sgd_step_is_torch_sgd() -> None:
         opt.step()
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_one_op_design_identifies_any_additive_cost_on_darts() -> None:
+    """The substitution design pins down every valid architecture's sum, with no network built."""
+    from nascost_baselines.context import design, one_op_neighbours, solve_additive
+
+    space = plugins.get_space("darts")
+    bases, archs = design(space, 1, seed=0)
+    moves = one_op_neighbours(space, bases[0])
+    # 8 active edges x 6 other operations, and 6 inactive edges x 7 operations x 2 replaced inputs
+    assert len(moves) == 8 * 6 + 6 * 7 * 2 and len(archs) == 1 + len(moves)
+    e0 = space.encode(bases[0:1])[0]
+    for i, j, arch in moves[:20]:
+        diff = space.encode([arch])[0] - e0
+        assert diff[i] == 1 and diff[j] == -1 and int(diff.abs().sum()) == 2
+        assert space.genotype(arch).reduce == space.genotype(bases[0]).reduce
+    rng = np.random.default_rng(4)
+    w_true = rng.uniform(0.5, 3.0, space.encoding_dim)
+    enc = space.encode(archs).double().numpy()
+    c, w = solve_additive(enc, 7.0 + enc @ w_true)
+    test = space.encode(space.sample_many(50, 9)).double().numpy()
+    assert np.allclose(c + test @ w, 7.0 + test @ w_true)
