@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "nascost.cli.measure",
     "nascost.cli.train",
     "nascost.cli.report",
+    "nascost.cli.sweep",
     "nascost.cli.arch",
     "nascost.cli.search",
 ]

@@ -227,10 +227,12 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
             [n, r.get("n_train"), _fmt(r.get("mae")), _fmt(r.get("mape")), _fmt(r.get("kendall_tau")),
              _fmt(r.get("spearman")), _fmt(r.get("within_10pct")), _fmt(r.get("fit_time_s"), 3),
              _fmt(r.get("predict_ms_per_1000"), 3)]
-            if r.get("available") else [n, "unavailable: " + r["reason"], "", "", "", "", "", "", ""]
-            for n, r in results.items()
+            for n, r in results.items() if r.get("available")
         ],
     )
+    for n, r in results.items():
+        if not r.get("available"):
+            click.echo(f"{n}: unavailable: {r['reason']}")
     for p in plots:
         click.echo(f"wrote {p}")
 

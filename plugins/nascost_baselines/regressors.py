@@ -92,7 +92,7 @@ class XGBoost(CostPredictor):
         learning_rate: float = Field(default=0.05, gt=0)
         subsample: float = Field(default=0.8, gt=0, le=1)
         colsample_bytree: float = Field(default=0.8, gt=0, le=1)
-        n_jobs: int = Field(default=2, gt=0)
+        n_jobs: int = Field(default=1, gt=0, description="threads (1: best on a shared machine)")
         seed: int = 0
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
@@ -255,7 +255,7 @@ class RandomForest(_TreeEnsemble):
         max_depth: int | None = Field(default=None, gt=0)
         min_samples_leaf: int = Field(default=1, gt=0)
         max_features: float = Field(default=0.5, gt=0, le=1, description="share of features per split")
-        n_jobs: int = Field(default=2, gt=0)
+        n_jobs: int = Field(default=1, gt=0, description="threads (1: best on a shared machine)")
         seed: int = 0
 
     def _make(self) -> Any:
