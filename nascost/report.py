@@ -154,7 +154,9 @@ def load_run(path: str | Path) -> Run:
             g = _read_json(p)
             if isinstance(g, dict):
                 genotypes.append((p.stem, {k: v for k, v in g.items() if k != "space"}))
-    weights = _read_jsonl(path / "arch_weights.jsonl")
+    # one entry per (stage, epoch): a resumed search re-records the epochs it redid
+    by_epoch = {(w.get("stage", 0), w.get("epoch")): w for w in _read_jsonl(path / "arch_weights.jsonl")}
+    weights = [by_epoch[k] for k in sorted(by_epoch, key=lambda k: (k[0] or 0, k[1] if k[1] is not None else -1))]
     if not weights:
         weights = [
             {"epoch": i, "stage": r.get("stage", 0), "weights": r["arch_weights"]}
@@ -381,8 +383,12 @@ def plot_final_weights(run: Run, path: Path, op_names: list[str] | None = None) 
 
 
 def _measured(run: Run) -> tuple[float, str] | None:
+    """The derived architecture's measured cost: the sweep's measurement, else the search's own."""
     m = run.measurement
     if not isinstance(m, dict):
+        for item in (run.summary.get("measured_cost") or {}).values():
+            if isinstance(item, dict) and item.get("value") is not None:
+                return float(item["value"]), str(item.get("unit", ""))
         return None
     value = m.get("median", m.get("value"))
     return (float(value), str(m.get("unit", ""))) if value is not None else None

@@ -20,9 +20,11 @@ protocols of the DARTS-family reference implementations:
     script used batch 128, lr 0.1 and a step decay of 0.97 per epoch: choose
     it with ``schedule="step"``, ``lr=0.1``, ``batch_size=128``, ``warmup_epochs=0``.
 ``quick``
-    a CPU-scale protocol (not from any paper): 16 channels, 8 cells, a few
-    epochs, otherwise the CIFAR recipe; it tells a good cell from a bad one in
-    minutes, not the published accuracy.
+    a CPU-scale protocol (not from any paper): 8 channels, 5 cells, 5 epochs,
+    batch 64, lr 0.05, no cutout or drop-path, otherwise the CIFAR recipe
+    (auxiliary head included). On 10,000 32x32 images it trains in minutes on
+    two CPU cores and tells a good cell from a bad one; it does not reach the
+    published accuracy.
 
 One difference from the references, which step the schedulers of PyTorch
 0.3/0.4 at the start of each epoch: here epoch ``e`` (from 0) trains at the
@@ -111,9 +113,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "drop_path_prob": 0.0,
     },
     "quick": {
-        "channels": 16,
-        "layers": 8,
-        "epochs": 8,
+        "channels": 8,
+        "layers": 5,
+        "epochs": 5,
         "batch_size": 64,
         "lr": 0.05,
         "cutout": 0,

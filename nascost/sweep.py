@@ -1,0 +1,329 @@
+"""Lambda sweeps: several searches, each derived architecture measured (and optionally trained), one report.
+
+``nascost sweep --space pcdarts --cost cpu-lpm --lambdas 0,0.1,0.2 --out DIR``
+is the experiment behind the paper's accuracy-latency trade-off:
+
+1. the cost is resolved once (from the cost store, or calibrated here with
+   ``calibrate=N`` into ``DIR/costs/``), so every search uses the same predictor;
+2. one search per lambda into ``DIR/runs/lambda_<L>/`` (the search library,
+   resumable; the architecture weights of every epoch go to
+   ``arch_weights.jsonl`` for the report);
+3. each derived architecture is measured with the cost's measurer, in the cost's
+   setting and batch size, on this machine (``measurement.json``), and so are
+   the space's published cells (``DIR/references.json``);
+4. with ``train_preset`` each derived architecture is trained from scratch
+   (``runs/lambda_<L>/train/``);
+5. ``DIR/report.html``.
+
+Every step skips what a previous, interrupted invocation finished, so running
+the same command again resumes the sweep. With ``executor="ray"`` the searches
+run as Ray Tune trials (one per lambda, ``resources`` each) on whatever Ray
+cluster ``ray.init`` connects to; measurement, training and the report then
+run here, so all measurements come from one device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nascost.errors import NascostError, UnavailableError
+
+
+def run_dir_name(lam: float) -> str:
+    return f"lambda_{lam:g}"
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def parse_lambdas(text: str) -> list[float]:
+    """``"0,0.1,0.2"`` -> ``[0.0, 0.1, 0.2]``; negative or malformed values are errors."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise NascostError(f"--lambdas {text!r}: use comma-separated numbers, e.g. 0,0.1,0.2") from None
+    if not values:
+        raise NascostError("--lambdas is empty: give at least one value, e.g. 0,0.1,0.2")
+    if any(v < 0 for v in values):
+        raise NascostError(f"--lambdas {text!r}: lambda must be >= 0")
+    if len(set(values)) != len(values):
+        raise NascostError(f"--lambdas {text!r} repeats a value")
+    return values
+
+
+def arch_weight_recorder(out: Path) -> Callable[[dict[str, Any]], None]:
+    """An ``on_epoch_end`` callback saving the epoch's architecture weights from the checkpoint.
+
+    The search writes its checkpoint before calling back, so the weights are
+    the ones the epoch ended with. Only 2-D tensors whose name contains
+    ``alpha`` are kept (softmax rows per edge, as the report plots them).
+    """
+
+    def record(row: dict[str, Any]) -> None:
+        ckpt = out / "checkpoint.pt"
+        if not ckpt.is_file():
+            return
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        sd = state.get("supernet", {}) if isinstance(state, dict) else {}
+        weights = {k: v.tolist() for k, v in sd.items() if "alpha" in k.lower() and torch.is_tensor(v) and v.dim() == 2}
+        if weights:
+            entry = {"stage": row.get("stage", 0), "epoch": row.get("epoch"), "weights": weights}
+            with open(out / "arch_weights.jsonl", "a") as f:
+                f.write(json.dumps(entry) + "\n")
+
+    return record
+
+
+def measure_architecture(space: Any, arch: Any, cost: Any, measurer_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Measure ``arch`` with the cost's measurer in the cost's setting and batch size."""
+    from nascost import plugins
+
+    if not cost.measurer:
+        raise NascostError(f"cost {cost.name!r} names no measurer, so its architectures cannot be measured")
+    measurer = plugins.get_measurer(cost.measurer, measurer_options or None)
+    measurer.require_available()
+    setting = cost.setting or space.setting(next(iter(space.settings())))
+    batch = (cost.info or {}).get("batch_size") or measurer.default_batch_size
+    model = space.build(arch, setting)
+    model.eval()
+    m = measurer.measure(model, space.example_input(setting, batch))
+    return {
+        "measurer": cost.measurer,
+        "unit": m.unit,
+        "median": m.median,
+        "mean": m.mean,
+        "iqr": m.iqr,
+        "cv": m.cv,
+        "n": m.n,
+        "noisy": m.noisy,
+        "samples": m.samples,
+        "batch_size": batch,
+        "setting": setting.model_dump(),
+        "fingerprint": m.device.fingerprint,
+        "device_label": m.device.label(),
+    }
+
+
+def predict_cost(space: Any, arch: Any, cost: Any) -> float | None:
+    try:
+        with torch.no_grad():
+            return float(cost.fn.predict(space.encode([arch]))[0])
+    except Exception:
+        return None
+
+
+@dataclasses.dataclass
+class SweepPlan:
+    """Everything a sweep needs, resolved once."""
+
+    space: Any
+    dataset: Any
+    costs: list[Any]
+    lambdas: list[float]
+    search: dict[str, Any]
+
+
+def _search_config(search: dict[str, Any], lam: float) -> Any:
+    from nascost.search import SearchConfig
+
+    data = {**search, "lambda": lam}
+    data.pop("calibrate", None)
+    return SearchConfig.build(data)
+
+
+def _run_one_search(plan: SweepPlan, lam: float, out: Path, show_progress: bool, log: Callable[[str], None]) -> None:
+    from nascost.search import CHECKPOINT, run_search
+
+    if (out / "summary.json").is_file() and (out / "genotype.json").is_file():
+        log(f"{out.name}: search already finished")
+        return
+    resume = (out / CHECKPOINT).is_file()
+    config = _search_config(plan.search, lam)
+    costs = [dataclasses.replace(c, lam=None) for c in plan.costs]
+    run_search(
+        config, out, costs=costs, space=plan.space, dataset=plan.dataset, resume=resume,
+        force=not resume and out.exists(), show_progress=show_progress,
+        log=lambda msg: log(f"{out.name}: {msg}"), on_epoch_end=arch_weight_recorder(out),
+    )  # fmt: skip
+
+
+def _ray_searches(plan: SweepPlan, root: Path, resources: dict[str, float], log: Callable[[str], None]) -> None:
+    """One Ray Tune trial per lambda; each trial resumes its own run directory."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise UnavailableError(
+            "--executor ray needs the optional 'ray' extra: pip install 'nascost[ray]' (or use --executor local)"
+        ) from None
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+    search, space = plan.search, plan.space
+    costs = [dataclasses.replace(c, lam=None) for c in plan.costs]
+
+    def trial(config: dict[str, Any]) -> dict[str, Any]:
+        from nascost.search import CHECKPOINT, run_search
+
+        lam = float(config["lam"])
+        out = root / run_dir_name(lam)
+        if not (out / "summary.json").is_file():
+            resume = (out / CHECKPOINT).is_file()
+            run_search(
+                _search_config(search, lam), out, costs=costs, space=space,
+                resume=resume, force=not resume and out.exists(), show_progress=False,
+                on_epoch_end=arch_weight_recorder(out),
+            )  # fmt: skip
+        return {"done": 1}
+
+    tuner = tune.Tuner(
+        tune.with_resources(trial, resources),
+        param_space={"lam": tune.grid_search(plan.lambdas)},
+        run_config=tune.RunConfig(name="nascost-sweep", storage_path=str((root.parent / "ray").resolve()), verbose=0),
+    )
+    results = tuner.fit()
+    errors = [str(r.error) for r in results if r.error is not None]
+    if errors:
+        last = re.sub(r"\x1b\[[0-9;]*m", "", errors[0]).strip().splitlines()[-1]
+        raise NascostError(f"{len(errors)} Ray trial(s) failed; the first with: {last[:300]}")
+    log(f"ray: {len(results)} search trial(s) finished")
+
+
+def run_sweep(
+    *,
+    space: str,
+    costs: list[str],
+    lambdas: list[float],
+    out: str | Path,
+    dataset: str = "digits",
+    search_options: dict[str, Any] | None = None,
+    calibrate: int = 0,
+    train_preset: str | None = None,
+    train_dataset: str | None = None,
+    train_options: dict[str, Any] | None = None,
+    references: bool = True,
+    measurer_options: dict[str, Any] | None = None,
+    executor: str = "local",
+    resources: dict[str, float] | None = None,
+    show_progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a lambda sweep into ``out``; return the sweep record (also ``out/sweep.json``)."""
+    from nascost import plugins
+    from nascost.report import build_report
+    from nascost.search import SearchConfig
+    from nascost.search_costs import resolve_costs
+
+    say = log or (lambda _msg: None)
+    if executor not in ("local", "ray"):
+        raise NascostError(f"unknown executor {executor!r} (executors: local, ray)")
+    if not costs:
+        raise NascostError("a sweep needs a cost: add --cost NAME (e.g. --cost cpu-lpm)")
+    out = Path(out)
+    record_path = out / "sweep.json"
+    search = {"space": space, "dataset": dataset, **(search_options or {}), "costs": list(costs)}
+    record = {
+        "space": space,
+        "costs": list(costs),
+        "lambdas": lambdas,
+        "dataset": dataset,
+        "search": search,
+        "calibrate": calibrate,
+        "train_preset": train_preset,
+        "train_dataset": train_dataset or dataset,
+        "train_options": train_options or {},
+        "executor": executor,
+        "runs": [f"runs/{run_dir_name(lam)}" for lam in lambdas],
+    }
+    if record_path.is_file():
+        previous = json.loads(record_path.read_text())
+        same = {k: previous.get(k) for k in ("space", "costs", "dataset", "search", "calibrate")}
+        if same != {k: record[k] for k in same}:
+            raise NascostError(
+                f"{out} holds a sweep with other search options (see its sweep.json); use another --out"
+            )
+        # a second invocation may add lambdas; the report covers all of them
+        record["lambdas"] = sorted(set(previous.get("lambdas", [])) | set(lambdas))
+        record["runs"] = [f"runs/{run_dir_name(lam)}" for lam in record["lambdas"]]
+    elif out.exists() and any(out.iterdir()):
+        raise NascostError(f"{out} is not empty and holds no sweep; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_json(record_path, record)
+
+    space_obj = plugins.get_space(space)
+    dataset_obj = plugins.get_dataset(dataset)
+    base = SearchConfig.build({**search, "calibrate": calibrate})
+    resolved = resolve_costs(base, space_obj, dataset_obj, out, progress=show_progress, log=say)
+    plan = SweepPlan(space_obj, dataset_obj, resolved, lambdas, {**search})
+
+    runs_root = out / "runs"
+    runs_root.mkdir(exist_ok=True)
+    if executor == "ray":
+        _ray_searches(plan, runs_root.resolve(), resources or {"cpu": 1}, say)
+    else:
+        for lam in lambdas:
+            say(f"search with lambda {lam:g}")
+            _run_one_search(plan, lam, runs_root / run_dir_name(lam), show_progress, say)
+
+    cost = resolved[0]
+    for lam in lambdas:
+        run = runs_root / run_dir_name(lam)
+        if (run / "measurement.json").is_file():
+            continue
+        arch = space_obj.resolve(run / "genotype.json")
+        m = measure_architecture(space_obj, arch, cost, measurer_options)
+        m["predicted"] = {cost.name: predict_cost(space_obj, arch, cost)}
+        _atomic_json(run / "measurement.json", m)
+        say(f"{run.name}: measured {m['median']:.4g} {m['unit']} ({cost.measurer}); predicted "
+            f"{m['predicted'][cost.name]:.4g}")  # fmt: skip
+
+    if references and not (out / "references.json").is_file():
+        refs = []
+        for name, arch in space_obj.presets().items():
+            m = measure_architecture(space_obj, arch, cost, measurer_options)
+            counts = None
+            if cost.setting is not None:
+                try:
+                    counts = space_obj.count(arch, cost.setting)
+                except Exception:
+                    counts = None
+            refs.append({"name": name, "measured": m, "predicted": {cost.name: predict_cost(space_obj, arch, cost)},
+                         "counts": counts})  # fmt: skip
+            say(f"reference {name}: measured {m['median']:.4g} {m['unit']}")
+        _atomic_json(out / "references.json", refs)
+
+    if train_preset:
+        from nascost.train import make_config, train
+
+        train_data = plugins.get_dataset(train_dataset or dataset)
+        config = make_config(train_preset, **(train_options or {}))
+        for lam in lambdas:
+            run = runs_root / run_dir_name(lam)
+            tdir = run / "train"
+            if (tdir / "summary.json").is_file():
+                continue
+            arch = space_obj.resolve(run / "genotype.json")
+            say(f"{run.name}: training the derived architecture ({train_preset} preset)")
+            from nascost.cli.output import progress
+
+            summary = train(
+                space_obj, arch, train_data, tdir, config, resume=(tdir / "checkpoint.pt").is_file(),
+                progress=(lambda: progress("step", transient=True)) if show_progress else None,
+                log=lambda msg, _n=run.name: say(f"{_n}: {msg}"),
+            )  # fmt: skip
+            say(f"{run.name}: test accuracy {summary['test_acc']:.2f}%")
+
+    report = build_report([out], out / "report.html", title=f"{space} lambda sweep ({', '.join(costs)})")
+    record["report"] = report["report"]
+    _atomic_json(record_path, record)
+    return record
