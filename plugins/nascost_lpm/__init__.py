@@ -43,6 +43,42 @@ def make_mlp(input_dim: int, hidden: list[int], activation: str) -> nn.Sequentia
     return nn.Sequential(*layers)
 
 
+#: Derivative of each activation written in terms of its output ``h``.
+_DERIVATIVES = {
+    "sigmoid": lambda h: h * (1 - h),
+    "tanh": lambda h: 1 - h * h,
+    "relu": lambda h: (h > 0).to(h.dtype),
+}
+
+
+@torch.no_grad()
+def _mlp_grads(params: list[nn.Parameter], activation: str, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSE loss of the MLP on ``(x, z)``; sets every parameter's ``.grad`` to its exact gradient.
+
+    The backward pass of ``make_mlp``'s network written out (the same
+    gradients autograd computes, checked by a test), without building an
+    autograd graph per step: for ``h_k = act(h_{k-1} W_k^T + b_k)`` and
+    ``out = h_L W^T + b``, ``d = 2 (out - z) / B`` and, layer by layer,
+    ``grad W = d^T h``, ``grad b = sum d``, ``d <- (d W) * act'(h)``.
+    """
+    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    deriv = _DERIVATIVES[activation]
+    weights, biases = params[0::2], params[1::2]
+    hs = [x]
+    for w, b in zip(weights[:-1], biases[:-1], strict=True):
+        hs.append(act(torch.addmm(b, hs[-1], w.t())))
+    out = torch.addmm(biases[-1], hs[-1], weights[-1].t()).squeeze(-1)
+    diff = out - z
+    loss = diff.pow(2).mean()
+    d = diff.mul_(2.0 / x.shape[0]).unsqueeze(1)
+    for k in range(len(weights) - 1, -1, -1):
+        weights[k].grad = d.t() @ hs[k]
+        biases[k].grad = d.sum(0)
+        if k:
+            d = (d @ weights[k]).mul_(deriv(hs[k]))
+    return loss
+
+
 @torch.no_grad()
 def _sgd_step(params: list[nn.Parameter], bufs: list[torch.Tensor | None], lr: float, momentum: float,
               weight_decay: float) -> None:
@@ -54,18 +90,19 @@ def _sgd_step(params: list[nn.Parameter], bufs: list[torch.Tensor | None], lr: f
     seconds per process (tens of seconds on a loaded machine) for a model
     this small.
     """
-    for i, p in enumerate(params):
-        if p.grad is None:
-            continue
-        d = p.grad.add(p, alpha=weight_decay) if weight_decay else p.grad
-        if momentum:
-            buf = bufs[i]
-            if buf is None:
-                buf = bufs[i] = d.clone()
-            else:
-                buf.mul_(momentum).add_(d)
-            d = buf
-        p.add_(d, alpha=-lr)
+    grads = [p.grad for p in params]
+    if any(g is None for g in grads):
+        raise RuntimeError("every LPM parameter needs a gradient before a step")
+    if weight_decay:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    if momentum:
+        if bufs[0] is None:
+            bufs[:] = [g.clone() for g in grads]
+        else:
+            torch._foreach_mul_(bufs, momentum)
+            torch._foreach_add_(bufs, grads)
+        grads = bufs
+    torch._foreach_add_(params, grads, alpha=-lr)
 
 
 class LPM(CostPredictor):
@@ -93,6 +130,10 @@ class LPM(CostPredictor):
         )
         patience: int = Field(default=50, gt=0, description="epochs without validation improvement before stopping")
         seed: int = 0
+
+    #: Train with the closed-form MSE gradients of :func:`_mlp_grads` (the same
+    #: numbers as autograd, ~1.5x faster for this small network); False uses autograd.
+    manual_backward: bool = True
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
@@ -150,6 +191,7 @@ class LPM(CostPredictor):
         self.history = []
         self.stopped_epoch = None
         bs = min(o.batch_size, n)
+        manual = self.manual_backward and o.activation in _DERIVATIVES
         self.model.train()
         for epoch in range(o.epochs):
             # One gather per epoch, then contiguous slices: no DataLoader, no per-step indexing.
@@ -158,10 +200,13 @@ class LPM(CostPredictor):
             total = torch.zeros(())
             for start in range(0, n, bs):
                 xb, zb = xs[start : start + bs], zs[start : start + bs]
-                for p in params:
-                    p.grad = None
-                loss = loss_fn(self.model(xb).squeeze(-1), zb)
-                loss.backward()
+                if manual:
+                    loss = _mlp_grads(params, o.activation, xb, zb)
+                else:
+                    for p in params:
+                        p.grad = None
+                    loss = loss_fn(self.model(xb).squeeze(-1), zb)
+                    loss.backward()
                 _sgd_step(params, bufs, o.lr, o.momentum, o.weight_decay)
                 total += loss.detach() * xb.shape[0]
             train_loss = float(total) / n

@@ -213,3 +213,15 @@ def test_one_op_design_identifies_any_additive_cost_on_darts() -> None:
     c, w = solve_additive(enc, 7.0 + enc @ w_true)
     test = space.encode(space.sample_many(50, 9)).double().numpy()
     assert np.allclose(c + test @ w, 7.0 + test @ w_true)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_lpm_written_out_backward_equals_autograd(activation: str) -> None:
+    x = darts_like(300)
+    y = additive_interaction(x)
+    fast = plugins.get_predictor("lpm", {"epochs": 3, "activation": activation}).fit(x, y)
+    slow = plugins.get_predictor("lpm", {"epochs": 3, "activation": activation})
+    slow.manual_backward = False
+    slow.fit(x, y)
+    for p, q in zip(fast.model.parameters(), slow.model.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
