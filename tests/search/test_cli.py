@@ -1,0 +1,127 @@
+"""``nascost search``: a real pcdarts run with a predictor file, and every bad input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from nascost import plugins
+from nascost.predict import make_metadata, save_predictor
+
+TINY = ["--C", "4", "--layers", "3", "--epochs", "1", "--max-steps", "2", "--batch-size", "16",
+        "--arch-frozen-epochs", "0", "--dataset", "synthetic", "--threads", "1",
+        "--opt", 'dataset_options={"size": 64, "test_size": 16, "input_size": 8}']
+
+
+def lpm_file(tmp_path: Path, space_name: str) -> Path:
+    """A real (tiny) LPM fitted on random costs of ``space_name``, saved as a predictor file."""
+    space = plugins.get_space(space_name)
+    archs = space.sample_many(40, 0)
+    x = space.encode(archs)
+    y = x @ torch.linspace(0.5, 2.0, x.shape[1]) + 1.0  # ops later in the encoding cost more
+    pred = plugins.get_predictor("lpm", {"epochs": 30})
+    pred.fit(x, y)
+    meta = make_metadata(
+        pred, space=space.name, encoding_id=space.encoding_id, encoding_dim=space.encoding_dim,
+        setting=space.setting("cifar-small", channels=4, layers=3), batch_size=1, unit="ms", n_train=40,
+    )
+    return save_predictor(pred, tmp_path / f"{space_name}-lpm.nascost", meta)
+
+
+@pytest.fixture(scope="module")
+def pcdarts_lpm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return lpm_file(tmp_path_factory.mktemp("pred"), "pcdarts")
+
+
+def test_search_pcdarts_with_predictor_file_end_to_end(run_cli, tmp_path: Path, pcdarts_lpm: Path) -> None:
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        "search", "--space", "pcdarts", "--cost", f"{pcdarts_lpm}:0.2", *TINY, "--out", str(out), "--json", "-q"
+    )
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["space"] == "pcdarts" and len(summary["genotype"]["normal"]) == 8
+    assert summary["predicted_cost"]["pcdarts-lpm"]["unit"] == "ms"
+    assert summary["counts"]["params"] > 0 and summary["counts"]["macs"] > 0
+    assert (out / "genotype.json").is_file() and (out / "genotypes" / "epoch_000.json").is_file()
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["cost_term"] > 0 and row["derived_cost"]["pcdarts-lpm"] > 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["costs"][0]["lambda"] == 0.2 and config["search"]["batch_size"] == 16
+    # a second run into the same directory is refused, and --resume of a finished run is a no-op rerun
+    code, _, err = run_cli("search", "--space", "pcdarts", "--cost", f"{pcdarts_lpm}:0.2", *TINY, "--out", str(out), "-q")
+    assert code == 2 and "not empty" in err
+
+
+def test_config_file_sets_options(run_cli, tmp_path: Path, pcdarts_lpm: Path) -> None:
+    cfg = tmp_path / "search.yaml"
+    # keys are the long flag names (other search options: ``opt: ['key=value']``)
+    cfg.write_text(
+        f"space: pcdarts\ncost: ['{pcdarts_lpm}']\nlambda: 0.3\nestimator: st\nsamples: 7\n"
+    )
+    out = tmp_path / "run"
+    code, _, err = run_cli("search", "--config", str(cfg), *TINY, "--out", str(out), "-q")
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["costs"][0]["lambda"] == 0.3 and config["search"]["samples"] == 7
+
+
+def _one_line_exit_2(result: tuple[int, str, str], *words: str) -> None:
+    code, _, err = result
+    assert code == 2, err
+    line = err.strip()
+    assert "\n" not in line and line.startswith("nascost: error:")
+    for w in words:
+        assert w in line, line
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--space", "nope"], ["unknown search space", "pcdarts"]),
+        (["--dataset", "nope"], ["unknown dataset", "digits"]),
+        (["--cost", "nope-lpm"], ["unknown cost", "cpu-lpm"]),
+        (["--cost", "cpu-lpm", "--lambda", "-1"], ["lambda"]),
+        (["--cost", "cpu-lpm:-0.5"], ["lambda"]),
+        (["--cost", "cpu-lpm", "--target", "25parsecs"], ["unknown unit", "parsecs"]),
+        (["--cost", "cpu-lpm"], ["no cost 'cpu-lpm'", "nascost collect", "nascost fit", "--calibrate"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(run_cli, tmp_path: Path, args, words) -> None:
+    out = tmp_path / "run"
+    _one_line_exit_2(run_cli("search", *args, "--out", str(out), "-q"), *words)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cost_fitted_for_another_space_is_refused(run_cli, tmp_path: Path) -> None:
+    darts_file = lpm_file(tmp_path, "darts")
+    out = tmp_path / "run"
+    _one_line_exit_2(run_cli("search", "--space", "pcdarts", "--cost", str(darts_file), "--out", str(out), "-q"),
+                     "space 'darts'", "pcdarts")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_target_in_another_kind_of_unit_is_refused(run_cli, tmp_path: Path, pcdarts_lpm: Path) -> None:
+    out = tmp_path / "run"
+    _one_line_exit_2(
+        run_cli("search", "--space", "pcdarts", "--cost", str(pcdarts_lpm), "--target", "3mJ", "--out", str(out), "-q"),
+        "3mJ",
+    )
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_corrupt_checkpoint_on_resume(run_cli, tmp_path: Path, pcdarts_lpm: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"\x80\x02garbage")
+    (out / "metrics.jsonl").write_text('{"stage": 0, "epoch": 0}\n')
+    _one_line_exit_2(
+        run_cli("search", "--space", "pcdarts", "--cost", str(pcdarts_lpm), *TINY, "--out", str(out), "--resume", "-q"),
+        "corrupt",
+    )
+    assert (out / "checkpoint.pt").read_bytes() == b"\x80\x02garbage"
+    assert (out / "metrics.jsonl").read_text() == '{"stage": 0, "epoch": 0}\n'
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
