@@ -164,6 +164,9 @@ class SearchConfig(BaseModel):
     )
     train_portion: float = Field(default=0.5, gt=0, lt=1)
     stages: list[dict[str, Any]] | None = Field(default=None, description="override the space's search stages")
+    cost_stages: Literal["last", "all"] = Field(
+        default="last", description="stages with the cost term (the paper: the last P-DARTS stage)"
+    )
     # --- run ---
     seed: int = 0
     device: str = "auto"
@@ -604,8 +607,9 @@ def _run_search(
             model.load_state_dict(stage_states[stage_idx])
             previous = model
             continue
+        active = terms if (config.cost_stages == "all" or stage_idx == len(plan) - 1) else []
         arch = _run_stage(
-            model, space, cfg, terms, train_set, out, device, stage_idx, len(plan),
+            model, space, cfg, active, train_set, out, device, stage_idx, len(plan),
             checkpoint if stage_idx == start_stage else None, stage_states, start_epoch if stage_idx == start_stage else 0,
             show_progress, say, on_epoch_end,
         )
