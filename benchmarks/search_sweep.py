@@ -1,0 +1,123 @@
+"""Lambda sweep and latency- vs FLOPs-aware search (the paper's Fig. 4 and Table 3), at CPU scale.
+
+For each lambda (latency-aware, a ``cpu-lpm`` from the cost store or a predictor file) and
+each eta (FLOPs-aware: the ``flops`` cost with the exact expectation estimator), it runs a
+short pcdarts search, then measures the derived cell's latency with ``cpu-timer`` in the
+latency predictor's setting (same batch size), counts its MACs there, and optionally trains
+it briefly (``nascost train --preset quick``) for an accuracy. One JSON line per run, then a
+Markdown table for docs/benchmarks.md.
+
+    .venv/bin/python benchmarks/search_sweep.py --cost cpu-lpm --lambdas 0,0.1,0.2,0.4 \
+        [--flops-etas 0.005,0.01] [--cost-scale paper] \
+        [--dataset imagefolder:../shared/data/cifar10-subset] [--epochs 10] [--C 8] [--layers 5] \
+        [--max-train-samples 5000] [--train-epochs 0] [--out runs/sweep]
+
+Without a stored ``cpu-lpm`` add ``--calibrate 1000`` (each latency run then reuses the first
+run's calibrated predictor). Targets (docs/benchmarks.md): >= 20% lower measured latency at
+the largest lambda whose accuracy stays within 1 point of lambda = 0; at similar MACs the
+latency-aware cells are faster than the FLOPs-aware ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nascost import plugins
+from nascost.collect import measure_one
+from nascost.records import Setting
+from nascost.search import SearchConfig, run_search
+
+
+def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, extra: dict[str, Any]) -> Any:
+    data = {
+        "space": args.space, "dataset": args.dataset, "costs": costs, "lambda": lam, "epochs": args.epochs,
+        "C": args.C, "layers": args.layers, "batch_size": args.batch_size, "seed": args.seed,
+        "threads": args.threads, "max_train_samples": args.max_train_samples,
+        "arch_frozen_epochs": args.arch_frozen_epochs, "cost_scale": args.cost_scale, **extra,
+    }
+    data = {k: v for k, v in data.items() if v is not None}
+    return run_search(SearchConfig.build(data), out, force=True, show_progress=False,
+                      log=lambda m: print(f"  {m}", file=sys.stderr))
+
+
+def train(args: argparse.Namespace, genotype: Path, out: Path) -> float | None:
+    if args.train_epochs <= 0:
+        return None
+    cmd = [str(Path(sys.executable).parent / "nascost"), "train", str(genotype), "--dataset", args.dataset,
+           "--preset", "quick", "--epochs", str(args.train_epochs), "--out", str(out), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(f"  training failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    summary = json.loads(done.stdout)
+    return summary.get("test_acc", summary.get("test_accuracy"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--space", default="pcdarts")
+    ap.add_argument("--cost", default="cpu-lpm", help="latency cost: a cost-store name or a predictor file")
+    ap.add_argument("--lambdas", default="0,0.1,0.2,0.4")
+    ap.add_argument("--flops-etas", default="", help="FLOPs-aware runs (lambda per MAC on the chosen scale)")
+    ap.add_argument("--cost-scale", default="paper", choices=["raw", "paper"])
+    ap.add_argument("--calibrate", type=int, default=0)
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--arch-frozen-epochs", type=int, default=2)
+    ap.add_argument("--C", type=int, default=8)
+    ap.add_argument("--layers", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--max-train-samples", type=int)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-epochs", type=int, default=0, help="quick training epochs (0: no training)")
+    ap.add_argument("--out", default="runs/sweep")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    root = Path(args.out)
+    space = plugins.get_space(args.space)
+    timer = plugins.get_measurer("cpu-timer")
+    rows: list[dict[str, Any]] = []
+    latency_cost = args.cost
+    runs = [("latency", float(v)) for v in args.lambdas.split(",") if v]
+    runs += [("flops", float(v)) for v in args.flops_etas.split(",") if v]
+    setting = batch = None
+    for kind, lam in runs:
+        out = root / f"{kind}-{lam:g}"
+        extra: dict[str, Any] = {"measure_final": kind == "latency"}
+        if kind == "latency":
+            if args.calibrate and not Path(latency_cost).is_file():
+                extra["calibrate"] = args.calibrate
+            result = search(args, out, [latency_cost], lam, extra)
+            cal = out / "costs" / f"{args.cost}.nascost"
+            if cal.is_file():
+                latency_cost = str(cal)  # later runs reuse the calibrated predictor
+            cfg = json.loads((out / "config.json").read_text())["costs"][0]
+            setting = Setting(**cfg["setting"])
+            batch = cfg.get("batch_size") or 1
+        else:
+            result = search(args, out, ["flops"], lam, {**extra, "estimator": "expectation"})
+        if setting is None:
+            raise SystemExit("run at least one latency-aware search first (it fixes the measurement setting)")
+        m, _ = measure_one(space, timer, result.architecture, setting, int(batch))
+        counts = space.count(result.architecture, setting)
+        acc = train(args, out / "genotype.json", out / "train")
+        row = {"kind": kind, "lambda": lam, "latency_ms": m.value, "latency_iqr": m.iqr, "macs": counts["macs"],
+               "params": counts["params"], "test_acc": acc, "normal": result.architecture.spec.get("normal")}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n| kind | lambda/eta | measured latency (ms) | MACs | params | test acc |\n|---|---|---|---|---|---|")
+    for r in rows:
+        acc = "" if r["test_acc"] is None else f"{r['test_acc']:.3f}"
+        print(f"| {r['kind']} | {r['lambda']:g} | {r['latency_ms']:.3f} | {r['macs']:,} | {r['params']:,} | {acc} |")
+
+
+if __name__ == "__main__":
+    main()
