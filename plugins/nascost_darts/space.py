@@ -112,6 +112,8 @@ class DartsSpace(SearchSpace):
 
     name: ClassVar[str] = "darts"
     encoding_id: ClassVar[str] = "darts-cell/normal-14x8"
+    #: Operation names in alpha-column order (``nascost report`` labels its plots with them).
+    operation_names: ClassVar[list[str]] = list(PRIMITIVES)
 
     class Options(SearchSpace.Options):
         #: Which cells the encoding covers: the normal cell (112 bits, the paper's) or both (224).
