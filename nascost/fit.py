@@ -66,10 +66,21 @@ def load_data(
     device: str | None = None,
     measurer: str | None = None,
     batch_size: int | None = None,
+    include_flagged: bool = False,
 ) -> CostData:
-    """The rows of the one database group matching the filters."""
+    """The rows of the one database group matching the filters (drift-flagged rows only if asked)."""
     with CostDatabase(db_path) as db:
-        return db.query(space=space, measurer=measurer, setting=setting, device=device, batch_size=batch_size)
+        data = db.query(space=space, measurer=measurer, setting=setting, device=device, batch_size=batch_size,
+                        include_flagged=include_flagged)
+        if len(data) == 0 and not include_flagged and db.query(
+            space=space, measurer=measurer, setting=setting, device=device, batch_size=batch_size,
+            include_flagged=True,
+        ).archs:
+            raise NascostError(
+                f"every selected row of {str(db_path)!r} is flagged as measured during drift; "
+                "re-measure, or use them anyway with --include-flagged"
+            )
+        return data
 
 
 def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,11 +156,12 @@ def fit_from_database(
     progress: ProgressFn | None = None,
     val_fraction: float = 0.1,
     seed: int = 0,
+    include_flagged: bool = False,
 ) -> tuple[CostPredictor, PredictorMetadata]:
     """Fit ``predictor`` on one group of a cost database (see :func:`fit_predictor`)."""
     space_obj = _space(space)
     data = load_data(db_path, space=space_obj.name, setting=setting, device=device, measurer=measurer,
-                     batch_size=batch_size)
+                     batch_size=batch_size, include_flagged=include_flagged)
     return fit_predictor(data, space=space_obj, predictor=predictor, options=options, progress=progress,
                          val_fraction=val_fraction, seed=seed)
 
@@ -358,6 +370,7 @@ def compare_devices(
     measurer: str | None = None,
     device_a: str | None = None,
     device_b: str | None = None,
+    include_flagged: bool = False,
 ) -> dict[str, Any]:
     """Agreement of two measurement groups on their common architectures.
 
@@ -369,9 +382,10 @@ def compare_devices(
     for path, dev in ((db_a, device_a), (db_b, device_b)):
         with CostDatabase(path) as db:
             sp = space or db.space
-            if sp is None:
-                raise NascostError(f"{str(path)!r} holds no measurements")
-            groups.append(db.query(space=sp, setting=setting, measurer=measurer, device=dev))
+        if sp is None:
+            raise NascostError(f"{str(path)!r} holds no measurements")
+        groups.append(load_data(path, space=sp, setting=setting, measurer=measurer, device=dev,
+                                include_flagged=include_flagged))
     a, b = groups
     if a.space != b.space:
         raise NascostError(f"the databases hold different spaces ({a.space!r}, {b.space!r})")

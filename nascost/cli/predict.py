@@ -62,6 +62,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--device", help="Device fingerprint (prefix) of the rows to fit on.")
 @click.option("--measurer", help="Measurer of the rows to fit on (building lut: the measurer to use).")
 @click.option("--batch-size", type=int, help="Batch size of the rows to fit on (building lut: to measure at).")
+@click.option("--include-flagged", is_flag=True, help="Also use rows flagged as measured during drift.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Predictor file to write.")
 @click.option("--as-cost", "as_cost", help="Also store it in the cost store under this cost name (e.g. cpu-lpm).")
 @click.option("--opt", "opts", multiple=True, help="Predictor option KEY=VALUE (repeatable), e.g. epochs=200.")
@@ -71,8 +72,8 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 @config_option
 def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str | None, device: str | None,
-            measurer: str | None, batch_size: int | None, output: str | None, as_cost: str | None,
-            opts: tuple[str, ...], val_fraction: float, seed: int, as_json: bool) -> None:
+            measurer: str | None, batch_size: int | None, include_flagged: bool, output: str | None,
+            as_cost: str | None, opts: tuple[str, ...], val_fraction: float, seed: int, as_json: bool) -> None:
     """Fit a cost predictor on a database (or build flops/lut from the space) and save it."""
     from nascost.cost import CostStore
     from nascost.fit import build_predictor, fit_from_database
@@ -96,7 +97,7 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
             model, meta = fit_from_database(
                 db, space=space_obj, predictor=predictor_name, setting=setting, device=device,
                 measurer=measurer, batch_size=batch_size, options=options, progress=bar,
-                val_fraction=val_fraction, seed=seed,
+                val_fraction=val_fraction, seed=seed, include_flagged=include_flagged,
             )
         else:
             if db is not None:
@@ -148,6 +149,7 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
 @click.option("--device", "devices_fp", multiple=True, help="Device fingerprint of the rows (with --devices: one per --db).")
 @click.option("--measurer", help="Measurer of the rows.")
 @click.option("--batch-size", type=int, help="Batch size of the rows.")
+@click.option("--include-flagged", is_flag=True, help="Also use rows flagged as measured during drift.")
 @click.option("--train-sizes", help="Comma-separated training sizes for the learning curve (default: all).")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of rows held out for testing.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (same for every predictor).")
@@ -158,7 +160,8 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: an object keyed by predictor name.")
 @config_option
 def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, setting: str | None,
-                devices_fp: tuple[str, ...], measurer: str | None, batch_size: int | None, train_sizes: str | None,
+                devices_fp: tuple[str, ...], measurer: str | None, batch_size: int | None, include_flagged: bool,
+                train_sizes: str | None,
                 test_fraction: float, seed: int, lut_file: str | None, opts: tuple[str, ...], devices: bool,
                 plot_dir: str | None, as_json: bool) -> None:
     """Compare predictors on one database (same split and seed), or two devices with --devices."""
@@ -171,7 +174,7 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
             raise NascostError("with --devices, give --device twice (one per --db) or not at all")
         dev_a, dev_b = devices_fp if devices_fp else (None, None)
         result = compare_devices(dbs[0], dbs[1], space=space, setting=setting, measurer=measurer,
-                                 device_a=dev_a, device_b=dev_b)
+                                 device_a=dev_a, device_b=dev_b, include_flagged=include_flagged)
         if as_json:
             echo_json(result)
             return
@@ -207,7 +210,7 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
         raise NascostError(f"--plot {plot_dir!r} exists and is not a directory")
     space_obj = _space_for(dbs[0], space)
     data = load_data(dbs[0], space=space_obj.name, setting=setting, device=devices_fp[0] if devices_fp else None,
-                     measurer=measurer, batch_size=batch_size)
+                     measurer=measurer, batch_size=batch_size, include_flagged=include_flagged)
     with _bar("step", as_json) as bar:
         step = None if bar is None else (lambda what, done, total, info: bar(done, total, info, what))
         results = compare_predictors(

@@ -146,3 +146,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, toy_space, run_cli, args
     assert message in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     assert CostStore().list() == []
+
+
+def test_drift_flagged_rows_are_used_only_when_asked(tmp_path, toy_space, run_cli) -> None:
+    from nascost.data import CostDatabase
+
+    db = make_db(tmp_path / "c.db", toy_space, 20)
+    with CostDatabase(db) as handle:
+        group = handle.groups()[0]
+        handle.flag_drift(group, sorted(handle.keys(group)))
+    code, _, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "-o", str(tmp_path / "r.nascost"))
+    assert code == 2 and "--include-flagged" in err
+    code, _, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "-o", str(tmp_path / "r.nascost"),
+                           "--include-flagged")
+    assert code == 0, err
+    assert read_metadata(tmp_path / "r.nascost").n_train == 18
