@@ -101,7 +101,8 @@ def compare(args: argparse.Namespace) -> dict:
     from nascost.fit import compare_predictors, load_data, plot_comparison
 
     torch.set_num_threads(args.threads)
-    data = load_data(args.db[0], space=args.space, setting=args.setting, measurer=args.measurer)
+    data = load_data(args.db[0], space=args.space, setting=args.setting, measurer=args.measurer,
+                     include_flagged=args.include_flagged)
     sizes = [int(s) for s in args.train_sizes.split(",")] if args.train_sizes else None
     names = [n for n in args.predictors.split(",") if n]
     res = compare_predictors(data, names, train_sizes=sizes, seed=args.seed, test_fraction=args.test_fraction)
@@ -115,7 +116,8 @@ def compare(args: argparse.Namespace) -> dict:
 def agree(args: argparse.Namespace) -> dict:
     from nascost.fit import compare_devices
 
-    return {"machine": machine(), **compare_devices(args.db[0], args.db[1], space=args.space, setting=args.setting)}
+    return {"machine": machine(), **compare_devices(args.db[0], args.db[1], space=args.space, setting=args.setting,
+                                                    include_flagged=args.include_flagged)}
 
 
 def main() -> None:
@@ -133,6 +135,7 @@ def main() -> None:
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot")
+    p.add_argument("--include-flagged", action="store_true", help="use drift-flagged rows too")
     args = p.parse_args()
     result = {"timing": timing, "compare": compare, "agree": agree}[args.what](args)
     print(json.dumps(result, indent=2, default=str))
