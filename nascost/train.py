@@ -216,9 +216,11 @@ def _build(space: Any, arch: Architecture, setting: Setting, example: torch.Tens
     note = ""
     if setting.auxiliary:
         model.train()
+        saved = {k: v.clone() for k, v in model.state_dict().items()}
         try:
             with torch.no_grad():
                 model(example)
+            model.load_state_dict(saved)  # the probe must not move the batch-norm statistics
         except NascostError as exc:
             setting = setting.model_copy(update={"auxiliary": False})
             model = space.build(arch, setting)
