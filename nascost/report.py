@@ -455,8 +455,13 @@ def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -
     fig, ax = plt.subplots(figsize=(7, 4.8))
     colors = {"": "tab:blue"}
     for cost, acc, run, _unit in pts:
-        kind = "FLOPs-aware" if any("flop" in n.lower() for n in run.lambdas) else (
-            "latency-aware" if run.lambdas else "no cost")  # fmt: skip
+        active = [n for n, lam in run.lambdas.items() if lam]
+        if not active:
+            kind = "no cost term (λ=0)"
+        elif any("flop" in n.lower() for n in active):
+            kind = "FLOPs-aware"
+        else:
+            kind = "latency-aware"
         color = colors.setdefault(kind, ["tab:blue", "tab:orange", "tab:green", "tab:purple"][len(colors) % 4])
         ax.scatter([cost], [acc], color=color, label=kind, zorder=3)
         ax.annotate(run.path.name, (cost, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
