@@ -64,7 +64,7 @@ def test_campaign_survives_sigkill_and_resumes(tmp_path: Path) -> None:
         sys.path.insert(0, {str(TESTS)!r})
         from measure.fakes import CostModelMeasurer, ToySpace
         from nascost.collect import run_campaign
-        run_campaign({str(db)!r}, space=ToySpace(), measurer=CostModelMeasurer(delay_s=0.03),
+        run_campaign({str(db)!r}, space=ToySpace(), measurer=CostModelMeasurer(delay_s=0.05),
                      setting="tiny", n=40, seed=11, reference_every=5, progress=False)
         """
     )
