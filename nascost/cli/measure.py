@@ -30,7 +30,7 @@ def _measurer_options(measurer: str, opts: tuple[str, ...], runs: int | None, wa
 
 
 _size_options = [
-    click.option("--setting", default=None, help="Named setting of the space (default: its first, e.g. 'imagenet')."),
+    click.option("--setting", default=None, help="Named setting of the space (default: the space's first setting)."),
     click.option("--channels", type=click.IntRange(min=1), default=None, help="Override the setting's initial channels."),
     click.option("--layers", type=click.IntRange(min=1), default=None, help="Override the setting's number of cells."),
     click.option("--input-size", type=click.IntRange(min=1), default=None, help="Override the setting's input resolution."),
