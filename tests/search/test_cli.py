@@ -125,3 +125,31 @@ def test_corrupt_checkpoint_on_resume(run_cli, tmp_path: Path, pcdarts_lpm: Path
     assert (out / "checkpoint.pt").read_bytes() == b"\x80\x02garbage"
     assert (out / "metrics.jsonl").read_text() == '{"stage": 0, "epoch": 0}\n'
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+
+
+def test_calibrate_then_reinforce_with_non_differentiable_predictor(run_cli, register_plugin, tmp_path: Path) -> None:
+    """--calibrate measures (flops measurer), fits xgboost, and REINFORCE lets it drive pcdarts."""
+    from nascost.cost import Cost
+    from nascost.hookspecs import hookimpl
+
+    class Recipe:
+        @hookimpl
+        def register_costs(self, register) -> None:
+            register(Cost.define("test-flops-xgb", measurer="flops", predictor="xgboost"))
+
+    register_plugin(Recipe())
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        "search", "--space", "pcdarts", "--cost", "test-flops-xgb", "--estimator", "reinforce", "--lambda", "1e-6",
+        "--calibrate", "24", "--cost-setting", "cifar-small",
+        "--opt", 'cost_setting_overrides={"channels": 4, "layers": 3, "input_size": 8}',
+        *TINY, "--out", str(out), "--json", "-q",
+    )
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert (out / "calibration.db").is_file() and (out / "costs" / "test-flops-xgb.nascost").is_file()
+    assert summary["predicted_cost"]["test-flops-xgb"]["unit"] == "MACs"
+    measured = summary["measured_cost"]["test-flops-xgb"]["value"]
+    assert measured == summary["counts"]["macs"]  # the flops measurer counts the same MACs
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["expected_cost"]["test-flops-xgb"] > 0
