@@ -62,6 +62,9 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--device", help="Device fingerprint (prefix) of the rows to fit on.")
 @click.option("--measurer", help="Measurer of the rows to fit on (building lut: the measurer to use).")
 @click.option("--batch-size", type=int, help="Batch size of the rows to fit on (building lut: to measure at).")
+@click.option("--channels", type=click.IntRange(min=1), help="Building flops/lut: override the setting's channels.")
+@click.option("--layers", type=click.IntRange(min=1), help="Building flops/lut: override the setting's cells.")
+@click.option("--input-size", type=click.IntRange(min=1), help="Building flops/lut: override the input size.")
 @click.option("--include-flagged", is_flag=True, help="Also use rows flagged as measured during drift.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Predictor file to write.")
 @click.option("--as-cost", "as_cost", help="Also store it in the cost store under this cost name (e.g. cpu-lpm).")
@@ -72,7 +75,8 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 @config_option
 def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str | None, device: str | None,
-            measurer: str | None, batch_size: int | None, include_flagged: bool, output: str | None,
+            measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
+            input_size: int | None, include_flagged: bool, output: str | None,
             as_cost: str | None, opts: tuple[str, ...], val_fraction: float, seed: int, as_json: bool) -> None:
     """Fit a cost predictor on a database (or build flops/lut from the space) and save it."""
     from nascost.cost import CostStore
@@ -90,8 +94,11 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
         raise NascostError(f"directory {str(out.parent)!r} does not exist")
     if out is not None and out.is_dir():
         raise NascostError(f"{str(out)!r} is a directory; give a file name with -o")
+    overrides = {"channels": channels, "layers": layers, "input_size": input_size}
     with _bar("epoch" if cls.requires_fit else "net", as_json) as bar:
         if cls.requires_fit:
+            if any(v is not None for v in overrides.values()):
+                raise NascostError("--channels/--layers/--input-size shape a built predictor; with --db use --setting")
             if db is None:
                 raise NascostError(f"predictor {predictor_name!r} is fitted on measured costs: pass --db FILE")
             model, meta = fit_from_database(
@@ -112,7 +119,7 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
             if predictor_name != "flops" and measurer is None:
                 raise NascostError(f"building {predictor_name!r} needs --measurer (e.g. cpu-timer)")
             model, meta = build_predictor(
-                space=space_obj, predictor=predictor_name, setting=space_obj.setting(setting),
+                space=space_obj, predictor=predictor_name, setting=space_obj.setting(setting, **overrides),
                 measurer=measurer, batch_size=batch_size, options=options, progress=bar,
             )
     written = []

@@ -134,10 +134,10 @@ def synthetic_latency(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def make_db(path: Path, space: ToySpace, n: int, *, seed: int = 0, device: DeviceInfo = DEVICE,
-            noise: float = 0.0) -> Path:
+            noise: float = 0.0, setting: Setting | None = None) -> Path:
     """A cost database of ``n`` distinct toy architectures with synthetic latencies."""
     rng = np.random.default_rng(seed)
-    setting = space.setting("tiny")
+    setting = setting or space.setting("tiny")
     seen: dict[str, Architecture] = {}
     while len(seen) < n:
         a = space.sample(rng)

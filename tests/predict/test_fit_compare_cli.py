@@ -161,3 +161,29 @@ def test_drift_flagged_rows_are_used_only_when_asked(tmp_path, toy_space, run_cl
                            "--include-flagged")
     assert code == 0, err
     assert read_metadata(tmp_path / "r.nascost").n_train == 18
+
+
+def test_cli_builds_a_lut_in_a_custom_setting_that_compare_finds(tmp_path, toy_space, run_cli, register_plugin) -> None:
+    """A lut built on the data's device and setting (overrides included) is used by compare."""
+    from conftest import ParamCounter
+
+    from nascost.hookspecs import hookimpl
+
+    class P:
+        @hookimpl
+        def register_cost_measurers(self, register):
+            register(ParamCounter)
+
+    register_plugin(P())
+    code, _, err = run_cli("fit", "--predictor", "lut", "--space", "toy", "--setting", "tiny", "--channels", "6",
+                           "--measurer", "param-counter", "--as-cost", "toy-lut")
+    assert code == 0, err
+    (entry,) = CostStore().list()
+    assert entry.metadata.setting.channels == 6 and entry.metadata.unit == "params"
+    device = ParamCounter().device_info()
+    assert entry.metadata.device.fingerprint == device.fingerprint
+    db = make_db(tmp_path / "c.db", toy_space, 40, device=device, setting=toy_space.setting("tiny", channels=6))
+    res = compare_predictors(load_data(db, space="toy"), ["lut"], space=toy_space)
+    assert res["lut"]["available"] and res["lut"]["kendall_tau"] is not None
+    other = make_db(tmp_path / "o.db", toy_space, 40, device=device)  # channels 4: no table for it
+    assert not compare_predictors(load_data(other, space="toy"), ["lut"], space=toy_space)["lut"]["available"]
