@@ -4,6 +4,8 @@ Usage (from the repository root)::
 
     # fit time of the default lpm on 5,000 architectures, predict time for 20 (synthetic data)
     .venv/bin/python benchmarks/predictors.py timing [--n 5000] [--threads 1]
+    # fitted predictors on a known synthetic cost (additive + interactions + 1% noise)
+    .venv/bin/python benchmarks/predictors.py synthetic --n 2000
     # every predictor on a real cost database: metrics, learning curve, plots
     .venv/bin/python benchmarks/predictors.py compare --db costs.db [--train-sizes 250,500,1000,2000] [--plot DIR]
     # agreement of two measurement campaigns (noise floor) or two devices
@@ -97,6 +99,36 @@ def _nograd(model, x):
         return model.predict(x)
 
 
+def synthetic(args: argparse.Namespace) -> dict:
+    """Every fitted predictor on a known cost: additive per-operation costs plus 40 pairwise
+    interactions and 1% multiplicative noise, on valid DARTS encodings (a sanity check of the
+    learners where measurement noise does not hide everything; not a latency result)."""
+    from nascost import plugins
+    from nascost.predict import regression_metrics
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    x = darts_like(args.n + 2000, seed=11)
+    w = torch.as_tensor(rng.uniform(0.1, 1.0, 112), dtype=torch.float32)
+    pairs = torch.as_tensor(rng.integers(0, 112, (40, 2)))
+    y = 5 + x @ w + 0.3 * (x[:, pairs[:, 0]] * x[:, pairs[:, 1]]).sum(1)
+    y = y * (1 + 0.01 * torch.as_tensor(rng.standard_normal(len(y)), dtype=torch.float32))
+    train, test = slice(0, args.n), slice(args.n, args.n + 2000)
+    out: dict = {"machine": machine(), "n_train": args.n, "n_test": 2000}
+    for name in [n for n in args.predictors.split(",") if n]:
+        cls = plugins.get("predictors", name)
+        if not cls.requires_fit:
+            continue
+        model = plugins.get_predictor(name)
+        t0 = time.process_time()
+        model.fit(x[train], y[train])
+        fit_cpu = time.process_time() - t0
+        with torch.no_grad():
+            pred = model.predict(x[test]).detach().numpy()
+        out[name] = {**regression_metrics(y[test].numpy(), pred), "fit_cpu_s": fit_cpu}
+    return out
+
+
 def compare(args: argparse.Namespace) -> dict:
     from nascost.fit import compare_predictors, load_data, plot_comparison
 
@@ -122,7 +154,7 @@ def agree(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["timing", "compare", "agree"])
+    p.add_argument("what", choices=["timing", "synthetic", "compare", "agree"])
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=1000)
@@ -137,7 +169,7 @@ def main() -> None:
     p.add_argument("--plot")
     p.add_argument("--include-flagged", action="store_true", help="use drift-flagged rows too")
     args = p.parse_args()
-    result = {"timing": timing, "compare": compare, "agree": agree}[args.what](args)
+    result = {"timing": timing, "synthetic": synthetic, "compare": compare, "agree": agree}[args.what](args)
     print(json.dumps(result, indent=2, default=str))
 
 
