@@ -299,14 +299,17 @@ def plot_weight_evolution(run: Run, path: Path, op_names: list[str] | None = Non
     if not run.arch_weights:
         return None
     plt = _plt()
-    names = [k for k, v in run.arch_weights[-1]["weights"].items() if isinstance(v, list)]
+    # progressive searches (P-DARTS) drop operations between stages: plot the last stage only
+    last_stage = run.arch_weights[-1].get("stage", 0)
+    entries = [e for e in run.arch_weights if e.get("stage", 0) == last_stage]
+    names = [k for k, v in entries[-1]["weights"].items() if isinstance(v, list)]
     if not names:
         return None
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names, strict=False):
         series: dict[int, list[float]] = {}
         xs = []
-        for i, entry in enumerate(run.arch_weights):
+        for i, entry in enumerate(entries):
             mat = entry["weights"].get(name)
             if not isinstance(mat, list):
                 continue
@@ -317,9 +320,10 @@ def plot_weight_evolution(run: Run, path: Path, op_names: list[str] | None = Non
             for j, v in enumerate(probs.mean(0).tolist()):
                 series.setdefault(j, []).append(v)
         for j, ys in series.items():
-            label = op_names[j] if op_names and j < len(op_names) else f"op {j}"
+            label = op_names[j] if op_names and len(series) == len(op_names) else f"op {j}"
             ax.plot(xs[: len(ys)], ys, marker=".", label=label)
-        ax.set_title(f"{name}: mean softmax weight per operation")
+        stage = f" (stage {last_stage})" if last_stage else ""
+        ax.set_title(f"{name}: mean softmax weight per operation{stage}")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
