@@ -38,8 +38,11 @@ def pcdarts_lpm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_search_pcdarts_with_predictor_file_end_to_end(run_cli, tmp_path: Path, pcdarts_lpm: Path) -> None:
     out = tmp_path / "run"
+    # --config keys are the long flag names (other search options: ``opt: ['key=value']``); flags win
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text("space: pcdarts\nlambda: 0.5\nsamples: 7\n")
     code, stdout, err = run_cli(
-        "search", "--space", "pcdarts", "--cost", f"{pcdarts_lpm}:0.2", *TINY, "--out", str(out), "--json", "-q"
+        "search", "--config", str(cfg), "--cost", f"{pcdarts_lpm}:0.2", *TINY, "--out", str(out), "--json", "-q"
     )
     assert code == 0, err
     summary = json.loads(stdout)
@@ -50,23 +53,12 @@ def test_search_pcdarts_with_predictor_file_end_to_end(run_cli, tmp_path: Path, 
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert row["cost_term"] > 0 and row["derived_cost"]["pcdarts-lpm"] > 0
     config = json.loads((out / "config.json").read_text())
-    assert config["costs"][0]["lambda"] == 0.2 and config["search"]["batch_size"] == 16
-    # a second run into the same directory is refused, and --resume of a finished run is a no-op rerun
+    assert config["costs"][0]["lambda"] == 0.2  # the cost's own lambda beats --lambda from the file
+    assert config["search"]["lambda"] == 0.5 and config["search"]["samples"] == 7
+    assert config["search"]["batch_size"] == 16 and config["search"]["learning_rate"] == 0.1  # pcdarts default lr
+    # a second run into the same directory is refused
     code, _, err = run_cli("search", "--space", "pcdarts", "--cost", f"{pcdarts_lpm}:0.2", *TINY, "--out", str(out), "-q")
     assert code == 2 and "not empty" in err
-
-
-def test_config_file_sets_options(run_cli, tmp_path: Path, pcdarts_lpm: Path) -> None:
-    cfg = tmp_path / "search.yaml"
-    # keys are the long flag names (other search options: ``opt: ['key=value']``)
-    cfg.write_text(
-        f"space: pcdarts\ncost: ['{pcdarts_lpm}']\nlambda: 0.3\nestimator: st\nsamples: 7\n"
-    )
-    out = tmp_path / "run"
-    code, _, err = run_cli("search", "--config", str(cfg), *TINY, "--out", str(out), "-q")
-    assert code == 0, err
-    config = json.loads((out / "config.json").read_text())
-    assert config["costs"][0]["lambda"] == 0.3 and config["search"]["samples"] == 7
 
 
 def _one_line_exit_2(result: tuple[int, str, str], *words: str) -> None:

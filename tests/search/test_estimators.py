@@ -51,7 +51,7 @@ def test_expectation_equals_analytic_value_and_gradient() -> None:
     probs = torch.softmax(net.alpha.detach(), -1)
     w = LinearCost().weights.reshape(EDGES, len(OPS))
     analytic = float((probs * w).sum() + 1.0)
-    assert float(lat) == pytest.approx(analytic, rel=1e-6)
+    assert float(lat.detach()) == pytest.approx(analytic, rel=1e-6)
     lat.backward()
     # d/dalpha_k sum_j p_j w_j = p_k (w_k - sum_j p_j w_j)
     mean_w = (probs * w).sum(-1, keepdim=True)
