@@ -172,14 +172,18 @@ def predict_trees(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float32)
     left, right, feat, thr = arrays["left"], arrays["right"], arrays["feature"], arrays["threshold"]
-    node = np.broadcast_to(arrays["roots"], (x.shape[0], arrays["roots"].size)).copy()
-    rows = np.arange(x.shape[0])[:, None]
-    while True:
-        internal = left[node] >= 0
-        if not internal.any():
-            break
-        go_left = x[rows, feat[node]] <= thr[node]
-        node = np.where(internal, np.where(go_left, left[node], right[node]), node)
+    n, t = x.shape[0], arrays["roots"].size
+    node = np.broadcast_to(arrays["roots"], (n, t)).reshape(-1).copy()
+    row = np.repeat(np.arange(n), t)
+    active = np.arange(n * t)
+    while active.size:
+        # only (row, tree) pairs still at an internal node move on: work follows path lengths
+        cur = node[active]
+        keep = left[cur] >= 0
+        active, cur = active[keep], cur[keep]
+        go_left = x[row[active], feat[cur]] <= thr[cur]
+        node[active] = np.where(go_left, left[cur], right[cur])
+    node = node.reshape(n, t)
     return arrays["value"][node]
 
 
