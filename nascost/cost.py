@@ -241,8 +241,8 @@ class CostStore:
         s_opt = f" --setting {setting_name}" if setting_name else ""
         if predictor in ("lut", "flops"):
             how = (
-                f"nascost fit --predictor {predictor} --space {space}{s_opt} --measurer {measurer} "
-                f"--as-cost {name}"
+                f"nascost fit --predictor {predictor} --space {space}{s_opt or ' --setting SETTING'} "
+                f"--measurer {measurer} --as-cost {name}"
             )
         else:
             how = (
