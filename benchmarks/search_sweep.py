@@ -40,7 +40,8 @@ def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, ex
         "space": args.space, "dataset": args.dataset, "costs": costs, "lambda": lam, "epochs": args.epochs,
         "C": args.C, "layers": args.layers, "batch_size": args.batch_size, "seed": args.seed,
         "threads": args.threads, "max_train_samples": args.max_train_samples,
-        "arch_frozen_epochs": args.arch_frozen_epochs, "cost_scale": args.cost_scale, **extra,
+        "arch_frozen_epochs": args.arch_frozen_epochs, "cost_scale": args.cost_scale,
+        "arch_learning_rate": args.arch_lr, "learning_rate": args.lr, **extra,
     }
     data = {k: v for k, v in data.items() if v is not None}
     return run_search(SearchConfig.build(data), out, force=True, show_progress=False,
@@ -74,6 +75,8 @@ def main() -> None:
     ap.add_argument("--C", type=int, default=8)
     ap.add_argument("--layers", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, help="weight learning rate (default: the space's)")
+    ap.add_argument("--arch-lr", type=float, help="architecture learning rate (default: the space's)")
     ap.add_argument("--max-train-samples", type=int)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
