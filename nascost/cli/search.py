@@ -90,9 +90,9 @@ def _run(data: dict[str, Any], out: str | None, resume: bool, force: bool, as_js
     _print_summary(result, as_json)
 
 
-def _common(f: Any) -> Any:
+def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
     options = [
-        click.option("--out", "-o", type=click.Path(file_okay=False), help="Output directory (default runs/SPACE-TIME)."),
+        click.option("--out", "-o", type=click.Path(file_okay=False), help=f"Output directory (default {out_default})."),
         click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."),
         click.option("--force", is_flag=True, help="Replace a non-empty --out directory."),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
@@ -157,7 +157,7 @@ def search_cmd(**kw: Any) -> None:
 
 
 @click.command("quickstart")
-@_common
+@lambda f: _common(f, "runs/quickstart")
 @config_option
 def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, quiet: bool) -> None:
     """The README quick start: calibrate a cpu-lpm here, search pcdarts on digits, measure the result.
