@@ -761,7 +761,7 @@ def _run_stage(
             row["val_loss"], row["val_acc"] = vl, va
         elif sums["na"]:
             row["val_loss"], row["val_acc"] = sums["search_val_loss"] / na, sums["search_val_acc"] / na
-        row["cost_term"] = penalty_sum / na if sums["na"] else None
+        row["cost_term"] = penalty_sum / na if (sums["na"] and terms) else None
         row["expected_cost"] = {k: v / na for k, v in cost_sums.items()} if sums["na"] else None
         arch = model.derive()
         row["derived_cost"] = {t.name: predicted_cost(t, space, arch) for t in terms}

@@ -181,3 +181,13 @@ def test_bad_options_are_one_line_errors() -> None:
         SearchConfig.build({"costs": ["cpu-lpm:-0.5"]})
     with pytest.raises(NascostError, match="estimator"):
         SearchConfig.build({"estimator": "magic"})
+
+
+@pytest.mark.parametrize(("cost_stages", "expected"), [("last", [False, True]), ("all", [True, True])])
+def test_multi_stage_search_applies_the_cost_where_asked(tmp_path: Path, cost_stages: str, expected: list) -> None:
+    out = tmp_path / "run"
+    search(out, stages=[{}, {}], cost_stages=cost_stages, epochs=1, max_steps=2)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in rows] == [0, 1]
+    assert [r["cost_term"] is not None for r in rows] == expected
+    assert sorted(p.name for p in (out / "genotypes").iterdir()) == ["stage0_epoch_000.json", "stage1_epoch_000.json"]
