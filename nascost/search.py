@@ -518,6 +518,7 @@ def _run_search(
         dataset = plugins.get_dataset(config.dataset, config.dataset_options or None)
     config = config.with_defaults(space.search_defaults())
     device = _resolve_device(config.device)
+    train_set = dataset.load("train", augment=True)  # a failed download fails here, before any write
     if resume:
         load_checkpoint(out / CHECKPOINT)
     if costs is None and config.costs and config.calibrate == 0:
@@ -579,7 +580,6 @@ def _run_search(
         ref_txt = f"; a random architecture costs {ref:.4g} {c.unit}" if ref is not None and math.isfinite(ref) else ""
         say(f"cost {c.name}: lambda {t.lam:g} per {c.unit or 'unit'}, estimator {t.estimator}{extra}{ref_txt}")
 
-    train_set = dataset.load("train", augment=True)
     plan = _stage_plan(config, space)
     stage_states: list[dict[str, torch.Tensor]] = []
     start_stage, start_epoch = 0, 0

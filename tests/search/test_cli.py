@@ -145,3 +145,17 @@ def test_calibrate_then_reinforce_with_non_differentiable_predictor(run_cli, reg
     assert measured == summary["counts"]["macs"]  # the flops measurer counts the same MACs
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert row["expected_cost"]["test-flops-xgb"] > 0
+
+
+def test_offline_cifar10_fails_before_writing(run_cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import urllib.error
+
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    out = tmp_path / "run"
+    _one_line_exit_2(run_cli("search", "--dataset", "cifar10", "--out", str(out), "-q"), "imagefolder:PATH", "digits")
+    assert not out.exists()
