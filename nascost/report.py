@@ -224,6 +224,12 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _integer_ticks(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:60] or "run"
 
@@ -253,6 +259,7 @@ def plot_curves(run: Run, path: Path) -> Path | None:
         axes[i][1].set_title(f"{title}: accuracy (%)")
         for ax in axes[i]:
             ax.set_xlabel("epoch")
+            _integer_ticks(ax)
             ax.grid(alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize=8)
@@ -282,6 +289,7 @@ def plot_cost_curves(run: Run, path: Path) -> Path | None:
     axes[1].set_title("cost term λ·LAT(α) in the loss")
     for ax in axes:
         ax.set_xlabel("epoch")
+        _integer_ticks(ax)
         ax.grid(alpha=0.3)
     if axes[0].lines:
         axes[0].legend(fontsize=8)
@@ -325,6 +333,7 @@ def plot_weight_evolution(run: Run, path: Path, op_names: list[str] | None = Non
         stage = f" (stage {last_stage})" if last_stage else ""
         ax.set_title(f"{name}: mean softmax weight per operation{stage}")
         ax.set_xlabel("epoch")
+        _integer_ticks(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -346,6 +355,7 @@ def plot_derived_evolution(run: Run, space: Any, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(min(12, 2 + 0.5 * len(encs)), 4))
     ax.imshow(mat, aspect="auto", interpolation="nearest", cmap="Greys")
     ax.set_xlabel("epoch")
+    _integer_ticks(ax)
     ax.set_ylabel("encoding bit")
     ax.set_xticks(range(len(encs)))
     ax.set_xticklabels([s.replace("epoch_", "").lstrip("0") or "0" for s, _ in run.genotypes], fontsize=7)
@@ -457,7 +467,7 @@ def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.8))
-    colors = {"": "tab:blue"}
+    colors: dict[str, str] = {}
     for cost, acc, run, _unit in pts:
         active = [n for n, lam in run.lambdas.items() if lam]
         if not active:
@@ -466,7 +476,8 @@ def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -
             kind = "FLOPs-aware"
         else:
             kind = "latency-aware"
-        color = colors.setdefault(kind, ["tab:blue", "tab:orange", "tab:green", "tab:purple"][len(colors) % 4])
+        palette = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
+        color = colors.setdefault(kind, palette[len(colors) % len(palette)])
         ax.scatter([cost], [acc], color=color, label=kind, zorder=3)
         ax.annotate(run.path.name, (cost, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
     front = pareto_front([(c, a) for c, a, _, _ in pts])
