@@ -17,7 +17,7 @@ from nascost.errors import NascostError
 
 
 @contextmanager
-def _bar(unit: str, quiet: bool) -> Iterator[Any]:
+def _bar(unit: str, quiet: bool, label: str = "fitting") -> Iterator[Any]:
     """A ``progress(done, total, info)`` callback drawing a rich bar (or nothing when quiet)."""
     if quiet:
         yield None
@@ -25,7 +25,7 @@ def _bar(unit: str, quiet: bool) -> Iterator[Any]:
     with progress(unit) as bar:
         tasks: dict[str, Any] = {}
 
-        def update(done: int, total: int, info: str, what: str = "fitting") -> None:
+        def update(done: int, total: int, info: str, what: str = label) -> None:
             if what not in tasks:
                 tasks[what] = bar.add_task(what, total=total, info="")
             bar.update(tasks[what], completed=done, total=total, info=info)
@@ -95,7 +95,7 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
     if out is not None and out.is_dir():
         raise NascostError(f"{str(out)!r} is a directory; give a file name with -o")
     overrides = {"channels": channels, "layers": layers, "input_size": input_size}
-    with _bar("epoch" if cls.requires_fit else "net", as_json) as bar:
+    with _bar("epoch" if cls.requires_fit else "net", as_json, "fitting" if cls.requires_fit else "building") as bar:
         if cls.requires_fit:
             if any(v is not None for v in overrides.values()):
                 raise NascostError("--channels/--layers/--input-size shape a built predictor; with --db use --setting")
