@@ -45,7 +45,13 @@ def walk(cmd: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple
 
 def _help_text(cmd: click.Command, path: tuple[str, ...]) -> str:
     """The exact ``-h`` output, at a fixed width so the page is reproducible."""
-    ctx = click.Context(builtin_cli(), info_name="nascost", terminal_width=WIDTH, max_content_width=WIDTH)
+    from nascost.cli import CONTEXT_SETTINGS
+
+    # the CLI's own context settings (``-h`` as well as ``--help``), as a real invocation has
+    ctx = click.Context(
+        builtin_cli(), info_name="nascost", terminal_width=WIDTH, max_content_width=WIDTH,
+        help_option_names=CONTEXT_SETTINGS["help_option_names"],
+    )  # fmt: skip
     for name in path:
         group = ctx.command
         assert isinstance(group, click.Group)
