@@ -306,11 +306,10 @@ def train(
         saved = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
         if saved.get("architecture") != arch.spec or saved.get("space") != space.name:
             raise NascostError(f"{out} holds the training of another architecture; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-
     torch.manual_seed(config.seed)
-    train_data = dataset.load("train", augment=True)
+    train_data = dataset.load("train", augment=True)  # a dataset that cannot load leaves no directory
     test_data = dataset.load("test", augment=False)
+    out.mkdir(parents=True, exist_ok=True)
     loader_gen = torch.Generator().manual_seed(config.seed)
     train_loader = DataLoader(
         train_data, batch_size=config.batch_size, shuffle=True, num_workers=config.workers,

@@ -171,3 +171,15 @@ def test_cli_train_genotype_file_names_its_space(tiny_space, run_cli, tmp_path) 
 
 def test_presets_are_known() -> None:
     assert set(PRESETS) == {"cifar", "imagenet", "quick"}
+
+
+def test_a_dataset_that_cannot_load_leaves_nothing(tiny_space, tmp_path) -> None:
+    class Offline:
+        name, argument, num_classes, input_size, in_channels = "offline", None, 10, 8, 3
+
+        def load(self, split: str, augment: bool = False):
+            raise NascostError("cannot load dataset 'offline' (no internet)")
+
+    with pytest.raises(NascostError, match="cannot load"):
+        train(tiny_space, tiny_space.presets()["ALLCONV"], Offline(), tmp_path / "run", _quick())
+    assert not (tmp_path / "run").exists()
