@@ -257,11 +257,15 @@ def run_sweep(
         record["runs"] = [f"runs/{run_dir_name(lam)}" for lam in record["lambdas"]]
     elif out.exists() and any(out.iterdir()):
         raise NascostError(f"{out} is not empty and holds no sweep; choose another --out")
+    # names are checked before anything is written
+    space_obj = plugins.get_space(space)
+    dataset_obj = plugins.get_dataset(dataset)
+    for name in costs:
+        if not Path(name).suffix and "/" not in name:
+            plugins.get_cost(name)
     out.mkdir(parents=True, exist_ok=True)
     _atomic_json(record_path, record)
 
-    space_obj = plugins.get_space(space)
-    dataset_obj = plugins.get_dataset(dataset)
     base = SearchConfig.build({**search, "calibrate": calibrate})
     resolved = resolve_costs(base, space_obj, dataset_obj, out, progress=show_progress, log=say)
     plan = SweepPlan(space_obj, dataset_obj, resolved, lambdas, {**search})

@@ -94,6 +94,9 @@ def test_cli_sweep_bad_lambdas_is_one_line(run_cli, tmp_path: Path) -> None:
     code, _out, err = run_cli("sweep", "--cost", "flops", "--lambdas", "0,-0.1", "--out", str(tmp_path / "s"))
     assert code == 2 and "lambda must be >= 0" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
+    code, _out, err = run_cli("sweep", "--cost", "cpu-lpmm", "--out", str(tmp_path / "s"))
+    assert code == 2 and "unknown cost 'cpu-lpmm'" in err and "did you mean 'cpu-lpm'" in err
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.ray
