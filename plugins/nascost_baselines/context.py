@@ -10,9 +10,10 @@ public interface (``sample``, ``encode``, ``decode``, ``build``, ``count``):
    ``space.decode`` accepts it and ``space.encode(decode(e)) == e``: a valid
    architecture differing from the base in exactly one operation at one edge
    position. In a DARTS cell that is the same edge with another operation,
-   or one of the node's two inputs switched to ``i``'s edge (two neighbours,
-   one per input replaced). Bits no valid neighbour reaches (``none``) get
-   weight 0.
+   or one of the node's two inputs switched to ``i``'s edge. Neighbours are
+   kept only while they link bits not yet linked (a spanning forest), which
+   is the fewest networks that still identify the sums below. Bits no valid
+   neighbour reaches (``none``) get weight 0.
 2. Cost every base and neighbour in the setting: its MACs (``flops``,
    ``space.count``) or its measured cost (``lut``, the measurer's median at
    the batch size). Each neighbour is a whole network, so every entry is the
@@ -22,8 +23,8 @@ public interface (``sample``, ``encode``, ``decode``, ``build``, ``count``):
    the same number of operations, so a shared shift of all ``w`` against
    ``c`` is not identifiable from whole networks; the solution taken is the
    one with the smallest ``||w||`` (``c`` unpenalised), which is the
-   network's fixed part plus the mean per-operation cost. Because every
-   replaceable pair of bits is linked by a neighbour, the only other free
+   network's fixed part plus the mean per-operation cost. Because bits that
+   can replace each other are linked through neighbours, the only other free
    directions are shifts within groups of bits that every valid
    architecture uses equally often (a DARTS node always has two
    operations), so predictions of valid architectures do not depend on
@@ -65,21 +66,33 @@ def _decoder(space: Any, base: Architecture) -> Any:
 
 
 def one_op_neighbours(space: Any, base: Architecture) -> list[tuple[int, int, Architecture]]:
-    """Every valid architecture that moves one 1-bit ``j`` of ``base``'s encoding to a 0-bit ``i``.
+    """Valid architectures that move one 1-bit ``j`` of ``base``'s encoding to a 0-bit ``i``.
 
-    Returns ``(i, j, architecture)``. Taking every valid ``j`` (not just one)
-    links all bits that can replace each other into one group, which is what
-    makes the least-squares solution unique up to shifts that cancel for
-    valid architectures (in a DARTS cell: one group per node).
+    Returns ``(i, j, architecture)``, one per substitution that links two
+    bits not yet linked (a spanning forest over "can replace each other"):
+    every bit that can enter the base is reached, and bits that can replace
+    each other end up in one group (in a DARTS cell: one group per node), so
+    the least-squares solution is unique up to shifts that cancel for valid
+    architectures, with the fewest networks to cost (93 for a DARTS cell).
     """
     decode = _decoder(space, base)
     e0 = space.encode([base])[0].to(torch.float32)
     on = [int(j) for j in torch.nonzero(e0 > 0.5).flatten()]
+    parent = list(range(e0.numel()))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
     out: list[tuple[int, int, Architecture]] = []
     for i in range(e0.numel()):
         if e0[i] > 0.5:
             continue
         for j in on:
+            if root(i) == root(j):
+                continue
             e = e0.clone()
             e[j], e[i] = 0.0, 1.0
             try:
@@ -89,6 +102,7 @@ def one_op_neighbours(space: Any, base: Architecture) -> list[tuple[int, int, Ar
                 continue
             if torch.equal(back, e):
                 out.append((i, j, arch))
+                parent[root(i)] = root(j)
     return out
 
 
