@@ -142,6 +142,9 @@ class SearchConfig(BaseModel):
     calibrate_measurer_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the measurer during --calibrate (e.g. runs, warmup)"
     )
+    calibrate_predictor_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the predictor fitted by --calibrate (e.g. target_scaling)"
+    )
     # --- network and optimisation (None: the space's defaults) ---
     C: int | None = Field(default=None, gt=0)
     layers: int | None = Field(default=None, gt=0)
@@ -578,7 +581,8 @@ def _run_search(
         ref = refs.get(c.name)
         extra = f", target {t.target:g} {c.unit} ({t.target_mode})" if t.target is not None else ""
         ref_txt = f"; a random architecture costs {ref:.4g} {c.unit}" if ref is not None and math.isfinite(ref) else ""
-        say(f"cost {c.name}: lambda {t.lam:g} per {c.unit or 'unit'}, estimator {t.estimator}{extra}{ref_txt}")
+        per = f"per {c.unit or 'unit'}" if t.scale == 1.0 else f"on the paper's scale (costs x {t.scale:.3g})"
+        say(f"cost {c.name}: lambda {t.lam:g} {per}, estimator {t.estimator}{extra}{ref_txt}")
 
     plan = _stage_plan(config, space)
     stage_states: list[dict[str, torch.Tensor]] = []

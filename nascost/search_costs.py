@@ -102,6 +102,7 @@ def resolve_costs(
                 ref, recipe, space, setting, out_dir, n=config.calibrate, seed=config.seed,
                 batch_size=config.cost_batch_size, progress=progress, say=say,
                 measurer_options=config.calibrate_measurer_options,
+                predictor_options=config.calibrate_predictor_options,
             )
             source = str(calibrated)
         else:
@@ -158,6 +159,7 @@ def calibrate(
     progress: bool,
     say: Callable[[str], None],
     measurer_options: dict[str, Any] | None = None,
+    predictor_options: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """Measure ``n`` architectures with the recipe's measurer here, fit its predictor, save it."""
     from nascost.collect import run_campaign
@@ -188,7 +190,7 @@ def calibrate(
         say(f"calibrating {name}: fitting {recipe.predictor} on them")
         pred, meta = fit_from_database(
             db, space=space, predictor=recipe.predictor, progress=_bar_fn(progress, f"fitting {recipe.predictor}"),
-            seed=seed,
+            seed=seed, options=predictor_options or None,
         )
         metrics = ", ".join(f"{k} {v:.3g}" for k, v in meta.metrics.items() if isinstance(v, float))
         if metrics:

@@ -29,6 +29,8 @@ QUICKSTART: dict[str, Any] = {
     "cost_setting": "cifar-small",
     "cost_setting_overrides": {"channels": 8, "layers": 5, "input_size": 8, "in_channels": 1},
     "calibrate_measurer_options": {"warmup": 2, "runs": 10},
+    # log targets keep a quick LPM's predictions positive (the paper's LPM regresses raw ms)
+    "calibrate_predictor_options": {"target_scaling": "log"},
     "C": 8,
     "layers": 5,
     "epochs": 4,
@@ -166,7 +168,8 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
     --cost cpu-lpm --lambda 0.2 --cost-scale paper --calibrate 300 --cost-setting cifar-small --C 8 --layers 5 --epochs 4
     --batch-size 64 --lr 0.1 --arch-lr 3e-3 --arch-frozen-epochs 1 --threads 1
     --opt 'cost_setting_overrides={"channels": 8, "layers": 5, "input_size": 8, "in_channels": 1}'
-    --opt 'calibrate_measurer_options={"warmup": 2, "runs": 10}'.
+    --opt 'calibrate_measurer_options={"warmup": 2, "runs": 10}'
+    --opt 'calibrate_predictor_options={"target_scaling": "log"}'.
     """
     if not quiet:
         console.print("quick start settings: " + json.dumps(QUICKSTART), highlight=False, markup=False)
