@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 
 from nascost.base import Plugin
 from nascost.errors import NascostError
+from nascost.files import atomic_write
 from nascost.predict import PredictorMetadata, read_metadata
 from nascost.records import DeviceInfo, Setting
 
@@ -164,16 +164,8 @@ class CostStore:
         except OSError as exc:
             raise NascostError(f"cannot create the cost store at {str(dest_dir)!r}: {exc}") from None
         dest = dest_dir / self._file_name(meta)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest_dir)
-        try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                shutil.copyfileobj(inp, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(dest, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out)
         return dest
 
     def entries(self, name: str | None = None) -> list[CostEntry]:

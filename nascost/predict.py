@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nascost.base import Plugin
 from nascost.errors import NascostError
+from nascost.files import torch_save
 from nascost.records import DeviceInfo, Setting
 
 if TYPE_CHECKING:
@@ -219,16 +218,7 @@ def save_predictor(predictor: CostPredictor, path: str | Path, metadata: Predict
         "state": state_json,
         "tensors": tensors,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    torch_save(payload, path)
     return path
 
 

@@ -26,7 +26,6 @@ import base64
 import html
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 
 from nascost.errors import NascostError
+from nascost.files import atomic_write, write_text
 from nascost.records import Architecture
 
 # --- reading run directories -------------------------------------------------------------
@@ -217,10 +217,9 @@ def _plt():
 
 
 def _save(fig: Any, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, dpi=100, format="png")
     _plt().close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -648,7 +647,5 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
         + "\n".join(p for p in parts if p)
         + "</body></html>\n"
     )
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(doc)
-    os.replace(tmp, output)
+    write_text(output, doc)
     return {"report": str(output), "images": [str(p) for p in images], "runs": [str(r.path) for r in runs]}

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from torch.nn import functional as F
 
 from nascost.architect import Architect
 from nascost.errors import NascostError
+from nascost.files import torch_save, write_text
 from nascost.penalty import (
     PAPER_REFERENCE_COST,
     CostFunction,
@@ -296,30 +295,6 @@ def make_cost_terms(
 # --- output directory ----------------------------------------------------------
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a whole file or nothing (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def prepare_out_dir(out: Path, *, resume: bool, force: bool, check_only: bool = False) -> None:
     """Refuse to mix runs: a non-empty directory needs ``--resume`` or ``--force``.
 
@@ -548,7 +523,7 @@ def _run_search(
                 f"--resume: the options differ from those of the run in {str(out)!r} (see its config.json); "
                 f"resume with the same options or start again with --force"
             )
-    atomic_write_text(
+    write_text(
         out / "config.json",
         json.dumps(
             {
@@ -637,7 +612,7 @@ def _truncate_metrics(path: Path, stage: int, epoch: int) -> None:
             continue  # a line cut by a kill
         if (row.get("stage", 0), row.get("epoch", 0)) < (stage, epoch):
             keep.append(line)
-    atomic_write_text(path, "".join(f"{line}\n" for line in keep))
+    write_text(path, "".join(f"{line}\n" for line in keep))
 
 
 def _genotype_path(out: Path, stage: int, stages: int, epoch: int) -> Path:
@@ -773,10 +748,10 @@ def _run_stage(
         row["alpha_entropy"] = alpha_entropy(model.arch_parameters())
         row["epoch_time"] = time.perf_counter() - t0
         gpath = _genotype_path(out, stage, stages, epoch)
-        atomic_write_text(gpath, json.dumps({"space": arch.space, **arch.spec}, indent=2))
+        write_text(gpath, json.dumps({"space": arch.space, **arch.spec}, indent=2))
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
-        atomic_torch_save(
+        torch_save(
             {
                 "stage": stage,
                 "epoch": epoch + 1,
@@ -848,7 +823,7 @@ def _finish(
     config: SearchConfig,
     say: Callable[[str], None],
 ) -> SearchResult:
-    atomic_write_text(out / "genotype.json", json.dumps({"space": arch.space, **arch.spec}, indent=2))
+    write_text(out / "genotype.json", json.dumps({"space": arch.space, **arch.spec}, indent=2))
     predicted = {t.name: predicted_cost(t, space, arch) for t in terms}
     counts = None
     setting = next((c.setting for c in costs if c.setting is not None), None)
@@ -868,7 +843,7 @@ def _finish(
         "setting": setting.model_dump() if setting else None,
         "counts": counts,
     }
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    write_text(out / "summary.json", json.dumps(summary, indent=2))
     return SearchResult(
         architecture=arch, out_dir=out, predicted=predicted, counts=counts, summary=summary, measured=measured
     )

@@ -35,16 +35,11 @@ from typing import Any
 import torch
 
 from nascost.errors import NascostError, UnavailableError
+from nascost.files import write_json
 
 
 def run_dir_name(lam: float) -> str:
     return f"lambda_{lam:g}"
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def parse_lambdas(text: str) -> list[float]:
@@ -264,7 +259,7 @@ def run_sweep(
         if not Path(name).suffix and "/" not in name:
             plugins.get_cost(name)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_json(record_path, record)
+    write_json(record_path, record)
 
     base = SearchConfig.build({**search, "calibrate": calibrate})
     resolved = resolve_costs(base, space_obj, dataset_obj, out, progress=show_progress, log=say)
@@ -287,7 +282,7 @@ def run_sweep(
         arch = space_obj.resolve(run / "genotype.json")
         m = measure_architecture(space_obj, arch, cost, measurer_options)
         m["predicted"] = {cost.name: predict_cost(space_obj, arch, cost)}
-        _atomic_json(run / "measurement.json", m)
+        write_json(run / "measurement.json", m)
         say(f"{run.name}: measured {m['median']:.4g} {m['unit']} ({cost.measurer}); predicted "
             f"{m['predicted'][cost.name]:.4g}")  # fmt: skip
 
@@ -304,7 +299,7 @@ def run_sweep(
             refs.append({"name": name, "measured": m, "predicted": {cost.name: predict_cost(space_obj, arch, cost)},
                          "counts": counts})  # fmt: skip
             say(f"reference {name}: measured {m['median']:.4g} {m['unit']}")
-        _atomic_json(out / "references.json", refs)
+        write_json(out / "references.json", refs)
 
     if train_preset:
         from nascost.train import make_config, train
@@ -329,5 +324,5 @@ def run_sweep(
 
     report = build_report([out], out / "report.html", title=f"{space} lambda sweep ({', '.join(costs)})")
     record["report"] = report["report"]
-    _atomic_json(record_path, record)
+    write_json(record_path, record)
     return record

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +60,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from nascost.errors import NascostError
+from nascost.files import torch_save, write_json, write_text
 from nascost.records import Architecture, Setting
 
 CHECKPOINT = "checkpoint.pt"
@@ -229,22 +229,8 @@ def _build(space: Any, arch: Architecture, setting: Setting, example: torch.Tens
     return model, setting, note
 
 
-def _atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def _atomic_torch(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
-
-
 def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(row) + "\n" for row in history))
 
 
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
@@ -347,7 +333,7 @@ def train(
         loader_gen.set_state(state["loader_rng"])
         cut_gen.set_state(state["cutout_rng"])
         say(f"resuming after epoch {start_epoch} of {config.epochs}")
-    _atomic_json(out / "config.json", {**config_json, "setting": setting.model_dump(), "note": note})
+    write_json(out / "config.json", {**config_json, "setting": setting.model_dump(), "note": note})
     _write_metrics(out / "metrics.jsonl", history)
 
     steps_per_epoch = len(train_loader) if config.max_steps is None else min(len(train_loader), config.max_steps)
@@ -404,8 +390,7 @@ def train(
         row["epoch_time_s"] = time.perf_counter() - t0
         elapsed += row["epoch_time_s"]
         history.append(row)
-        _atomic_torch(
-            ckpt_path,
+        torch_save(
             {
                 "epoch": epoch + 1,
                 "model": model.state_dict(),
@@ -416,6 +401,7 @@ def train(
                 "loader_rng": loader_gen.get_state(),
                 "cutout_rng": cut_gen.get_state(),
             },
+            ckpt_path,
         )
         _write_metrics(out / "metrics.jsonl", history)
         test_s = f", test acc {row['test_acc']:.2f}%" if "test_acc" in row else ""
@@ -425,8 +411,8 @@ def train(
     if not last_eval:
         last_eval = evaluate(model, test_loader, dev)
     summary = _summary(space, arch, model, setting, config, history, last_eval, elapsed, config_json, note)
-    _atomic_torch(out / "model.pt", model.state_dict())
-    _atomic_json(out / "summary.json", summary)
+    torch_save(model.state_dict(), out / "model.pt")
+    write_json(out / "summary.json", summary)
     return summary
 
 
