@@ -30,7 +30,7 @@ from nascost.data import CostDatabase
 
 def campaign(db: Path, a: argparse.Namespace) -> None:
     cmd = [str(Path(sys.executable).with_name("nascost"))]
-    cmd += ["collect", "--space", "darts", "--measurer", "cpu-timer", "--setting", a.setting, "--n", str(a.n),
+    cmd += ["collect", "--space", "darts", "--measurer", a.measurer, "--setting", a.setting, "--n", str(a.n),
             "--seed", str(a.seed), "--db", str(db), "--opt", f"threads={a.threads}"]
     for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size)):
         if value is not None:
@@ -38,12 +38,21 @@ def campaign(db: Path, a: argparse.Namespace) -> None:
     subprocess.run(cmd, check=True)
 
 
-def compare(db1: Path, db2: Path, include_flagged: bool) -> tuple[float, float, int]:
+def anchor(db: CostDatabase) -> float:
+    (group,) = db.groups()
+    return db.references(group)[0][1]
+
+
+def compare(db1: Path, db2: Path, include_flagged: bool, paired: bool) -> tuple[float, float, int]:
     with CostDatabase(db1) as d1, CostDatabase(db2) as d2:
         x = d1.query(space="darts", include_flagged=include_flagged)
         y = d2.query(space="darts", include_flagged=include_flagged)
-    vy = dict(zip(y.keys, y.values, strict=True))
-    common = [(v, vy[k]) for k, v in zip(x.keys, x.values, strict=True) if k in vy]
+        # Paired campaigns scale their ratios by their own anchor (the reference's
+        # latency when each campaign started); compare the ratios themselves.
+        ax = anchor(d1) if paired else 1.0
+        ay = anchor(d2) if paired else 1.0
+    vy = dict(zip(y.keys, y.values / ay, strict=True))
+    common = [(v / ax, vy[k]) for k, v in zip(x.keys, x.values, strict=True) if k in vy]
     a = np.array([c[0] for c in common])
     b = np.array([c[1] for c in common])
     tau = float(kendalltau(a, b).statistic)
@@ -54,6 +63,7 @@ def compare(db1: Path, db2: Path, include_flagged: bool) -> tuple[float, float, 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--setting", default="cifar-small")
+    p.add_argument("--measurer", default="cpu-timer", help="cpu-timer or cpu-timer-paired")
     p.add_argument("--channels", type=int)
     p.add_argument("--layers", type=int)
     p.add_argument("--input-size", type=int)
@@ -71,9 +81,10 @@ def main() -> None:
         db1, db2 = where / "repeat-a.db", where / "repeat-b.db"
         campaign(db1, a)
         campaign(db2, a)
-        tau_all, rel_all, n_all = compare(db1, db2, include_flagged=True)
-        tau, rel, n = compare(db1, db2, include_flagged=False)
-    label = f"{a.setting}(C={a.channels},L={a.layers},{a.input_size})"
+        paired = a.measurer.endswith("-paired")
+        tau_all, rel_all, n_all = compare(db1, db2, include_flagged=True, paired=paired)
+        tau, rel, n = compare(db1, db2, include_flagged=False, paired=paired)
+    label = f"{a.measurer}, {a.setting}(C={a.channels},L={a.layers},{a.input_size})"
     print(f"all rows: n {n_all}, Kendall tau {tau_all:.3f}, median relative difference {rel_all:.2%}")
     print(f"without drift-flagged rows: n {n}, Kendall tau {tau:.3f}, median relative difference {rel:.2%}")
     if a.append:

@@ -99,9 +99,30 @@ def reference_architecture(space: SearchSpace) -> Architecture:
     return space.sample(np.random.default_rng(REFERENCE_SEED))
 
 
+def ensure_reference(space: SearchSpace, measurer: CostMeasurer, setting: Setting, batch_size: int, *,
+                     anchor: float | None = None, remeasure: bool = False) -> Measurement | None:
+    """Give a paired measurer the space's reference network in ``setting`` (no-op for others).
+
+    Returns the reference's own measurement when one was taken: no ``anchor``
+    given, and none set yet for this space, setting and batch size (or
+    ``remeasure``).
+    """
+    if not getattr(measurer, "paired", False):
+        return None
+    label = f"{space.name}:{reference_architecture(space).key()} in {setting.label()}, batch {batch_size}"
+    if measurer.reference_label == label and anchor is None and not remeasure:
+        return None
+    ref = space.build(reference_architecture(space), setting)
+    return measurer.set_reference(ref, space.example_input(setting, batch_size), anchor=anchor, label=label)
+
+
 def measure_one(space: SearchSpace, measurer: CostMeasurer, arch: Architecture, setting: Setting,
                 batch_size: int) -> tuple[Measurement, float]:
-    """Build ``arch`` in ``setting`` (random weights) and measure it; returns (measurement, seconds)."""
+    """Build ``arch`` in ``setting`` (random weights) and measure it; returns (measurement, seconds).
+
+    A paired measurer gets the space's reference network first (see :func:`ensure_reference`).
+    """
+    ensure_reference(space, measurer, setting, batch_size)
     model = space.build(arch, setting)
     x = space.example_input(setting, batch_size)
     t0 = time.perf_counter()
@@ -189,6 +210,11 @@ def run_campaign(
     space, measurer, setting = _resolve(space, measurer, setting, measurer_options)
     batch = int(batch_size or default_batch_size(measurer))
     if executor == "ray":
+        if getattr(measurer, "paired", False):
+            raise NascostError(
+                f"measurer {measurer.name!r} times against a reference on one machine; "
+                "run it with --executor local on each machine"
+            )
         _import_ray()
     validate_campaign(db_path, space, measurer, here=executor == "local")
     archs = sample_architectures(space, n, seed)
@@ -254,6 +280,23 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
                  "drift": drift, "flagged_rows": flagged}
             )
         window = []
+
+    paired = bool(getattr(measurer, "paired", False))
+    if paired and todo:
+        # Every run is timed against the reference, so periodic drift checks
+        # have nothing to add; the group's first reference median is the anchor
+        # all ratios are scaled by, stored so a resumed campaign keeps its scale.
+        reference_every = 0
+        group = _group(db, space, measurer, setting, batch, device)
+        history = db.references(group) if group else []
+        if history:
+            ensure_reference(space, measurer, setting, batch, anchor=history[0][1])
+        else:
+            ensure_reference(space, measurer, setting, batch)  # discarded: one-off costs of a fresh process
+            m = ensure_reference(space, measurer, setting, batch, remeasure=True)
+            assert m is not None
+            db.add_reference(ref, m, measurer=measurer.name, setting=setting, campaign=campaign, seq=0)
+            summary.reference_s += sum(m.samples) / 1000.0 if m.unit == "ms" else 0.0
 
     with _bar(show, "arch") as bar:
         task = bar.add_task("measuring", total=len(todo), info="") if bar is not None else None

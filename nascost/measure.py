@@ -16,7 +16,7 @@ from pydantic import Field
 from torch import nn
 
 from nascost.base import Plugin, PluginOptions
-from nascost.errors import UnavailableError
+from nascost.errors import NascostError, UnavailableError
 from nascost.records import DeviceInfo, Measurement
 
 
@@ -66,9 +66,23 @@ class TimerMeasurer(CostMeasurer):
 
     Subclasses implement :meth:`collect` (and usually :meth:`prepare`,
     :meth:`available`, :meth:`device_info`).
+
+    **Paired timing** (``paired = True``, e.g. ``cpu-timer-paired``): on a
+    shared or virtual machine the speed of the CPU itself changes by tens of
+    percent over seconds (neighbours, frequency), far more than the
+    differences between architectures. A paired measurer times the model and a
+    fixed reference network alternately (model first on even runs, reference
+    first on odd ones) and keeps ``t_model / t_reference * anchor`` per run,
+    where ``anchor`` is the reference's own latency measured once per group
+    of comparable rows. Slow phases scale both timings and cancel in the
+    ratio; the unit stays the measurer's. It costs one extra forward pass per
+    run. Callers set the reference with :meth:`set_reference` (campaigns and
+    ``nascost measure`` do it through :func:`nascost.collect.measure_one`).
     """
 
     unit: ClassVar[str] = "ms"
+    #: Time every run against a reference network (see the class docstring).
+    paired: ClassVar[bool] = False
 
     class Options(PluginOptions):
         warmup: int = Field(5, ge=0, description="untimed forward passes before timing")
@@ -104,30 +118,101 @@ class TimerMeasurer(CostMeasurer):
         """Measurer-specific details recorded with each measurement."""
         return {}
 
+    def set_reference(self, model: nn.Module, example_input: torch.Tensor, *, anchor: float | None = None,
+                      label: str = "reference") -> Measurement | None:
+        """Set the reference network of paired timing.
+
+        ``anchor`` is the reference latency the ratios are scaled by; pass the
+        value stored with earlier rows so that a resumed campaign keeps its
+        scale. Without it the reference is measured now (unpaired protocol)
+        and that measurement is returned, for the caller to store.
+        """
+        model.eval()
+        measured = None
+        if anchor is None:
+            self._reference = None
+            measured = self._measure(model, example_input, None)
+            anchor = measured.median
+        if not (anchor > 0 and math.isfinite(anchor)):
+            raise NascostError(f"the reference latency must be a positive number (got {anchor})")
+        self._reference = (model, example_input, float(anchor), label)
+        return measured
+
+    @property
+    def reference_label(self) -> str | None:
+        """The label of the reference set by :meth:`set_reference`, if any."""
+        ref = getattr(self, "_reference", None)
+        return ref[3] if ref else None
+
     def measure(self, model: nn.Module, example_input: torch.Tensor) -> Measurement:
+        ref = getattr(self, "_reference", None)
+        if self.paired and ref is None:
+            raise NascostError(
+                f"measurer {self.name!r} times every run against a reference network and none is set; "
+                "use it through 'nascost collect' or 'nascost measure' (they set one), "
+                "or call set_reference() first"
+            )
+        return self._measure(model, example_input, ref if self.paired else None)
+
+    def _collect_paired(self, model: nn.Module, x: torch.Tensor, ref: nn.Module, rx: torch.Tensor,
+                        runs: int, anchor: float, raw: dict[str, list[float]]) -> list[float]:
+        out = []
+        for i in range(runs):
+            if i % 2 == 0:
+                t = self.collect(model, x, 1)[0]
+                r = self.collect(ref, rx, 1)[0]
+            else:
+                r = self.collect(ref, rx, 1)[0]
+                t = self.collect(model, x, 1)[0]
+            raw["model"].append(t)
+            raw["reference"].append(r)
+            out.append(t / r * anchor)
+        return out
+
+    def _measure(self, model: nn.Module, example_input: torch.Tensor,
+                 reference: tuple[nn.Module, torch.Tensor, float, str] | None) -> Measurement:
         self.require_available()
         opts = self.options
         model.eval()
+        raw: dict[str, list[float]] = {"model": [], "reference": []}
+        best_raw = raw
         try:
             with torch.inference_mode():
                 model, x = self.prepare(model, example_input)
+                if reference is not None:
+                    ref = reference[0].to(x.device).eval()
+                    rx = reference[1].to(x.device)
                 for _ in range(opts.warmup):
                     self.forward(model, x)
+                    if reference is not None:
+                        self.forward(ref, rx)
                 best: list[float] | None = None
                 best_rel = math.inf
                 history: list[float] = []
                 attempts = 0
                 for _ in range(1 + opts.max_retries):
                     attempts += 1
-                    samples = self.collect(model, x, opts.runs)
+                    if reference is None:
+                        samples = self.collect(model, x, opts.runs)
+                    else:
+                        raw = {"model": [], "reference": []}
+                        samples = self._collect_paired(model, x, ref, rx, opts.runs, reference[2], raw)
                     rel = relative_iqr(samples)
                     history.append(rel)
                     if rel < best_rel or best is None:
-                        best, best_rel = samples, rel
+                        best, best_rel, best_raw = samples, rel, raw
                     if rel <= opts.noisy_threshold:
                         break
         finally:
             self.finish()
+        extra = {"relative_iqr_per_attempt": history, "warmup": opts.warmup, **self.extra()}
+        if reference is not None:
+            extra["paired"] = {
+                "reference": reference[3],
+                "anchor": reference[2],
+                "model_median_raw": float(np.median(best_raw["model"])),
+                "reference_median_raw": float(np.median(best_raw["reference"])),
+            }
         return Measurement.from_samples(
             best,
             unit=self.unit,
@@ -135,7 +220,7 @@ class TimerMeasurer(CostMeasurer):
             noisy=best_rel > opts.noisy_threshold,
             attempts=attempts,
             batch_size=int(example_input.shape[0]),
-            extra={"relative_iqr_per_attempt": history, "warmup": opts.warmup, **self.extra()},
+            extra=extra,
         )
 
 

@@ -90,9 +90,9 @@ def measure_architecture(space: Any, arch: Any, cost: Any, measurer_options: dic
     measurer.require_available()
     setting = cost.setting or space.setting(next(iter(space.settings())))
     batch = (cost.info or {}).get("batch_size") or measurer.default_batch_size
-    model = space.build(arch, setting)
-    model.eval()
-    m = measurer.measure(model, space.example_input(setting, batch))
+    from nascost.collect import measure_one
+
+    m, _ = measure_one(space, measurer, arch, setting, batch)
     return {
         "measurer": cost.measurer,
         "unit": m.unit,

@@ -114,7 +114,10 @@ def check_measurer(measurer: CostMeasurer) -> None:
     info = measurer.device_info()
     assert isinstance(info, DeviceInfo) and len(info.fingerprint) == 12
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
-    m = measurer.measure(model, torch.randn(measurer.default_batch_size, 3, 8, 8))
+    x = torch.randn(measurer.default_batch_size, 3, 8, 8)
+    if getattr(measurer, "paired", False):  # timed against a reference: give it one
+        measurer.set_reference(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()), x)
+    m = measurer.measure(model, x)
     assert isinstance(m, Measurement)
     assert m.unit == measurer.unit and m.n == len(m.samples) >= 1
     assert np.isfinite(m.median) and m.median > 0

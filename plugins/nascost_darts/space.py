@@ -118,11 +118,25 @@ class DartsSpace(SearchSpace):
     class Options(SearchSpace.Options):
         #: Which cells the encoding covers: the normal cell (112 bits, the paper's) or both (224).
         cells: Literal["normal", "both"] = "normal"
+        #: The reduction cell of sampled architectures: "sampled" (uniform, like the
+        #: normal cell) or a preset name whose reduction cell every sample gets.
+        #: Default: sampled when the encoding covers both cells; otherwise DARTS_V2's
+        #: (max-pool and skip: weight-free), because a cost a predictor learns from
+        #: the normal cell alone must not vary with a cell it cannot see.
+        sample_reduce: str | None = None
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
         if self.options.cells == "both":
             self.encoding_id = "darts-cell/both-28x8"  # type: ignore[misc]
+        choice = self.options.sample_reduce or ("sampled" if self.options.cells == "both" else "DARTS_V2")
+        presets = preset_genotypes()
+        if choice != "sampled" and choice not in presets:
+            raise NascostError(
+                f"sample_reduce={choice!r} is neither 'sampled' nor a preset ({', '.join(sorted(presets))})"
+            )
+        #: The fixed reduction cell of sampled architectures (None: sampled).
+        self.fixed_reduce = None if choice == "sampled" else presets[choice]
 
     # --- architectures -------------------------------------------------
     def genotype(self, arch: Architecture | dict[str, Any] | Genotype) -> Genotype:
@@ -160,10 +174,18 @@ class DartsSpace(SearchSpace):
         return {name: self.wrap(g) for name, g in preset_genotypes().items()}
 
     def sample(self, rng: np.random.Generator | int | None = None) -> Architecture:
-        """Uniform over sub-architectures; the reduction cell is sampled the same way, after the normal one."""
+        """Uniform over normal cells (the paper's sampling); the reduction cell per ``sample_reduce``.
+
+        A random reduction cell is drawn after the normal one either way, so a
+        seed gives the same normal cells whatever ``sample_reduce`` is.
+        """
         gen = as_generator(rng)
         normal = sample_cell(gen)
         reduce = sample_cell(gen)
+        if self.fixed_reduce is not None:
+            fixed = self.fixed_reduce
+            return self.wrap(Genotype(normal=normal, normal_concat=DEFAULT_CONCAT, reduce=fixed.reduce,
+                                      reduce_concat=fixed.reduce_concat))
         return self.wrap(
             Genotype(normal=normal, normal_concat=DEFAULT_CONCAT, reduce=reduce, reduce_concat=DEFAULT_CONCAT)
         )
@@ -194,8 +216,9 @@ class DartsSpace(SearchSpace):
 
         A ``normal`` encoding does not hold the reduction cell: it is taken from
         ``reduce`` (a cell, or an architecture/genotype whose reduction cell is
-        used) and defaults to the decoded normal cell itself, so the result is
-        always a complete, buildable genotype.
+        used) and defaults to the space's fixed sampling reduction cell (see
+        ``sample_reduce``; so sample, encode, decode round-trips), or, where
+        reduction cells are sampled, to the decoded normal cell itself.
         """
         arr = np.asarray(
             encoding.detach().cpu().numpy() if isinstance(encoding, torch.Tensor) else encoding,
@@ -212,7 +235,7 @@ class DartsSpace(SearchSpace):
                 raise NascostError("this encoding already holds the reduction cell; do not pass reduce")
             red = decode_cell(arr[CELL_BITS:], "reduction cell")
         elif reduce is None:
-            red = normal
+            red = self.fixed_reduce.reduce if self.fixed_reduce is not None else normal
         elif isinstance(reduce, Architecture | Genotype):
             red = self.genotype(reduce).reduce
         else:

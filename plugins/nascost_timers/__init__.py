@@ -74,6 +74,21 @@ class CpuTimer(TimerMeasurer):
         return {"threads": self.threads()}
 
 
+class CpuPairedTimer(CpuTimer):
+    """CPU latency (ms) of each run relative to a co-timed reference network, scaled to ms.
+
+    For shared and virtual machines, whose CPU speed drifts by tens of percent
+    within seconds: see :class:`nascost.measure.TimerMeasurer` (paired timing).
+    On this project's 2-core development VM it raised the Kendall tau between
+    two campaigns over the same architectures from about 0.3 to above 0.9
+    (``benchmarks/repeatability.py``, docs/benchmarks.md). It takes twice the
+    forward passes of ``cpu-timer``; on a dedicated, quiet machine use that.
+    """
+
+    name = "cpu-timer-paired"
+    paired = True
+
+
 class CudaTimer(TimerMeasurer):
     """GPU latency (ms): CUDA events with synchronisation, per-architecture warm-up, batch 32."""
 
@@ -143,6 +158,7 @@ class CudaTimer(TimerMeasurer):
 @hookimpl
 def register_cost_measurers(register) -> None:
     register(CpuTimer)
+    register(CpuPairedTimer)
     register(CudaTimer)
 
 
@@ -150,6 +166,9 @@ def register_cost_measurers(register) -> None:
 def register_costs(register) -> None:
     register(Cost.define("cpu-lpm", measurer="cpu-timer", predictor="lpm",
                          description="CPU latency (ms, batch 1) predicted by the paper's LPM"))
+    register(Cost.define("cpu-paired-lpm", measurer="cpu-timer-paired", predictor="lpm",
+                         description="CPU latency (ms, batch 1, timed against a reference network: "
+                                     "for shared or virtual machines) predicted by the paper's LPM"))
     register(Cost.define("gpu-lpm", measurer="cuda-timer", predictor="lpm",
                          description="GPU latency (ms, batch 32) predicted by the paper's LPM"))
     register(Cost.define("cpu-lut", measurer="cpu-timer", predictor="lut",
@@ -158,4 +177,4 @@ def register_costs(register) -> None:
                          description="GPU latency (ms) as a sum of per-operation lookup-table entries"))
 
 
-__all__ = ["CpuTimer", "CudaTimer"]
+__all__ = ["CpuPairedTimer", "CpuTimer", "CudaTimer"]

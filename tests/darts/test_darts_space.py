@@ -78,8 +78,23 @@ def test_sampling_is_uniform() -> None:
     pairs = Counter(tuple(sorted(i for _, i in a.spec["normal"][6:])) for a in archs)
     assert set(pairs) == set(itertools.combinations(range(5), 2))
     assert all(abs(n - 100) < 40 for n in pairs.values())
-    # the reduction cell is sampled independently
-    assert sum(a.spec["normal"] == a.spec["reduce"] for a in archs) == 0
+    # the paper's encoding covers the normal cell only, so by default every
+    # sample gets one fixed reduction cell (DARTS_V2's: max-pool and skip)
+    fixed = SPACE.presets()["DARTS_V2"].spec["reduce"]
+    assert all(a.spec["reduce"] == fixed for a in archs)
+    # with sample_reduce="sampled" (the default of cells="both") it is sampled independently
+    sampled = plugins.get_space("darts", {"sample_reduce": "sampled"}).sample_many(1000, 0)
+    assert [a.spec["normal"] for a in sampled] == [a.spec["normal"] for a in archs]  # same normal cells
+    assert sum(a.spec["normal"] == a.spec["reduce"] for a in sampled) == 0
+    assert len({str(a.spec["reduce"]) for a in sampled}) > 990
+    assert plugins.get_space("darts", {"cells": "both"}).fixed_reduce is None
+
+
+def test_sample_reduce_takes_a_preset_and_rejects_unknown_names() -> None:
+    pc = plugins.get_space("darts", {"sample_reduce": "PC_DARTS_cifar"})
+    assert pc.sample(0).spec["reduce"] == pc.presets()["PC_DARTS_cifar"].spec["reduce"]
+    with pytest.raises(NascostError, match="sample_reduce='DARTS_V9' is neither 'sampled' nor a preset"):
+        plugins.get_space("darts", {"sample_reduce": "DARTS_V9"})
 
 
 def test_encoding_has_eight_ones_and_round_trips() -> None:
@@ -94,13 +109,19 @@ def test_encoding_has_eight_ones_and_round_trips() -> None:
         decoded = SPACE.decode(row)
         assert SPACE.encode([decoded])[0].tolist() == row.tolist()
         assert sorted(decoded.spec["normal"]) == sorted(arch.spec["normal"])
-        assert decoded.spec["reduce"] == decoded.spec["normal"]  # default reduction cell
+        # a normal-cell encoding decodes with the space's fixed sampling reduction cell
+        assert decoded.spec["reduce"] == SPACE.presets()["DARTS_V2"].spec["reduce"]
+    for arch in archs[:30]:  # sampled architectures round-trip exactly
+        assert SPACE.decode(SPACE.encode([arch])[0]) == arch
+    sampled_reduce = plugins.get_space("darts", {"sample_reduce": "sampled"})
+    decoded = sampled_reduce.decode(enc[0])
+    assert decoded.spec["reduce"] == decoded.spec["normal"]  # no fixed cell: the normal one
 
 
 def test_sampled_architectures_round_trip_exactly() -> None:
     both = plugins.get_space("darts", {"cells": "both"})
     assert both.encoding_dim == 224 and both.encoding_id == "darts-cell/both-28x8"
-    for arch in SPACE.sample_many(10, 3):
+    for arch in both.sample_many(10, 3):
         enc = both.encode([arch])
         assert enc.shape == (1, 224) and enc.sum() == 16
         assert both.decode(enc[0]).spec == arch.spec

@@ -189,3 +189,35 @@ class ToyPlugin:
     def register_cost_measurers(register):
         register(CostModelMeasurer)
         register(UnavailableMeasurer)
+
+
+class DriftingMachineTimer(TimerMeasurer):
+    """A timer on a machine whose speed changes between calls.
+
+    A network's 'time' is its parameter count (ms) times the machine's current
+    slowness, which steps through ``slowness`` one entry per timed forward
+    pass. Paired timing must cancel the slowness exactly.
+    """
+
+    name = "drifting-timer"
+    unit = "ms"
+
+    def __init__(self, slowness: Sequence[float], paired: bool = True, **options: Any) -> None:
+        super().__init__(options)
+        self.paired = paired  # instance attribute shadows the ClassVar: one class for both modes
+        self.slowness = list(slowness)
+        self.calls = 0
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def device_info(self) -> DeviceInfo:
+        return FAKE_DEVICE
+
+    def collect(self, model: nn.Module, example_input: torch.Tensor, runs: int) -> list[float]:
+        out = []
+        for _ in range(runs):
+            factor = self.slowness[self.calls % len(self.slowness)]
+            self.calls += 1
+            out.append(sum(p.numel() for p in model.parameters()) * factor)
+        return out

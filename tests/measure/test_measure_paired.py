@@ -1,0 +1,93 @@
+"""Paired timing: each run timed against a reference network, so machine-speed changes cancel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from nascost import plugins
+from nascost.collect import reference_architecture, run_campaign
+from nascost.data import CostDatabase
+from nascost.errors import NascostError
+
+from .fakes import DriftingMachineTimer, ToySpace
+
+
+def _net(c: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, c, 3, bias=False))  # 27 * c parameters
+
+
+# The machine's speed steps between 1x and 3x, pair by pair and within pairs.
+SLOWNESS = [1.0, 1.0, 3.0, 3.0, 1.0, 3.0, 2.0, 2.0]
+
+
+def test_unpaired_timing_sees_the_machine_and_paired_timing_does_not() -> None:
+    x = torch.randn(1, 3, 8, 8)
+    plain = DriftingMachineTimer(SLOWNESS, paired=False, warmup=0, runs=8, max_retries=0)
+    m = plain.measure(_net(4), x)
+    assert max(m.samples) / min(m.samples) == pytest.approx(3.0)
+
+    paired = DriftingMachineTimer([1.0, 1.0], warmup=0, runs=8, max_retries=0)
+    ref_m = paired.set_reference(_net(2), x)  # measured at 1x: anchor = 54 ms
+    assert ref_m is not None and ref_m.median == pytest.approx(54.0)
+    paired.slowness, paired.calls = [1.0, 1.0, 3.0, 3.0, 2.0, 2.0], 0  # each model/reference pair at one speed
+    m = paired.measure(_net(4), x)
+    # 108 / 54 * 54: the model's latency at the anchor's speed, in every run.
+    assert m.samples == pytest.approx([108.0] * 8)
+    assert m.cv == pytest.approx(0.0, abs=1e-12) and not m.noisy
+    info = m.extra["paired"]
+    assert info["anchor"] == pytest.approx(54.0) and info["reference"] == "reference"
+    assert info["model_median_raw"] > 108.0  # the raw timings did see the slow phases
+
+
+def test_alternating_order_and_a_given_anchor() -> None:
+    x = torch.randn(1, 3, 8, 8)
+    paired = DriftingMachineTimer([1.0, 2.0], warmup=0, runs=4, max_retries=0)
+    assert paired.set_reference(_net(2), x, anchor=10.0, label="r") is None  # no measurement taken
+    m = paired.measure(_net(4), x)
+    # Speed alternates 1x, 2x per forward pass. The pair order alternates too
+    # (model first, then reference first), so an order effect lands on half the
+    # runs in each direction (truth: 108 / 54 * 10 = 20) instead of biasing all.
+    assert sorted(m.samples) == pytest.approx([10.0, 10.0, 40.0, 40.0])
+    assert m.median == pytest.approx(25.0)
+    assert paired.reference_label == "r"
+
+
+def test_paired_measurer_without_reference_says_how_to_use_it() -> None:
+    meas = plugins.get_measurer("cpu-timer-paired")
+    with pytest.raises(NascostError, match="reference network and none is set"):
+        meas.measure(_net(2), torch.randn(1, 3, 8, 8))
+    with pytest.raises(NascostError, match="positive"):
+        meas.set_reference(_net(2), torch.randn(1, 3, 8, 8), anchor=0.0)
+
+
+def test_paired_campaign_stores_its_anchor_and_keeps_it_when_resumed(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    opts = {"runs": 3, "warmup": 1, "max_retries": 0}
+    space = ToySpace()
+    s1 = run_campaign(db, space=space, measurer=plugins.get_measurer("cpu-timer-paired", opts),
+                      setting="tiny", n=3, seed=1, progress=False)
+    s2 = run_campaign(db, space=space, measurer=plugins.get_measurer("cpu-timer-paired", opts),
+                      setting="tiny", n=6, seed=1, progress=False)
+    assert (s1.measured, s2.measured, s2.already_present) == (3, 3, 3)
+    assert s1.drift_events == [] and s1.flagged == 0  # no periodic references: every run is referenced
+    with CostDatabase(db) as d:
+        (group,) = d.groups()
+        assert group.measurer == "cpu-timer-paired" and group.count == 6
+        refs = d.references(group)
+        assert len(refs) == 1  # the anchor, measured once, when the group started
+        extras = [json.loads(row["extra"])["paired"] for row in d.rows(group)]
+        assert [e["anchor"] for e in extras] == pytest.approx([refs[0][1]] * 6)
+        labels = {e["reference"] for e in extras}
+        assert labels == {f"toy:{reference_architecture(space).key()} in {space.setting('tiny').label()}, batch 1"}
+
+
+def test_paired_measurer_refuses_ray(tmp_path: Path) -> None:
+    with pytest.raises(NascostError, match="--executor local"):
+        run_campaign(tmp_path / "r.db", space=ToySpace(), measurer=plugins.get_measurer("cpu-timer-paired"),
+                     setting="tiny", n=2, executor="ray", progress=False)
+    assert not (tmp_path / "r.db").exists()
