@@ -123,7 +123,7 @@ def measure_one(space: SearchSpace, measurer: CostMeasurer, arch: Architecture, 
     A paired measurer gets the space's reference network first (see :func:`ensure_reference`).
     """
     ensure_reference(space, measurer, setting, batch_size)
-    model = space.build(arch, setting)
+    model = space.build_for_measurement(arch, setting)
     x = space.example_input(setting, batch_size)
     t0 = time.perf_counter()
     m = measurer.measure(model, x)

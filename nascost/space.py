@@ -179,6 +179,17 @@ class SearchSpace(Plugin, ABC):
     def build(self, arch: Architecture, setting: Setting) -> nn.Module:
         """The evaluation network of ``arch`` in ``setting`` (random weights)."""
 
+    def build_for_measurement(self, arch: Architecture, setting: Setting) -> nn.Module:
+        """A network that computes what ``build`` returns, for forward passes only.
+
+        Measurers call this for every architecture of a campaign, so a space may
+        make it cheaper than :meth:`build` (DARTS keeps modules between builds).
+        It must compute exactly what ``build(arch, setting)`` computes (same
+        operations and shapes, random weights); it may not be trained. Default:
+        :meth:`build`.
+        """
+        return self.build(arch, setting)
+
     def example_input(self, setting: Setting, batch_size: int = 1) -> torch.Tensor:
         return torch.randn(batch_size, setting.in_channels, setting.input_size, setting.input_size)
 

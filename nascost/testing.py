@@ -66,6 +66,13 @@ def check_space(space: SearchSpace) -> None:
     with torch.inference_mode():
         out = _logits(model(space.example_input(setting, 2)))
     assert out.shape == (2, setting.num_classes)
+    for arch in archs[:2]:  # what measurers build must be the same network
+        fresh = space.build(arch, setting)
+        measured = space.build_for_measurement(arch, setting)
+        shapes = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
+        assert {k: tuple(v.shape) for k, v in measured.state_dict().items()} == shapes, (
+            "build_for_measurement must build the same network as build"
+        )
     counts = space.count(archs[0], setting)
     assert counts["params"] > 0 and counts["macs"] > 0
     assert counts["params_with_aux"] >= counts["params"]

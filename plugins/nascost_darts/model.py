@@ -42,6 +42,38 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
     return x / keep_prob * mask
 
 
+class ModulePool:
+    """Modules kept between builds, keyed by their position and configuration (for measurement).
+
+    Building a network constructs about 900 modules in the ImageNet setting,
+    and on a slow CPU that alone takes about 100 ms, for every measured
+    architecture. A measured network is only run forward, so its modules can
+    outlive it: a network built with a pool takes each operation, preprocessing
+    block, stem and classifier from the pool, keyed by where it sits (cell,
+    slot) and how it is configured, constructing it only the first time. No
+    module appears twice in one network (every key holds a position), so each
+    network computes exactly what a freshly built one computes, with its own
+    random weights per position; two networks share the modules of the
+    positions where they agree. Training never uses a pool.
+    """
+
+    def __init__(self) -> None:
+        self.modules: dict[tuple, nn.Module] = {}
+
+    def get(self, key: tuple, factory) -> nn.Module:
+        module = self.modules.get(key)
+        if module is None:
+            module = self.modules[key] = factory()
+        return module
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+
+def _pooled(pool: ModulePool | None, key: tuple, factory) -> nn.Module:
+    return factory() if pool is None else pool.get(key, factory)
+
+
 class Cell(nn.Module):
     """One normal or reduction cell of a genotype."""
 
@@ -53,13 +85,18 @@ class Cell(nn.Module):
         C: int,
         reduction: bool,
         reduction_prev: bool,
+        pool: ModulePool | None = None,
+        position: int = 0,
     ) -> None:
         super().__init__()
+        where = ("cell", position)
         if reduction_prev:
-            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C)
+            self.preprocess0: nn.Module = _pooled(
+                pool, (*where, "pre0-fr", C_prev_prev, C), lambda: FactorizedReduce(C_prev_prev, C))
         else:
-            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0)
+            self.preprocess0 = _pooled(
+                pool, (*where, "pre0", C_prev_prev, C), lambda: ReLUConvBN(C_prev_prev, C, 1, 1, 0))
+        self.preprocess1 = _pooled(pool, (*where, "pre1", C_prev, C), lambda: ReLUConvBN(C_prev, C, 1, 1, 0))
         which = "reduce" if reduction else "normal"
         op_names, indices = zip(*genotype.cell(which), strict=True)
         self.reduction = reduction
@@ -67,9 +104,12 @@ class Cell(nn.Module):
         self._concat = list(genotype.concat(which))
         self.multiplier = len(self._concat)
         self._indices = list(indices)
+        def op(slot: int, name: str, index: int) -> nn.Module:
+            stride = 2 if reduction and index < 2 else 1
+            return _pooled(pool, (*where, "op", slot, name, C, stride), lambda: OPS[name](C, stride, True))
+
         self._ops = nn.ModuleList(
-            OPS[name](C, 2 if reduction and index < 2 else 1, True)
-            for name, index in zip(op_names, indices, strict=True)
+            op(slot, name, index) for slot, (name, index) in enumerate(zip(op_names, indices, strict=True))
         )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -156,6 +196,7 @@ class _Network(nn.Module):
         C_curr: int,
         layers: int,
         reduction_prev: bool,
+        pool: ModulePool | None = None,
     ) -> tuple[int, int]:
         self.cells = nn.ModuleList()
         C_to_auxiliary = C_prev
@@ -163,7 +204,7 @@ class _Network(nn.Module):
             reduction = i in _reduction_layers(layers)
             if reduction:
                 C_curr *= 2
-            cell = Cell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
+            cell = Cell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev, pool, i)
             reduction_prev = reduction
             self.cells.append(cell)
             C_prev_prev, C_prev = C_prev, cell.multiplier * C_curr
@@ -195,6 +236,7 @@ class NetworkCIFAR(_Network):
         auxiliary: bool,
         genotype: Genotype,
         in_channels: int = 3,
+        pool: ModulePool | None = None,
     ) -> None:
         super().__init__()
         self._layers = layers
@@ -203,15 +245,16 @@ class NetworkCIFAR(_Network):
         self.drop_path_prob = 0.0
         stem_multiplier = 3
         C_curr = stem_multiplier * C
-        self.stem = nn.Sequential(
+        self.stem = _pooled(pool, ("stem", in_channels, C_curr), lambda: nn.Sequential(
             nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
             nn.BatchNorm2d(C_curr),
-        )
-        C_prev, C_aux = self._stack(genotype, C_curr, C_curr, C, layers, reduction_prev=False)
+        ))
+        C_prev, C_aux = self._stack(genotype, C_curr, C_curr, C, layers, reduction_prev=False, pool=pool)
         if auxiliary:
-            self.auxiliary_head = AuxiliaryHeadCIFAR(C_aux, num_classes)
+            self.auxiliary_head = _pooled(pool, ("aux", C_aux, num_classes),
+                                          lambda: AuxiliaryHeadCIFAR(C_aux, num_classes))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_prev, num_classes)
+        self.classifier = _pooled(pool, ("classifier", C_prev, num_classes), lambda: nn.Linear(C_prev, num_classes))
 
     def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         s0 = s1 = self.stem(input)
@@ -229,29 +272,31 @@ class NetworkImageNet(_Network):
         auxiliary: bool,
         genotype: Genotype,
         in_channels: int = 3,
+        pool: ModulePool | None = None,
     ) -> None:
         super().__init__()
         self._layers = layers
         self._auxiliary = auxiliary
         self.drop_path_prob = 0.0
-        self.stem0 = nn.Sequential(
+        self.stem0 = _pooled(pool, ("stem0", in_channels, C), lambda: nn.Sequential(
             nn.Conv2d(in_channels, C // 2, kernel_size=3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(C // 2),
             nn.ReLU(inplace=True),
             nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(C),
-        )
-        self.stem1 = nn.Sequential(
+        ))
+        self.stem1 = _pooled(pool, ("stem1", C), lambda: nn.Sequential(
             nn.ReLU(inplace=True),
             nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(C),
-        )
-        C_prev, C_aux = self._stack(genotype, C, C, C, layers, reduction_prev=True)
+        ))
+        C_prev, C_aux = self._stack(genotype, C, C, C, layers, reduction_prev=True, pool=pool)
         if auxiliary:
-            self.auxiliary_head = AuxiliaryHeadImageNet(C_aux, num_classes)
+            self.auxiliary_head = _pooled(pool, ("aux", C_aux, num_classes),
+                                          lambda: AuxiliaryHeadImageNet(C_aux, num_classes))
         # Reference: nn.AvgPool2d(7); identical at 224x224, and works at any input size.
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_prev, num_classes)
+        self.classifier = _pooled(pool, ("classifier", C_prev, num_classes), lambda: nn.Linear(C_prev, num_classes))
 
     def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         s0 = self.stem0(input)
@@ -300,13 +345,15 @@ def build_network(
     input_size: int,
     in_channels: int = 3,
     auxiliary: bool = True,
+    pool: ModulePool | None = None,
 ) -> NetworkCIFAR | NetworkImageNet:
     """The evaluation network of ``genotype`` with PyTorch's default init, as the reference.
 
     Building costs two thirds Python module construction (about 900 modules in
-    the ImageNet setting) and one third drawing the initial weights; a faster
-    init path was tried and measured no faster than PyTorch's, so there is none.
+    the ImageNet setting) and one third drawing the initial weights. With a
+    :class:`ModulePool` (measurement only) both are paid once per position and
+    configuration instead of once per network.
     """
     check_geometry(family, channels, layers, input_size)
     cls = NetworkCIFAR if family == "cifar" else NetworkImageNet
-    return cls(channels, num_classes, layers, auxiliary, genotype, in_channels)
+    return cls(channels, num_classes, layers, auxiliary, genotype, in_channels, pool)

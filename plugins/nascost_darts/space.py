@@ -34,7 +34,7 @@ from nascost.space import SearchSpace, SuperNet, as_generator
 from nascost_darts.encoding import CELL_BITS, EDGES, NODES, NUM_OPS, bit_index
 from nascost_darts.genotype import CHOSEN_OPS, DEFAULT_CONCAT, Cell, Genotype
 from nascost_darts.genotype import presets as preset_genotypes
-from nascost_darts.model import build_network
+from nascost_darts.model import ModulePool, build_network
 from nascost_darts.ops import PRIMITIVES
 
 #: Spaces whose architectures are interchangeable (same genotypes).
@@ -137,6 +137,8 @@ class DartsSpace(SearchSpace):
             )
         #: The fixed reduction cell of sampled architectures (None: sampled).
         self.fixed_reduce = None if choice == "sampled" else presets[choice]
+        self._pool: ModulePool | None = None
+        self._pool_key: str | None = None
 
     # --- architectures -------------------------------------------------
     def genotype(self, arch: Architecture | dict[str, Any] | Genotype) -> Genotype:
@@ -257,6 +259,28 @@ class DartsSpace(SearchSpace):
             input_size=setting.input_size,
             in_channels=setting.in_channels,
             auxiliary=setting.auxiliary,
+        )
+
+    def build_for_measurement(self, arch: Architecture, setting: Setting) -> nn.Module:
+        """The reference network built from modules kept between builds (see :class:`ModulePool`).
+
+        One pool per space instance, for one setting at a time (a new setting
+        starts a new pool), so memory stays bounded by one supernet's worth of
+        operations. Forward passes only: train networks from :meth:`build`.
+        """
+        key = setting.key()
+        if self._pool_key != key:
+            self._pool, self._pool_key = ModulePool(), key
+        return build_network(
+            self.genotype(arch),
+            family=setting.family,
+            channels=setting.channels,
+            layers=setting.layers,
+            num_classes=setting.num_classes,
+            input_size=setting.input_size,
+            in_channels=setting.in_channels,
+            auxiliary=setting.auxiliary,
+            pool=self._pool,
         )
 
     # --- search (the supernet engineer's module, imported lazily) ---------
