@@ -71,6 +71,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--keep", type=Path, help="directory to keep the two databases in")
+    p.add_argument("--against", type=Path,
+                   help="use this database (a campaign of the same seed and setting, n or more rows) as campaign A")
     p.add_argument("--append", action="store_true")
     p.add_argument("--note", default="")
     a = p.parse_args()
@@ -79,7 +81,13 @@ def main() -> None:
         where = a.keep or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
         db1, db2 = where / "repeat-a.db", where / "repeat-b.db"
-        campaign(db1, a)
+        if a.against:
+            # Campaign A is an existing database of the same seed, setting and
+            # measurer: the first n architectures of a seed are the same
+            # whatever the campaign's size, so B re-measures n of A's.
+            db1 = a.against
+        else:
+            campaign(db1, a)
         campaign(db2, a)
         paired = a.measurer.endswith("-paired")
         tau_all, rel_all, n_all = compare(db1, db2, include_flagged=True, paired=paired)
