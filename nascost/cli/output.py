@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,7 +36,10 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
         table.add_column(col)
     for row in rows:
         table.add_row(*(str(c) for c in row))
-    Console().print(table)
+    # Piped or redirected, rich assumes 80 columns and truncates headers; a file
+    # has no width, so give the table what it needs (COLUMNS still wins).
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 400
+    Console(width=width).print(table)
 
 
 class RateColumn(ProgressColumn):
