@@ -195,8 +195,34 @@ def calibrate(
         metrics = ", ".join(f"{k} {v:.3g}" for k, v in meta.metrics.items() if isinstance(v, float))
         if metrics:
             say(f"calibrating {name}: held-out {metrics}")
+        warning = poor_calibration_warning(name, recipe.measurer, meta.metrics)
+        if warning:
+            say(warning)
     save_predictor(pred, path, meta)
     return pred, meta
+
+
+#: Below this held-out Kendall tau a calibrated predictor barely ranks architectures.
+POOR_TAU = 0.5
+
+
+def poor_calibration_warning(name: str, measurer: str, metrics: dict) -> str | None:
+    """A warning line when a calibrated predictor ranks held-out architectures poorly, else None.
+
+    A search trusts its cost's ranking; a tau this low usually means the
+    measurements were noise (a shared or virtual machine), which paired
+    timing fixes, or too few of them.
+    """
+    tau = metrics.get("kendall_tau")
+    if not isinstance(tau, float) or tau >= POOR_TAU:
+        return None
+    if measurer == "cpu-timer":
+        fix = ("on a shared or virtual machine use paired timing (--cost cpu-paired-lpm), "
+               "or measure more architectures (--calibrate N)")
+    else:
+        fix = "measure more architectures (--calibrate N), on a quieter device"
+    return (f"warning: the calibrated {name} ranks held-out architectures poorly (Kendall tau {tau:.2f} < "
+            f"{POOR_TAU}): its measurements were noisy or too few, so the search has little to go on; {fix}")
 
 
 class _Bar:
