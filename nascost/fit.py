@@ -270,12 +270,16 @@ def compare_predictors(
     if any(s < 2 for s in sizes):
         raise NascostError(f"training sizes must be at least 2, got {sizes}")
     too_big = [s for s in sizes if s > len(pool)]
-    if too_big:
+    if too_big and len(too_big) == len(sizes):
         raise NascostError(
-            f"training sizes {too_big} exceed the {len(pool)} rows left after holding out {len(test)} for testing"
+            f"training sizes {too_big} exceed the {len(pool)} rows left after holding out {len(test)} for testing; "
+            f"use sizes up to {len(pool)} or collect more"
         )
+    # Sizes that do not fit are left out of the learning curve (and reported in
+    # 'skipped_train_sizes'): a curve over the sizes that fit is still the answer.
+    sizes = [s for s in sizes if s <= len(pool)]
     results: dict[str, dict[str, Any]] = {}
-    common = {"unit": data.unit, "n_test": len(test), "seed": seed}
+    common = {"unit": data.unit, "n_test": len(test), "seed": seed, "skipped_train_sizes": too_big}
     for spec in predictors:
         name, options = (spec, {}) if isinstance(spec, str) else spec
         cls = plugins.get("predictors", name)

@@ -230,6 +230,12 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
                    for k, v in results.items()})
         return
     first = next(iter(results.values()))
+    if first.get("skipped_train_sizes"):
+        click.echo(
+            f"note: training sizes {first['skipped_train_sizes']} skipped: only "
+            f"{len(data) - first['n_test']} rows are left after holding out {first['n_test']} for testing",
+            err=True,
+        )
     print_table(
         f"{len(data)} architectures, {first['n_test']} held out (seed {seed}), unit {data.unit}",
         ["predictor", "n_train", "MAE", "MAPE %", "Kendall tau", "Spearman", "within 10%", "fit s", "ms/1000 archs"],

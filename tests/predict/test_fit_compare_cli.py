@@ -63,8 +63,12 @@ def test_compare_uses_one_split_and_reports_every_metric(tmp_path, toy_space) ->
 
 def test_compare_rejects_impossible_sizes(tmp_path, toy_space) -> None:
     data = load_data(make_db(tmp_path / "c.db", toy_space, 30), space="toy")
-    with pytest.raises(NascostError, match="exceed"):
+    with pytest.raises(NascostError, match="exceed the 24 rows left after holding out 6"):
         compare_predictors(data, ["ridge"], space=toy_space, train_sizes=[1000])
+    # sizes that fit are still compared; the others are reported as skipped
+    res = compare_predictors(data, ["ridge"], space=toy_space, train_sizes=[10, 20, 1000])
+    assert [c["n_train"] for c in res["ridge"]["learning_curve"]] == [10, 20]
+    assert res["ridge"]["skipped_train_sizes"] == [1000] and res["ridge"]["n_train"] == 20
 
 
 def test_compare_devices_kendall_tau(tmp_path, toy_space) -> None:
@@ -111,6 +115,14 @@ def test_cli_compare_json_and_plots(tmp_path, toy_space, run_cli) -> None:
         assert key in res["ridge"]
     assert res["lut"]["available"] is False
     assert (tmp_path / "plots" / "learning-curve.png").is_file()
+
+
+def test_cli_compare_skips_sizes_that_do_not_fit_with_a_note(tmp_path, toy_space, run_cli) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 30)
+    code, stdout, err = run_cli("compare", "--db", str(db), "--predictors", "ridge", "--train-sizes", "10,200")
+    assert code == 0, err
+    assert "training sizes [200] skipped: only 24 rows are left after holding out 6" in err
+    assert "ridge" in stdout
 
 
 def test_cli_compare_devices(tmp_path, toy_space, run_cli) -> None:
