@@ -289,8 +289,9 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
         reference_every = 0
         group = _group(db, space, measurer, setting, batch, device)
         history = db.references(group) if group else []
-        if history:
-            ensure_reference(space, measurer, setting, batch, anchor=history[0][1])
+        anchor = history[0][1] if history else (db.paired_anchor(group) if group else None)
+        if anchor is not None:  # imported rows carry their anchor in extra.paired
+            ensure_reference(space, measurer, setting, batch, anchor=anchor)
         else:
             ensure_reference(space, measurer, setting, batch)  # discarded: one-off costs of a fresh process
             m = ensure_reference(space, measurer, setting, batch, remeasure=True)

@@ -348,6 +348,17 @@ class CostDatabase:
             args.append(campaign)
         return [(int(s), float(m)) for s, m in self._conn.execute(sql + " ORDER BY id", args)]
 
+    def paired_anchor(self, group: GroupInfo) -> float | None:
+        """The anchor of a group's paired-timing rows (``extra.paired.anchor``), if it has any."""
+        row = self._conn.execute(
+            "SELECT extra FROM measurements WHERE group_id=? AND extra LIKE '%\"paired\"%' ORDER BY id LIMIT 1",
+            (group.id,),
+        ).fetchone()
+        if row is None:
+            return None
+        anchor = json.loads(row[0]).get("paired", {}).get("anchor")
+        return float(anchor) if anchor else None
+
     def flag_drift(self, group: GroupInfo, keys: Sequence[str]) -> int:
         """Mark rows of a group as measured during drift; returns how many changed."""
         if not keys:
@@ -562,7 +573,7 @@ def database_info(path: str | Path) -> dict[str, Any]:
 EXPORT_COLUMNS = [
     "space", "measurer", "setting", "setting_key", "batch_size", "device", "unit", "arch_key", "arch",
     "encoding", "median", "mean", "std", "iqr", "p90", "cv", "n", "noisy", "attempts", "samples",
-    "measured_at", "campaign", "drift", "device_info",
+    "measured_at", "campaign", "drift", "device_info", "extra",
 ]  # fmt: skip
 
 
@@ -663,6 +674,7 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
                         mean=float(r["mean"]), std=float(r["std"]), iqr=float(r["iqr"]), p90=float(r["p90"]),
                         cv=float(r["cv"]) if r.get("cv") else float("inf"), noisy=r["noisy"] == "True",
                         attempts=int(r["attempts"]), batch_size=int(r["batch_size"]), device=device,
+                        extra=json.loads(r["extra"]) if r.get("extra") else {},
                     )
                     arch = Architecture(space=r["space"], spec=json.loads(r["arch"]))
                     parsed.append((arch, json.loads(r["encoding"]), m, r["measurer"], setting,

@@ -91,3 +91,24 @@ def test_paired_measurer_refuses_ray(tmp_path: Path) -> None:
         run_campaign(tmp_path / "r.db", space=ToySpace(), measurer=plugins.get_measurer("cpu-timer-paired"),
                      setting="tiny", n=2, executor="ray", progress=False)
     assert not (tmp_path / "r.db").exists()
+
+
+def test_export_import_keeps_the_anchor_and_a_resumed_campaign_uses_it(tmp_path: Path) -> None:
+    from nascost.data import export_database, import_csv
+
+    opts = {"runs": 3, "warmup": 1, "max_retries": 0}
+    space = ToySpace()
+    run_campaign(tmp_path / "a.db", space=space, measurer=plugins.get_measurer("cpu-timer-paired", opts),
+                 setting="tiny", n=3, seed=4, progress=False)
+    export_database(tmp_path / "a.db", tmp_path / "a.csv.gz", samples=False)
+    assert import_csv(tmp_path / "a.csv.gz", tmp_path / "b.db") == (3, 0)
+    with CostDatabase(tmp_path / "a.db") as a, CostDatabase(tmp_path / "b.db") as b:
+        anchor = a.references(a.groups()[0])[0][1]
+        (group,) = b.groups()
+        assert b.references(group) == []  # references are not exported ...
+        assert b.paired_anchor(group) == pytest.approx(anchor)  # ... but every row's extra is
+    run_campaign(tmp_path / "b.db", space=space, measurer=plugins.get_measurer("cpu-timer-paired", opts),
+                 setting="tiny", n=5, seed=4, progress=False)
+    with CostDatabase(tmp_path / "b.db") as b:
+        extras = [json.loads(r["extra"])["paired"]["anchor"] for r in b.rows()]
+    assert extras == pytest.approx([anchor] * 5)
