@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -196,17 +197,22 @@ class CostStore:
         setting: Setting | None = None,
         device: DeviceInfo | str | None = None,
         batch_size: int | None = None,
+        family: Sequence[str] = (),
     ) -> Path:
         """The stored predictor file for ``name`` in this context.
 
-        Entries must match the space (and the setting and batch size when
-        given). Among those, one fitted on ``device`` wins; failing that, an
-        entry of another device is returned (loading it warns) rather than
-        none. Ties go to the newest. Nothing found: a :class:`NascostError`
-        with the commands that create the cost.
+        Entries must match the space, or failing that one of ``family`` (spaces
+        sharing its evaluation networks, see ``SearchSpace.cost_family``), and
+        the setting and batch size when given. Among those, one fitted on
+        ``device`` wins; failing that, an entry of another device is returned
+        (loading it warns) rather than none. Ties go to the newest. Nothing
+        found: a :class:`NascostError` with the commands that create the cost.
         """
         self.check_name(name)
-        found = [e for e in self.entries(name) if e.metadata.space == space]
+        entries = self.entries(name)
+        found = [e for e in entries if e.metadata.space == space]
+        if not found:
+            found = [e for e in entries if e.metadata.space in family]
         if setting is not None:
             found = [e for e in found if e.metadata.setting is None or e.metadata.setting.key() == setting.key()]
         if batch_size is not None:
@@ -266,6 +272,7 @@ def load_cost(
         if any(sep in str(ref) for sep in ("/", "\\")) or path.suffix in (".nascost", ".pt"):
             raise NascostError(f"predictor file {str(ref)!r} does not exist")
         path = (store or CostStore()).find(
-            str(ref), space=space_name, setting=setting, device=device, batch_size=batch_size
+            str(ref), space=space_name, setting=setting, device=device, batch_size=batch_size,
+            family=() if isinstance(space, str) else space.cost_family,
         )
     return load_predictor(path, space=space, device=device, setting=setting)

@@ -278,7 +278,8 @@ def check_context(
     """Refuse another space or encoding; warn (``PredictorWarning``) for another device or setting."""
     if space is not None:
         name = _space_name(space)
-        if name != meta.space:
+        same = name == meta.space if isinstance(space, str) else space.shares_costs_with(meta.space)
+        if not same:
             raise NascostError(
                 f"{where} predicts costs for space {meta.space!r}, not {name!r}; fit one for {name!r} "
                 f"with 'nascost fit --space {name}'"

@@ -83,10 +83,18 @@ class SearchSpace(Plugin, ABC):
 
     #: Identifies the encoding layout; predictors refuse encodings with another id.
     encoding_id: ClassVar[str] = ""
+    #: Other spaces whose architectures build into the same evaluation networks
+    #: (DARTS, PC-DARTS and P-DARTS differ only in their supernets), so a cost
+    #: measured and fitted in one of them holds in all.
+    cost_family: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def kind_label(cls) -> str:
         return "search space"
+
+    def shares_costs_with(self, space_name: str) -> bool:
+        """Whether a predictor fitted for ``space_name`` predicts costs of this space's architectures."""
+        return space_name == self.name or space_name in self.cost_family
 
     # --- architectures -------------------------------------------------
     @abstractmethod

@@ -112,6 +112,8 @@ class DartsSpace(SearchSpace):
 
     name: ClassVar[str] = "darts"
     encoding_id: ClassVar[str] = "darts-cell/normal-14x8"
+    #: The three spaces share cells and evaluation networks, hence costs.
+    cost_family: ClassVar[tuple[str, ...]] = FAMILY
     #: Operation names in alpha-column order (``nascost report`` labels its plots with them).
     operation_names: ClassVar[list[str]] = list(PRIMITIVES)
 

@@ -195,3 +195,23 @@ def test_load_cost_from_a_path(tmp_path) -> None:
     assert meta.predictor == "ridge"
     with pytest.raises(NascostError, match="does not exist"):
         load_cost(str(tmp_path / "nope.nascost"), space="darts")
+
+
+def test_darts_family_spaces_share_costs(tmp_path) -> None:
+    """darts, pcdarts and pdarts build the same evaluation networks: one fitted cost serves all three."""
+    darts, pcdarts = plugins.get_space("darts"), plugins.get_space("pcdarts")
+    x = darts.encode(darts.sample_many(8, 0))
+    pred = plugins.get_predictor("ridge").fit(x, x.sum(1))
+    meta = make_metadata(pred, space="darts", encoding_id=darts.encoding_id, encoding_dim=darts.encoding_dim,
+                         unit="ms", device=DEVICE, setting=SETTING, batch_size=1, measurer="cpu-timer", n_train=8)
+    path = save_predictor(pred, tmp_path / "d.nascost", meta)
+    loaded, _ = load_predictor(path, space=pcdarts)  # by the space object: family accepted
+    assert torch.allclose(loaded.predict(x), pred.predict(x))
+    assert pcdarts.shares_costs_with("darts") and not pcdarts.shares_costs_with("nas-bench")
+    store = CostStore(tmp_path / "store")
+    store.put("cpu-lpm", path)
+    _pred, found = load_cost("cpu-lpm", space=plugins.get_space("pdarts"), device=DEVICE, store=store)
+    assert found.space == "darts"
+    # by name only, the family is unknown: still refused
+    with pytest.raises(NascostError, match="space 'darts', not 'pcdarts'"):
+        load_predictor(path, space="pcdarts")

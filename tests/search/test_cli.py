@@ -16,8 +16,11 @@ TINY = ["--C", "4", "--layers", "3", "--epochs", "1", "--max-steps", "2", "--bat
         "--opt", 'dataset_options={"size": 64, "test_size": 16, "input_size": 8}']
 
 
-def lpm_file(tmp_path: Path, space_name: str) -> Path:
-    """A real (tiny) LPM fitted on random costs of ``space_name``, saved as a predictor file."""
+def lpm_file(tmp_path: Path, space_name: str, recorded_space: str | None = None) -> Path:
+    """A real (tiny) LPM fitted on random costs of ``space_name``, saved as a predictor file.
+
+    ``recorded_space`` is the space its metadata names (default: ``space_name``).
+    """
     space = plugins.get_space(space_name)
     archs = space.sample_many(40, 0)
     x = space.encode(archs)
@@ -25,7 +28,7 @@ def lpm_file(tmp_path: Path, space_name: str) -> Path:
     pred = plugins.get_predictor("lpm", {"epochs": 30})
     pred.fit(x, y)
     meta = make_metadata(
-        pred, space=space.name, encoding_id=space.encoding_id, encoding_dim=space.encoding_dim,
+        pred, space=recorded_space or space.name, encoding_id=space.encoding_id, encoding_dim=space.encoding_dim,
         setting=space.setting("cifar-small", channels=4, layers=3), batch_size=1, unit="ms", n_train=40,
     )
     return save_predictor(pred, tmp_path / f"{space_name}-lpm.nascost", meta)
@@ -89,10 +92,11 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run_cli, tmp_path: Path
 
 
 def test_cost_fitted_for_another_space_is_refused(run_cli, tmp_path: Path) -> None:
-    darts_file = lpm_file(tmp_path, "darts")
+    # same encoding width, but fitted for a space outside the DARTS family
+    other = lpm_file(tmp_path, "darts", recorded_space="nas-bench-201")
     out = tmp_path / "run"
-    _one_line_exit_2(run_cli("search", "--space", "pcdarts", "--cost", str(darts_file), "--out", str(out), "-q"),
-                     "space 'darts'", "pcdarts")
+    _one_line_exit_2(run_cli("search", "--space", "pcdarts", "--cost", str(other), "--out", str(out), "-q"),
+                     "space 'nas-bench-201'", "pcdarts")
     assert not out.exists() or not any(out.iterdir())
 
 
