@@ -123,6 +123,8 @@ class CostData:
     keys: list[str]
     #: ``[N, D]`` encodings as stored at collection time.
     encodings: np.ndarray | None = None
+    #: Paired timing's anchor of these rows (None for unpaired measurements).
+    reference_latency: float | None = None
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -469,6 +471,7 @@ class CostDatabase:
             device=g.device,
             keys=[r[0] for r in rows],
             encodings=np.asarray(enc, dtype=np.float32) if enc else np.zeros((0, 0), dtype=np.float32),
+            reference_latency=self.paired_anchor(g),
         )
 
     def keys(self, group: GroupInfo | None) -> set[str]:

@@ -139,6 +139,7 @@ def fit_predictor(
         target_scaling=getattr(model.options, "target_scaling", "none"),
         n_train=len(train),
         metrics=metrics,
+        reference_latency=data.reference_latency,
     )
     return model, meta
 

@@ -152,6 +152,9 @@ class PredictorMetadata(BaseModel):
     target_scaling: str = "none"
     n_train: int = 0
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    #: Paired timing's anchor (the reference network's latency) of the training
+    #: data: measure with this anchor to compare measurements with predictions.
+    reference_latency: float | None = None
     nascost_version: str = ""
     created: str = ""
     sha256: str = ""

@@ -123,6 +123,8 @@ def resolve_costs(
                 )
             source = f"cost store: {ref}"
         info: dict[str, Any] = {"batch_size": meta.batch_size, "n_train": meta.n_train}
+        if meta.reference_latency:  # paired timing: measure on the training data's scale
+            info["reference_latency"] = meta.reference_latency
         if config.calibrate_measurer_options and source == str(calibrated):
             info["measurer_options"] = dict(config.calibrate_measurer_options)
         resolved.append(

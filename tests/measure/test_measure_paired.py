@@ -112,3 +112,27 @@ def test_export_import_keeps_the_anchor_and_a_resumed_campaign_uses_it(tmp_path:
     with CostDatabase(tmp_path / "b.db") as b:
         extras = [json.loads(r["extra"])["paired"]["anchor"] for r in b.rows()]
     assert extras == pytest.approx([anchor] * 5)
+
+
+def test_a_predictor_fitted_on_paired_rows_carries_their_anchor(tmp_path: Path) -> None:
+    from nascost.collect import ensure_reference, measure_one
+    from nascost.fit import fit_from_database
+
+    opts = {"runs": 3, "warmup": 1, "max_retries": 0}
+    space = ToySpace()
+    run_campaign(tmp_path / "p.db", space=space, measurer=plugins.get_measurer("cpu-timer-paired", opts),
+                 setting="tiny", n=12, seed=2, progress=False)
+    with CostDatabase(tmp_path / "p.db") as d:
+        anchor = d.references(d.groups()[0])[0][1]
+    _pred, meta = fit_from_database(tmp_path / "p.db", space=space, predictor="ridge")
+    assert meta.reference_latency == pytest.approx(anchor)
+    # measuring for comparison with that predictor puts the samples on its scale
+    meas = plugins.get_measurer("cpu-timer-paired", opts)
+    setting = space.setting("tiny")
+    ensure_reference(space, meas, setting, 1, anchor=meta.reference_latency)
+    m, _ = measure_one(space, meas, space.sample(0), setting, 1)
+    assert m.extra["paired"]["anchor"] == pytest.approx(anchor)
+    # unpaired data has none
+    run_campaign(tmp_path / "u.db", space=space, measurer=plugins.get_measurer("cpu-timer", opts),
+                 setting="tiny", n=6, seed=2, reference_every=0, progress=False)
+    assert fit_from_database(tmp_path / "u.db", space=space, predictor="ridge")[1].reference_latency is None
