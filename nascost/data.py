@@ -598,8 +598,10 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
     metadata (``nascost.devices``, ``nascost.settings``). Returns the row count.
     """
     import csv
-    import os
-    import tempfile
+    import gzip
+    import io
+
+    from nascost.files import atomic_write
 
     output = Path(output)
     if fmt not in ("csv", "parquet"):
@@ -611,15 +613,18 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
         devices = {g.device.fingerprint: g.device.model_dump_json() for g in db.groups()}
         rows = [{c: (devices[r["device"]] if c == "device_info" else r[c]) for c in columns} for r in db.rows()]
         meta = database_info(path)
-    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=output.suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_write(output, "wb") as raw:
         if fmt == "csv":
-            with _open_text(tmp, "w") as f:
-                w = csv.DictWriter(f, fieldnames=columns)
-                w.writeheader()
-                w.writerows(rows)
+            # mtime=0: the same rows give the same bytes (exports kept in git diff cleanly)
+            zipped = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if output.suffix == ".gz" else None
+            text = io.TextIOWrapper(zipped or raw, encoding="utf-8", newline="")
+            w = csv.DictWriter(text, fieldnames=columns)
+            w.writeheader()
+            w.writerows(rows)
+            text.flush()
+            text.detach()  # leave the files open for atomic_write to finish
+            if zipped is not None:
+                zipped.close()
         else:
             try:
                 import pyarrow as pa
@@ -632,11 +637,7 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
                 "nascost.settings": json.dumps(meta["settings"]),
                 "nascost.space": json.dumps(meta["space"]),
             })
-            pq.write_table(table, tmp)
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            pq.write_table(table, raw)
     return len(rows)
 
 

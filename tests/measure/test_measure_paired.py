@@ -136,3 +136,14 @@ def test_a_predictor_fitted_on_paired_rows_carries_their_anchor(tmp_path: Path) 
     run_campaign(tmp_path / "u.db", space=space, measurer=plugins.get_measurer("cpu-timer", opts),
                  setting="tiny", n=6, seed=2, reference_every=0, progress=False)
     assert fit_from_database(tmp_path / "u.db", space=space, predictor="ridge")[1].reference_latency is None
+
+
+def test_gzip_exports_are_byte_identical_for_the_same_rows(tmp_path: Path) -> None:
+    from nascost.data import export_database
+
+    run_campaign(tmp_path / "a.db", space=ToySpace(), measurer=plugins.get_measurer("cpu-timer-paired",
+                 {"runs": 2, "warmup": 0, "max_retries": 0}), setting="tiny", n=2, seed=0, progress=False)
+    export_database(tmp_path / "a.db", tmp_path / "1.csv.gz", samples=False)
+    export_database(tmp_path / "a.db", tmp_path / "2.csv.gz", samples=False)
+    assert (tmp_path / "1.csv.gz").read_bytes() == (tmp_path / "2.csv.gz").read_bytes()
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
