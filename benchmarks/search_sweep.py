@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--cost", default="cpu-lpm", help="latency cost: a cost-store name or a predictor file")
     ap.add_argument("--measurer", default="cpu-timer",
                     help="measures the derived cells (use the predictor's: cpu-timer-paired for cpu-paired-lpm)")
+    ap.add_argument("--runs", type=int, default=20, help="timed runs per derived cell (more: less noise)")
     ap.add_argument("--lambdas", default="0,0.1,0.2,0.4")
     ap.add_argument("--flops-etas", default="", help="FLOPs-aware runs (lambda per MAC on the chosen scale)")
     ap.add_argument("--cost-scale", default="paper", choices=["raw", "paper"])
@@ -89,7 +90,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     root = Path(args.out)
     space = plugins.get_space(args.space)
-    timer = plugins.get_measurer(args.measurer)
+    timer = plugins.get_measurer(args.measurer, {"runs": args.runs})
     rows: list[dict[str, Any]] = []
     latency_cost = args.cost
     runs = [("latency", float(v)) for v in args.lambdas.split(",") if v]

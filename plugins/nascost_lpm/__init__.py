@@ -130,6 +130,13 @@ class LPM(CostPredictor):
         )
         patience: int = Field(default=50, gt=0, description="epochs without validation improvement before stopping")
         seed: int = 0
+        threads: int | None = Field(
+            default=1, ge=1,
+            description=(
+                "intra-op threads while fitting (default 1: this network is too small to gain from more, "
+                "and extra threads spin against other work, 10x slower beside a campaign; None: torch's setting)"
+            ),
+        )
 
     #: Train with the closed-form MSE gradients of :func:`_mlp_grads` (the same
     #: numbers as autograd, ~1.5x faster for this small network); False uses autograd.
@@ -157,6 +164,15 @@ class LPM(CostPredictor):
     # --- fitting -----------------------------------------------------------
     def fit(self, x: torch.Tensor, y: torch.Tensor, progress: ProgressFn | None = None, **_: Any) -> LPM:
         """Minibatch momentum SGD on MSE, as the paper; tensors only, indices reshuffled per epoch."""
+        saved = torch.get_num_threads()
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+        try:
+            return self._fit(x, y, progress)
+        finally:
+            torch.set_num_threads(saved)
+
+    def _fit(self, x: torch.Tensor, y: torch.Tensor, progress: ProgressFn | None) -> LPM:
         o = self.options
         x = torch.as_tensor(x, dtype=torch.float32).detach()
         y = torch.as_tensor(y, dtype=torch.float32).detach().reshape(-1)

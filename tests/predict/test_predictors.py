@@ -226,3 +226,19 @@ def test_lpm_written_out_backward_equals_autograd(activation: str) -> None:
     slow.fit(x, y)
     for p, q in zip(fast.model.parameters(), slow.model.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_lpm_fits_with_its_own_thread_count_and_restores_torch_s() -> None:
+    x = (torch.rand(40, 112) < 0.07).float()
+    y = x.sum(1) + 1.0
+    before = torch.get_num_threads()
+    seen = []
+
+    def progress(done, total, info=""):
+        seen.append(torch.get_num_threads())
+
+    plugins.get_predictor("lpm", {"epochs": 3}).fit(x, y, progress=progress)
+    assert seen and set(seen) == {1} and torch.get_num_threads() == before
+    seen.clear()
+    plugins.get_predictor("lpm", {"epochs": 2, "threads": None}).fit(x, y, progress=progress)
+    assert set(seen) == {before}
