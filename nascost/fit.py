@@ -203,8 +203,15 @@ def build_predictor(
         unit=unit,
         n_train=int(info.get("design_size", 0)),
         metrics={k: float(v) for k, v in info.items() if isinstance(v, (int, float))},
+        reference_latency=_anchor(meas),
     )
     return model, meta
+
+
+def _anchor(measurer: Any) -> float | None:
+    """The paired-timing anchor a measurer used (None for unpaired measurers)."""
+    ref = getattr(measurer, "_reference", None) if getattr(measurer, "paired", False) else None
+    return float(ref[2]) if ref else None
 
 
 # --- comparison --------------------------------------------------------------------
@@ -220,8 +227,8 @@ def _timed_predict(model: CostPredictor, x: torch.Tensor) -> tuple[np.ndarray, f
     return pred.detach().cpu().numpy().astype(np.float64), 1000.0 * dt * 1000.0 / max(1, len(x))
 
 
-def _find_lut(data: CostData, space: Any) -> tuple[CostPredictor | None, str]:
-    """A ``lut`` built on the data's device and setting, from the cost store."""
+def _find_lut(data: CostData, space: Any) -> tuple[CostPredictor | None, str, float]:
+    """A ``lut`` built on the data's device, setting and measurer, from the cost store."""
     from nascost.cost import CostStore
 
     store = CostStore()
@@ -229,14 +236,26 @@ def _find_lut(data: CostData, space: Any) -> tuple[CostPredictor | None, str]:
         m = entry.metadata
         if (m.predictor == "lut" and m.space == space.name and m.setting is not None
                 and m.setting.key() == data.setting.key() and m.device is not None
-                and m.device.fingerprint == data.device.fingerprint and m.batch_size == data.batch_size):
-            model, _ = load_predictor(entry.path, space=space)
-            return model, ""
+                and m.device.fingerprint == data.device.fingerprint and m.batch_size == data.batch_size
+                and m.measurer in (None, data.measurer)):
+            model, meta = load_predictor(entry.path, space=space)
+            return model, "", _rescale(data, meta)
     return None, (
         f"no lookup table built on device {data.device.fingerprint} for setting {data.setting.name!r} at batch "
         f"{data.batch_size}: build one on that device with 'nascost fit --predictor lut --space {space.name} "
         f"--setting {data.setting.name} --measurer {data.measurer} --as-cost NAME'"
-    )
+    ), 1.0
+
+
+def _rescale(data: CostData, meta: PredictorMetadata) -> float:
+    """Factor from a paired-timing table's scale to the data's (their anchors' ratio; 1 otherwise).
+
+    Paired values are ratios times an anchor measured once per campaign or
+    build, so two scales differ by exactly the anchors' ratio.
+    """
+    if data.reference_latency and meta.reference_latency:
+        return data.reference_latency / meta.reference_latency
+    return 1.0
 
 
 def compare_predictors(
@@ -286,14 +305,15 @@ def compare_predictors(
         cls = plugins.get("predictors", name)
         entry: dict[str, Any] = {"predictor": name, **common}
         if not cls.requires_fit:
-            model, reason = _context_model(name, options, data, space, lut, progress)
+            model, reason, scale = _context_model(name, options, data, space, lut, progress)
             if model is None:
                 results[name] = {**entry, "available": False, "reason": reason}
                 continue
             raw, ms = _timed_predict(model, x[test])
+            raw = raw * scale
             curve = []
             for size in sizes:
-                train_raw = model.predict(x[pool[:size]]).detach().cpu().numpy().astype(np.float64)
+                train_raw = scale * model.predict(x[pool[:size]]).detach().cpu().numpy().astype(np.float64)
                 pred, calib = _calibrate(name, train_raw, y[pool[:size]], raw)
                 curve.append({"n_train": size, **_clean(regression_metrics(y[test], pred))})
             entry.update(curve[-1])
@@ -348,22 +368,23 @@ def _calibrate(name: str, train_raw: np.ndarray, train_y: np.ndarray, test_raw: 
 def _context_model(
     name: str, options: dict[str, Any], data: CostData, space: Any,
     lut: CostPredictor | str | Path | None, progress: StepProgressFn | None,
-) -> tuple[CostPredictor | None, str]:
+) -> tuple[CostPredictor | None, str, float]:
+    """``(model, reason it is unavailable, factor to the data's scale)``."""
     if name == "lut":
         if lut is None:
             return _find_lut(data, space)
         if isinstance(lut, CostPredictor):
-            return lut, ""
+            return lut, "", 1.0
         model, meta = load_predictor(lut, space=space)
         if meta.device is None or meta.device.fingerprint != data.device.fingerprint:
-            return None, f"the lookup table {str(lut)!r} was built on another device than the data's"
-        return model, ""
+            return None, f"the lookup table {str(lut)!r} was built on another device than the data's", 1.0
+        return model, "", _rescale(data, meta)
     model = plugins.get_predictor(name, options)
     try:
         model.build(space, data.setting, None, batch_size=data.batch_size, progress=_step(progress, name, 0))
     except NascostError as exc:
-        return None, str(exc)
-    return model, ""
+        return None, str(exc), 1.0
+    return model, "", 1.0
 
 
 def compare_devices(

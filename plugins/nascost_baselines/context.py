@@ -239,6 +239,8 @@ class LookupTable(_Additive):
         return super().build(space, setting, measurer, **kwargs)
 
     def _cost(self, space: Any, arch: Architecture, setting: Setting, measurer: Any, batch_size: int) -> float:
-        model = space.build(arch, setting)
-        model.eval()
-        return float(measurer.measure(model, space.example_input(setting, batch_size)).value)
+        from nascost.collect import (
+            measure_one,  # the campaign's path: paired reference, measurement build
+        )
+
+        return float(measure_one(space, measurer, arch, setting, batch_size)[0].value)

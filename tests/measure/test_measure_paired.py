@@ -147,3 +147,18 @@ def test_gzip_exports_are_byte_identical_for_the_same_rows(tmp_path: Path) -> No
     export_database(tmp_path / "a.db", tmp_path / "2.csv.gz", samples=False)
     assert (tmp_path / "1.csv.gz").read_bytes() == (tmp_path / "2.csv.gz").read_bytes()
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_a_paired_lookup_table_is_put_on_the_data_s_scale(tmp_path: Path) -> None:
+    from nascost.fit import _rescale, build_predictor, load_data
+
+    opts = {"runs": 2, "warmup": 0, "max_retries": 0}
+    space = ToySpace()
+    run_campaign(tmp_path / "p.db", space=space, measurer=plugins.get_measurer("cpu-timer-paired", opts),
+                 setting="tiny", n=4, seed=0, progress=False)
+    data = load_data(tmp_path / "p.db", space="toy")
+    _lut, meta = build_predictor(space=space, predictor="lut", setting=space.setting("tiny"),
+                                 measurer=plugins.get_measurer("cpu-timer-paired", opts), batch_size=1)
+    assert meta.reference_latency and meta.measurer == "cpu-timer-paired"
+    assert _rescale(data, meta) == pytest.approx(data.reference_latency / meta.reference_latency)
+    assert _rescale(data, meta.model_copy(update={"reference_latency": None})) == 1.0

@@ -134,7 +134,7 @@ def synthetic_latency(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def make_db(path: Path, space: ToySpace, n: int, *, seed: int = 0, device: DeviceInfo = DEVICE,
-            noise: float = 0.0, setting: Setting | None = None) -> Path:
+            noise: float = 0.0, setting: Setting | None = None, measurer: str = "cpu-timer") -> Path:
     """A cost database of ``n`` distinct toy architectures with synthetic latencies."""
     rng = np.random.default_rng(seed)
     setting = setting or space.setting("tiny")
@@ -148,5 +148,5 @@ def make_db(path: Path, space: ToySpace, n: int, *, seed: int = 0, device: Devic
     with CostDatabase(path, create=True) as db:
         for a, e, v in zip(archs, x, y, strict=True):
             m = Measurement.from_samples([v, v], unit="ms", device=device, batch_size=1)
-            db.add(a, e.tolist(), m, measurer="cpu-timer", setting=setting)
+            db.add(a, e.tolist(), m, measurer=measurer, setting=setting)
     return path

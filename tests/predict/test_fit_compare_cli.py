@@ -194,8 +194,13 @@ def test_cli_builds_a_lut_in_a_custom_setting_that_compare_finds(tmp_path, toy_s
     assert entry.metadata.setting.channels == 6 and entry.metadata.unit == "params"
     device = ParamCounter().device_info()
     assert entry.metadata.device.fingerprint == device.fingerprint
-    db = make_db(tmp_path / "c.db", toy_space, 40, device=device, setting=toy_space.setting("tiny", channels=6))
+    db = make_db(tmp_path / "c.db", toy_space, 40, device=device, setting=toy_space.setting("tiny", channels=6),
+                 measurer="param-counter")
     res = compare_predictors(load_data(db, space="toy"), ["lut"], space=toy_space)
     assert res["lut"]["available"] and res["lut"]["kendall_tau"] is not None
+    # data of another measurer on the same device and setting is not the table's
+    timed = make_db(tmp_path / "t.db", toy_space, 40, device=device, setting=toy_space.setting("tiny", channels=6))
+    res = compare_predictors(load_data(timed, space="toy"), ["lut"], space=toy_space)
+    assert not res["lut"]["available"] and "--measurer cpu-timer" in res["lut"]["reason"]
     other = make_db(tmp_path / "o.db", toy_space, 40, device=device)  # channels 4: no table for it
     assert not compare_predictors(load_data(other, space="toy"), ["lut"], space=toy_space)["lut"]["available"]
