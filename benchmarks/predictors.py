@@ -7,7 +7,8 @@ Usage (from the repository root)::
     # fitted predictors on a known synthetic cost (additive + interactions + 1% noise)
     .venv/bin/python benchmarks/predictors.py synthetic --n 2000
     # every predictor on a real cost database: metrics, learning curve, plots
-    .venv/bin/python benchmarks/predictors.py compare --db costs.db [--train-sizes 250,500,1000,2000] [--plot DIR]
+    .venv/bin/python benchmarks/predictors.py compare --db costs.db [--train-sizes 250,500,1000,2000] [--plot DIR] \
+        [--campaign ID] [--exclude-noisy]
     # agreement of two measurement campaigns (noise floor) or two devices
     .venv/bin/python benchmarks/predictors.py agree --db a.db --db b.db
 
@@ -135,6 +136,8 @@ def compare(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     data = load_data(args.db[0], space=args.space, setting=args.setting, measurer=args.measurer,
                      include_flagged=args.include_flagged)
+    if args.campaign or args.exclude_noisy:
+        data = subset(args.db[0], data, args.campaign, args.exclude_noisy)
     sizes = [int(s) for s in args.train_sizes.split(",")] if args.train_sizes else None
     names = [n for n in args.predictors.split(",") if n]
     res = compare_predictors(data, names, train_sizes=sizes, seed=args.seed, test_fraction=args.test_fraction)
@@ -143,6 +146,26 @@ def compare(args: argparse.Namespace) -> dict:
     slim = {k: {kk: vv for kk, vv in v.items() if kk not in ("test_pred", "test_true")} for k, v in res.items()}
     return {"machine": machine(), "db": args.db[0], "rows": len(data), "setting": data.setting.label(),
             "device": data.device.label(), "results": slim}
+
+
+def subset(db_path: str, data, campaign: str | None, exclude_noisy: bool):
+    """The rows of ``data`` from one campaign and/or not flagged noisy (same order)."""
+    import dataclasses
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT arch_key, campaign, noisy FROM measurements").fetchall()
+    finally:
+        conn.close()
+    keep_keys = {k for k, c, noisy in rows if (campaign is None or c == campaign) and not (exclude_noisy and noisy)}
+    keep = [i for i, k in enumerate(data.keys) if k in keep_keys]
+    if not keep:
+        raise SystemExit("no rows left after --campaign/--exclude-noisy")
+    return dataclasses.replace(
+        data, archs=[data.archs[i] for i in keep], values=data.values[keep], keys=[data.keys[i] for i in keep],
+        encodings=data.encodings[keep] if data.encodings is not None and len(data.encodings) else data.encodings,
+    )
 
 
 def agree(args: argparse.Namespace) -> dict:
@@ -168,6 +191,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot")
     p.add_argument("--include-flagged", action="store_true", help="use drift-flagged rows too")
+    p.add_argument("--campaign", help="compare: only the rows of this campaign id")
+    p.add_argument("--exclude-noisy", action="store_true", help="compare: leave out rows flagged noisy")
     args = p.parse_args()
     result = {"timing": timing, "synthetic": synthetic, "compare": compare, "agree": agree}[args.what](args)
     print(json.dumps(result, indent=2, default=str))
