@@ -437,6 +437,27 @@ def _stage_plan(config: SearchConfig, space: Any) -> list[tuple[dict[str, Any], 
     return plan
 
 
+def frozen_architecture_warnings(config: SearchConfig, plan: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    """Warnings for stages whose architecture is never updated (frozen epochs >= epochs).
+
+    The methods' defaults freeze the architecture for their first epochs (PC-DARTS: 15 of
+    50); a short search that keeps that default trains weights only, derives the initial
+    architecture, and its cost term has no effect.
+    """
+    out = []
+    for i, (loop, _) in enumerate(plan):
+        epochs = int(loop.get("epochs", config.epochs) or 0)
+        frozen = int(loop.get("arch_frozen_epochs", config.arch_frozen_epochs) or 0)
+        if epochs and frozen >= epochs:
+            where = f"stage {i + 1}: " if len(plan) > 1 else ""
+            out.append(
+                f"warning: {where}arch_frozen_epochs={frozen} >= epochs={epochs}: the architecture is never "
+                f"updated, so the derived cell is the initial one and lambda has no effect; "
+                f"pass --arch-frozen-epochs N with N < {epochs}"
+            )
+    return out
+
+
 def run_search(
     config: SearchConfig,
     out_dir: str | Path,
@@ -560,6 +581,8 @@ def _run_search(
         say(f"cost {c.name}: lambda {t.lam:g} {per}, estimator {t.estimator}{extra}{ref_txt}")
 
     plan = _stage_plan(config, space)
+    for warning in frozen_architecture_warnings(config, plan):
+        say(warning)
     stage_states: list[dict[str, torch.Tensor]] = []
     start_stage, start_epoch = 0, 0
     if checkpoint is not None:

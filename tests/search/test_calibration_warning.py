@@ -18,3 +18,21 @@ def test_good_or_unknown_calibrations_are_quiet() -> None:
     assert poor_calibration_warning("cpu-lpm", "cpu-timer", {"kendall_tau": 0.8}) is None
     assert poor_calibration_warning("flops", "", {}) is None
     assert poor_calibration_warning("cpu-lpm", "cpu-timer", {"kendall_tau": None}) is None
+
+
+def test_a_search_whose_architecture_never_updates_is_warned_about() -> None:
+    from nascost import plugins
+    from nascost.search import SearchConfig, _stage_plan, frozen_architecture_warnings
+
+    space = plugins.get_space("pcdarts")
+    short = SearchConfig.build({"space": "pcdarts", "epochs": 4}).with_defaults(space.search_defaults())
+    assert short.arch_frozen_epochs == 15  # the paper's PC-DARTS default
+    (w,) = frozen_architecture_warnings(short, _stage_plan(short, space))
+    assert "arch_frozen_epochs=15 >= epochs=4" in w and "--arch-frozen-epochs N with N < 4" in w
+    ok = SearchConfig.build({"space": "pcdarts", "epochs": 4, "arch_frozen_epochs": 1}).with_defaults(
+        space.search_defaults())
+    assert frozen_architecture_warnings(ok, _stage_plan(ok, space)) == []
+    pdarts = plugins.get_space("pdarts")
+    cfg = SearchConfig.build({"space": "pdarts", "epochs": 2}).with_defaults(pdarts.search_defaults())
+    warnings = frozen_architecture_warnings(cfg, _stage_plan(cfg, pdarts))
+    assert warnings and all(w.startswith("warning: stage ") for w in warnings)
