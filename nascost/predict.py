@@ -192,8 +192,13 @@ def _digest(meta_json: str, state_json: str, tensors: dict[str, torch.Tensor]) -
     return h.hexdigest()
 
 
-def _canonical_meta(meta: PredictorMetadata) -> str:
-    data = meta.model_dump(mode="json")
+def _canonical_meta(meta: PredictorMetadata | dict[str, Any]) -> str:
+    """The metadata the checksum covers: as stored in the file, ``sha256`` emptied.
+
+    Reading hashes the stored JSON, not a re-dump of the model, so files written
+    before a metadata field was added still verify.
+    """
+    data = dict(meta) if isinstance(meta, dict) else meta.model_dump(mode="json")
     data["sha256"] = ""
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -253,7 +258,7 @@ def _read(path: Path) -> tuple[PredictorMetadata, dict[str, Any], dict[str, torc
         state = json.loads(state_json)
     except (ValidationError, json.JSONDecodeError) as exc:
         raise NascostError(f"{str(path)!r} has damaged predictor metadata ({type(exc).__name__})") from None
-    if _digest(_canonical_meta(meta), state_json, tensors) != meta.sha256:
+    if _digest(_canonical_meta(json.loads(meta_json)), state_json, tensors) != meta.sha256:
         raise NascostError(
             f"{str(path)!r} fails its SHA-256 check: the file was modified or damaged after it was written"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import zipfile
@@ -215,3 +216,23 @@ def test_darts_family_spaces_share_costs(tmp_path) -> None:
     # by name only, the family is unknown: still refused
     with pytest.raises(NascostError, match="space 'darts', not 'pcdarts'"):
         load_predictor(path, space="pcdarts")
+
+
+def test_files_written_before_a_metadata_field_was_added_still_verify(tmp_path) -> None:
+    """The checksum covers the metadata as stored, so new optional fields do not break old files."""
+    from nascost.predict import _canonical_meta, _digest
+
+    path = _ridge_file(tmp_path / "r.nascost")
+    payload = torch.load(path, weights_only=True)
+    old = json.loads(payload["metadata"])
+    old.pop("reference_latency")  # as written by a nascost without that field
+    old["sha256"] = _digest(_canonical_meta(old), payload["state"], payload["tensors"])
+    payload["metadata"] = json.dumps(old)
+    torch.save(payload, path)
+    pred, meta = load_predictor(path)
+    assert meta.reference_latency is None and pred.predict(torch.eye(6)).shape == (6,)
+    old["unit"] = "s"  # a changed value still fails
+    payload["metadata"] = json.dumps(old)
+    torch.save(payload, path)
+    with pytest.raises(NascostError, match="SHA-256"):
+        load_predictor(path)
