@@ -210,8 +210,7 @@ def build_predictor(
 
 def _anchor(measurer: Any) -> float | None:
     """The paired-timing anchor a measurer used (None for unpaired measurers)."""
-    ref = getattr(measurer, "_reference", None) if getattr(measurer, "paired", False) else None
-    return float(ref[2]) if ref else None
+    return measurer.reference_anchor if getattr(measurer, "paired", False) else None
 
 
 # --- comparison --------------------------------------------------------------------

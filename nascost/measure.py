@@ -139,6 +139,12 @@ class TimerMeasurer(CostMeasurer):
         return measured
 
     @property
+    def reference_anchor(self) -> float | None:
+        """The anchor latency of the reference set by :meth:`set_reference`, if any."""
+        ref = getattr(self, "_reference", None)
+        return ref[2] if ref else None
+
+    @property
     def reference_label(self) -> str | None:
         """The label of the reference set by :meth:`set_reference`, if any."""
         ref = getattr(self, "_reference", None)

@@ -252,6 +252,9 @@ class DartsSpace(SearchSpace):
 
     def build(self, arch: Architecture, setting: Setting) -> nn.Module:
         """The reference evaluation network (``NetworkCIFAR``/``NetworkImageNet``) with random weights."""
+        return self._network(arch, setting, None)
+
+    def _network(self, arch: Architecture, setting: Setting, pool: ModulePool | None) -> nn.Module:
         return build_network(
             self.genotype(arch),
             family=setting.family,
@@ -261,6 +264,7 @@ class DartsSpace(SearchSpace):
             input_size=setting.input_size,
             in_channels=setting.in_channels,
             auxiliary=setting.auxiliary,
+            pool=pool,
         )
 
     def build_for_measurement(self, arch: Architecture, setting: Setting) -> nn.Module:
@@ -273,17 +277,7 @@ class DartsSpace(SearchSpace):
         key = setting.key()
         if self._pool_key != key:
             self._pool, self._pool_key = ModulePool(), key
-        return build_network(
-            self.genotype(arch),
-            family=setting.family,
-            channels=setting.channels,
-            layers=setting.layers,
-            num_classes=setting.num_classes,
-            input_size=setting.input_size,
-            in_channels=setting.in_channels,
-            auxiliary=setting.auxiliary,
-            pool=self._pool,
-        )
+        return self._network(arch, setting, self._pool)
 
     # --- search (the supernet engineer's module, imported lazily) ---------
     def supernet(self, previous: SuperNet | None = None, **options: Any) -> SuperNet:
