@@ -135,9 +135,7 @@ def compare(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     data = load_data(args.db[0], space=args.space, setting=args.setting, measurer=args.measurer,
-                     include_flagged=args.include_flagged)
-    if args.campaign or args.exclude_noisy:
-        data = subset(args.db[0], data, args.campaign, args.exclude_noisy)
+                     include_flagged=args.include_flagged, exclude_noisy=args.exclude_noisy, campaign=args.campaign)
     sizes = [int(s) for s in args.train_sizes.split(",")] if args.train_sizes else None
     names = [n for n in args.predictors.split(",") if n]
     res = compare_predictors(data, names, train_sizes=sizes, seed=args.seed, test_fraction=args.test_fraction)
@@ -146,26 +144,6 @@ def compare(args: argparse.Namespace) -> dict:
     slim = {k: {kk: vv for kk, vv in v.items() if kk not in ("test_pred", "test_true")} for k, v in res.items()}
     return {"machine": machine(), "db": args.db[0], "rows": len(data), "setting": data.setting.label(),
             "device": data.device.label(), "results": slim}
-
-
-def subset(db_path: str, data, campaign: str | None, exclude_noisy: bool):
-    """The rows of ``data`` from one campaign and/or not flagged noisy (same order)."""
-    import dataclasses
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT arch_key, campaign, noisy FROM measurements").fetchall()
-    finally:
-        conn.close()
-    keep_keys = {k for k, c, noisy in rows if (campaign is None or c == campaign) and not (exclude_noisy and noisy)}
-    keep = [i for i, k in enumerate(data.keys) if k in keep_keys]
-    if not keep:
-        raise SystemExit("no rows left after --campaign/--exclude-noisy")
-    return dataclasses.replace(
-        data, archs=[data.archs[i] for i in keep], values=data.values[keep], keys=[data.keys[i] for i in keep],
-        encodings=data.encodings[keep] if data.encodings is not None and len(data.encodings) else data.encodings,
-    )
 
 
 def agree(args: argparse.Namespace) -> dict:

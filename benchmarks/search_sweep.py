@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,11 +43,24 @@ def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, ex
         "C": args.C, "layers": args.layers, "batch_size": args.batch_size, "seed": args.seed,
         "threads": args.threads, "max_train_samples": args.max_train_samples,
         "arch_frozen_epochs": args.arch_frozen_epochs, "cost_scale": args.cost_scale,
-        "arch_learning_rate": args.arch_lr, "learning_rate": args.lr, **extra,
+        "arch_learning_rate": args.arch_lr, "learning_rate": args.lr,
+        "dataset_options": data_options(args), **extra,
     }
     data = {k: v for k, v in data.items() if v is not None}
     return run_search(SearchConfig.build(data), out, force=True, show_progress=False,
                       log=lambda m: print(f"  {m}", file=sys.stderr))
+
+
+def data_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--data-opt KEY=VALUE`` pairs (values read as JSON where they parse, e.g. input_size=16)."""
+    out: dict[str, Any] = {}
+    for item in args.data_opt:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def train(args: argparse.Namespace, genotype: Path, out: Path) -> float | None:
@@ -54,7 +68,9 @@ def train(args: argparse.Namespace, genotype: Path, out: Path) -> float | None:
         return None
     cmd = [str(Path(sys.executable).parent / "nascost"), "train", str(genotype), "--dataset", args.dataset,
            "--preset", "quick", "--epochs", str(args.train_epochs), "--out", str(out), "--json"]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    cmd += [arg for item in args.data_opt for arg in ("--data-opt", item)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         print(f"  training failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
         return None
@@ -74,6 +90,8 @@ def main() -> None:
     ap.add_argument("--cost-scale", default="paper", choices=["raw", "paper"])
     ap.add_argument("--calibrate", type=int, default=0)
     ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="dataset option for search and training, e.g. input_size=16 (repeatable)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--arch-frozen-epochs", type=int, default=2)
     ap.add_argument("--C", type=int, default=8)

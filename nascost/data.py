@@ -445,19 +445,34 @@ class CostDatabase:
         device: str | None = None,
         batch_size: int | None = None,
         include_flagged: bool = False,
+        exclude_noisy: bool = False,
+        campaign: str | None = None,
     ) -> CostData:
         """The rows of the one matching group. Drift-flagged rows are left out unless asked for.
 
-        Noisy rows (still above the noise threshold after re-measurement) are kept:
-        dropping them would bias the data towards architectures that happen to
-        time steadily.
+        Noisy rows (still above the noise threshold after re-measurement) are kept
+        unless ``exclude_noisy``: dropping them biases the data towards architectures
+        that happen to time steadily, so it is an explicit choice (useful to see how
+        much measurement noise costs a predictor). ``campaign`` keeps one campaign's rows.
         """
         g = self.select_group(space=space, measurer=measurer, setting=setting, device=device,
                               batch_size=batch_size)
         sql = "SELECT arch_key, arch, encoding, median FROM measurements WHERE group_id=?"
+        params: list[Any] = [g.id]
         if not include_flagged:
             sql += " AND drift=0"
-        rows = self._conn.execute(sql + " ORDER BY id", (g.id,)).fetchall()
+        if exclude_noisy:
+            sql += " AND noisy=0"
+        if campaign is not None:
+            if not self._conn.execute("SELECT 1 FROM measurements WHERE group_id=? AND campaign=? LIMIT 1",
+                                      (g.id, campaign)).fetchone():
+                have = [r[0] for r in self._conn.execute(
+                    "SELECT DISTINCT campaign FROM measurements WHERE group_id=? ORDER BY campaign", (g.id,))]
+                raise NascostError(f"no rows of campaign {campaign!r} in {g.label()} (campaigns: "
+                                   f"{', '.join(str(c) for c in have) or 'none'})")
+            sql += " AND campaign=?"
+            params.append(campaign)
+        rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
         archs = [Architecture(space=g.space, spec=json.loads(a)) for _, a, _, _ in rows]
         enc = [json.loads(e) for _, _, e, _ in rows]
         return CostData(
@@ -555,11 +570,17 @@ def database_info(path: str | Path) -> dict[str, Any]:
                     if len(ref_medians) > 1 else None
                 ),
             }
+            campaigns = [
+                {"id": c, "count": n, "noisy": int(noisy), "first": first, "last": last}
+                for c, n, noisy, first, last in db._conn.execute(
+                    "SELECT campaign, COUNT(*), SUM(noisy), MIN(measured_at), MAX(measured_at) FROM measurements "
+                    "WHERE group_id=? GROUP BY campaign ORDER BY MIN(measured_at)", (g.id,))
+            ]
             groups.append({
                 "space": g.space, "measurer": g.measurer, "setting": g.setting.model_dump(),
                 "setting_label": g.setting.label(), "batch_size": g.batch_size,
                 "device": {"fingerprint": g.device.fingerprint, "label": g.device.label()},
-                "unit": g.unit, "count": g.count, "distribution": dist, "noise": noise,
+                "unit": g.unit, "count": g.count, "distribution": dist, "noise": noise, "campaigns": campaigns,
             })
         settings = [json.loads(j) for (j,) in db._conn.execute("SELECT json FROM settings ORDER BY key")]
         devices = [

@@ -67,11 +67,15 @@ def load_data(
     measurer: str | None = None,
     batch_size: int | None = None,
     include_flagged: bool = False,
+    exclude_noisy: bool = False,
+    campaign: str | None = None,
 ) -> CostData:
-    """The rows of the one database group matching the filters (drift-flagged rows only if asked)."""
+    """The rows of the one database group matching the filters (see :meth:`CostDatabase.query`)."""
     with CostDatabase(db_path) as db:
         data = db.query(space=space, measurer=measurer, setting=setting, device=device, batch_size=batch_size,
-                        include_flagged=include_flagged)
+                        include_flagged=include_flagged, exclude_noisy=exclude_noisy, campaign=campaign)
+        if len(data) == 0 and exclude_noisy:
+            raise NascostError(f"every selected row of {str(db_path)!r} is flagged noisy; drop --exclude-noisy")
         if len(data) == 0 and not include_flagged and db.query(
             space=space, measurer=measurer, setting=setting, device=device, batch_size=batch_size,
             include_flagged=True,
@@ -158,11 +162,14 @@ def fit_from_database(
     val_fraction: float = 0.1,
     seed: int = 0,
     include_flagged: bool = False,
+    exclude_noisy: bool = False,
+    campaign: str | None = None,
 ) -> tuple[CostPredictor, PredictorMetadata]:
     """Fit ``predictor`` on one group of a cost database (see :func:`fit_predictor`)."""
     space_obj = _space(space)
     data = load_data(db_path, space=space_obj.name, setting=setting, device=device, measurer=measurer,
-                     batch_size=batch_size, include_flagged=include_flagged)
+                     batch_size=batch_size, include_flagged=include_flagged, exclude_noisy=exclude_noisy,
+                     campaign=campaign)
     return fit_predictor(data, space=space_obj, predictor=predictor, options=options, progress=progress,
                          val_fraction=val_fraction, seed=seed)
 

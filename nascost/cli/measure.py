@@ -168,6 +168,8 @@ def info_cmd(db: str, as_json: bool) -> None:
             f"noisy {noise['share_noisy']:.1%}, re-measured {noise['remeasured']}, "
             f"reference measurements {noise['reference_measurements']} (spread {_fmt(noise['reference_spread'])})"
         )
+        for c in g["campaigns"]:
+            click.echo(f"  campaign {c['id']}: {c['count']} rows ({c['noisy']} noisy), {c['first']} to {c['last']}")
 
 
 def _fmt(x) -> str:

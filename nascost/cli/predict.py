@@ -66,6 +66,8 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--layers", type=click.IntRange(min=1), help="Building flops/lut: override the setting's cells.")
 @click.option("--input-size", type=click.IntRange(min=1), help="Building flops/lut: override the input size.")
 @click.option("--include-flagged", is_flag=True, help="Also use rows flagged as measured during drift.")
+@click.option("--exclude-noisy", is_flag=True, help="Leave out rows flagged noisy (kept by default).")
+@click.option("--campaign", help="Only the rows of this campaign id ('nascost data info' lists them).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Predictor file to write.")
 @click.option("--as-cost", "as_cost", help="Also store it in the cost store under this cost name (e.g. cpu-lpm).")
 @click.option("--opt", "opts", multiple=True, help="Predictor option KEY=VALUE (repeatable), e.g. epochs=200.")
@@ -76,7 +78,8 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @config_option
 def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str | None, device: str | None,
             measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
-            input_size: int | None, include_flagged: bool, output: str | None,
+            input_size: int | None, include_flagged: bool, exclude_noisy: bool, campaign: str | None,
+            output: str | None,
             as_cost: str | None, opts: tuple[str, ...], val_fraction: float, seed: int, as_json: bool) -> None:
     """Fit a cost predictor on a database (or build flops/lut from the space) and save it."""
     from nascost.cost import CostStore
@@ -105,6 +108,7 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
                 db, space=space_obj, predictor=predictor_name, setting=setting, device=device,
                 measurer=measurer, batch_size=batch_size, options=options, progress=bar,
                 val_fraction=val_fraction, seed=seed, include_flagged=include_flagged,
+                exclude_noisy=exclude_noisy, campaign=campaign,
             )
         else:
             if db is not None:
@@ -157,6 +161,8 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
 @click.option("--measurer", help="Measurer of the rows.")
 @click.option("--batch-size", type=int, help="Batch size of the rows.")
 @click.option("--include-flagged", is_flag=True, help="Also use rows flagged as measured during drift.")
+@click.option("--exclude-noisy", is_flag=True, help="Leave out rows flagged noisy (kept by default).")
+@click.option("--campaign", help="Only the rows of this campaign id ('nascost data info' lists them).")
 @click.option("--train-sizes", help="Comma-separated training sizes for the learning curve (default: all).")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of rows held out for testing.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (same for every predictor).")
@@ -168,7 +174,7 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
 @config_option
 def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, setting: str | None,
                 devices_fp: tuple[str, ...], measurer: str | None, batch_size: int | None, include_flagged: bool,
-                train_sizes: str | None,
+                exclude_noisy: bool, campaign: str | None, train_sizes: str | None,
                 test_fraction: float, seed: int, lut_file: str | None, opts: tuple[str, ...], devices: bool,
                 plot_dir: str | None, as_json: bool) -> None:
     """Compare predictors on one database (same split and seed), or two devices with --devices."""
@@ -217,7 +223,8 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
         raise NascostError(f"--plot {plot_dir!r} exists and is not a directory")
     space_obj = _space_for(dbs[0], space)
     data = load_data(dbs[0], space=space_obj.name, setting=setting, device=devices_fp[0] if devices_fp else None,
-                     measurer=measurer, batch_size=batch_size, include_flagged=include_flagged)
+                     measurer=measurer, batch_size=batch_size, include_flagged=include_flagged,
+                     exclude_noisy=exclude_noisy, campaign=campaign)
     with _bar("step", as_json) as bar:
         step = None if bar is None else (lambda what, done, total, info: bar(done, total, info, what))
         results = compare_predictors(

@@ -108,6 +108,8 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.command("search")
 @click.option("--space", default="pcdarts", show_default=True, help="Search space with a supernet (darts, pcdarts, pdarts).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, synthetic, cifar10, cifar100 or imagefolder:PATH.")
+@click.option("--data-opt", "data_opts", multiple=True, metavar="KEY=VALUE",
+              help="Dataset option, e.g. --data-opt input_size=16 for imagefolder (as in 'nascost train').")
 @click.option("--cost", "costs", multiple=True, metavar="NAME[:LAMBDA]",
               help="Cost to add to the loss: a cost-store name (cpu-lpm) or a predictor file; repeat for several.")
 @click.option("--lambda", "lam", type=float, help="lambda, in 1/(cost unit), for costs without their own [0.1].")
@@ -144,6 +146,9 @@ def search_cmd(**kw: Any) -> None:
     """Latency-aware differentiable architecture search (the paper's LA-DARTS family)."""
     out, resume, force, as_json, quiet = (kw.pop(k) for k in ("out", "resume", "force", "as_json", "quiet"))
     data = parse_kv(kw.pop("opts"), "--opt")
+    data_opts = parse_kv(kw.pop("data_opts"), "--data-opt")
+    if data_opts:
+        data["dataset_options"] = {**data.get("dataset_options", {}), **data_opts}
     costs = list(kw.pop("costs"))
     if costs:
         data["costs"] = costs

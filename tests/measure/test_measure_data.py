@@ -103,6 +103,26 @@ def test_drift_flagged_rows_are_left_out_unless_asked(tmp_path: Path) -> None:
         assert len(db.query(space="toy", include_flagged=True)) == len(archs)
 
 
+def test_noisy_rows_and_campaigns_can_be_selected(tmp_path: Path) -> None:
+    st = SPACE.setting("tiny")
+    archs = list({a.key(): a for a in SPACE.sample_many(8, 3)}.values())
+    with CostDatabase(tmp_path / "c.db", create=True) as db:
+        for i, a in enumerate(archs):
+            db.add(a, SPACE.encode([a])[0].tolist(), _m(1.0 + i, noisy=i % 3 == 0), measurer="cpu-timer",
+                   setting=st, campaign="first" if i < 5 else "second")
+        assert len(db.query(space="toy")) == len(archs)  # noisy rows are kept by default
+        clean = db.query(space="toy", exclude_noisy=True)
+        assert clean.keys == [a.key() for i, a in enumerate(archs) if i % 3]
+        second = db.query(space="toy", campaign="second")
+        np.testing.assert_allclose(second.values, 1.0 + np.arange(5, len(archs)))
+        both = db.query(space="toy", campaign="first", exclude_noisy=True)
+        assert both.keys == [archs[i].key() for i in (1, 2, 4)]
+        with pytest.raises(NascostError, match=r"no rows of campaign 'third'.*campaigns: first, second"):
+            db.query(space="toy", campaign="third")
+    (g,) = database_info(tmp_path / "c.db")["groups"]
+    assert [(c["id"], c["count"], c["noisy"]) for c in g["campaigns"]] == [("first", 5, 2), ("second", 3, 1)]
+
+
 def test_one_space_per_database(tmp_path: Path) -> None:
     with CostDatabase(tmp_path / "c.db", create=True) as db:
         _fill(db, 2)

@@ -204,3 +204,27 @@ def test_cli_builds_a_lut_in_a_custom_setting_that_compare_finds(tmp_path, toy_s
     assert not res["lut"]["available"] and "--measurer cpu-timer" in res["lut"]["reason"]
     other = make_db(tmp_path / "o.db", toy_space, 40, device=device)  # channels 4: no table for it
     assert not compare_predictors(load_data(other, space="toy"), ["lut"], space=toy_space)["lut"]["available"]
+
+
+def test_cli_fit_and_compare_select_noisy_rows_and_campaigns(tmp_path, toy_space, run_cli) -> None:
+    import sqlite3
+
+    db = make_db(tmp_path / "c.db", toy_space, 40)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE measurements SET campaign = CASE WHEN id <= 30 THEN 'a' ELSE 'b' END")
+    conn.execute("UPDATE measurements SET noisy = 1 WHERE id % 4 = 0")
+    conn.commit()
+    conn.close()
+    out = tmp_path / "r.nascost"
+    base = ("fit", "--db", str(db), "--predictor", "ridge", "--val-fraction", "0", "-o", str(out))
+    for extra, n_train in (((), 40), (("--exclude-noisy",), 30), (("--campaign", "a"), 30),
+                           (("--campaign", "a", "--exclude-noisy"), 23)):
+        code, _, err = run_cli(*base, *extra)
+        assert code == 0, err
+        assert read_metadata(out).n_train == n_train
+    code, _, err = run_cli(*base, "--campaign", "c")
+    assert code == 2 and "no rows of campaign 'c'" in err and "campaigns: a, b" in err
+    code, stdout, err = run_cli("compare", "--db", str(db), "--predictors", "ridge", "--exclude-noisy",
+                                "--test-fraction", "0.5", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["ridge"]["n_test"] == 15

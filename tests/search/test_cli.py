@@ -13,7 +13,7 @@ from nascost.predict import make_metadata, save_predictor
 
 TINY = ["--C", "4", "--layers", "3", "--epochs", "1", "--max-steps", "2", "--batch-size", "16",
         "--arch-frozen-epochs", "0", "--dataset", "synthetic", "--threads", "1",
-        "--opt", 'dataset_options={"size": 64, "test_size": 16, "input_size": 8}']
+        "--data-opt", "size=64", "--data-opt", "test_size=16", "--data-opt", "input_size=8"]
 
 
 def lpm_file(tmp_path: Path, space_name: str, recorded_space: str | None = None) -> Path:
@@ -59,6 +59,7 @@ def test_search_pcdarts_with_predictor_file_end_to_end(run_cli, tmp_path: Path, 
     assert config["costs"][0]["lambda"] == 0.2  # the cost's own lambda beats --lambda from the file
     assert config["search"]["lambda"] == 0.5 and config["search"]["samples"] == 7
     assert config["search"]["batch_size"] == 16 and config["search"]["learning_rate"] == 0.1  # pcdarts default lr
+    assert config["search"]["dataset_options"] == {"size": 64, "test_size": 16, "input_size": 8}
     # a second run into the same directory is refused
     code, _, err = run_cli("search", "--space", "pcdarts", "--cost", f"{pcdarts_lpm}:0.2", *TINY, "--out", str(out), "-q")
     assert code == 2 and "not empty" in err
