@@ -49,29 +49,53 @@ def _with_size_options(f):
 
 @click.command("measure")
 @click.argument("genotype")
-@click.option("--measurer", required=True, help="Cost measurer (see 'nascost list measurers').")
+@click.option("--measurer", help="Cost measurer (see 'nascost list measurers'); with --like: the predictor's.")
 @click.option("--space", default="darts", show_default=True, help="Search space.")
+@click.option("--like", "like", metavar="COST",
+              help="Measure as a cost predictor's data were (a predictor file or cost-store name): its setting, "
+                   "batch size, measurer and paired-timing scale; prints its prediction beside the measurement.")
 @_with_size_options
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
 @config_option
-def measure_cmd(genotype: str, measurer: str, space: str, setting: str | None, channels: int | None,
-                layers: int | None, input_size: int | None, batch_size: int | None, runs: int | None,
-                warmup: int | None, opts: tuple[str, ...], as_json: bool) -> None:
+def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | None, setting: str | None,
+                channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
+                runs: int | None, warmup: int | None, opts: tuple[str, ...], as_json: bool) -> None:
     """Measure one architecture (a preset name or a genotype JSON file)."""
-    from nascost.collect import default_batch_size, measure_one
+    from nascost.collect import default_batch_size, ensure_reference, measure_one
 
     sp = plugins.get_space(space)
     arch = sp.resolve(genotype)
-    st = _setting(sp, setting, channels, layers, input_size)
+    anchor = predicted = None
+    if like is not None:
+        from nascost.cost import load_cost
+
+        if any(v is not None for v in (setting, channels, layers, input_size, batch_size)):
+            raise NascostError("--like measures in the predictor's setting and batch size: drop "
+                               "--setting/--channels/--layers/--input-size/--batch-size")
+        pred, meta = load_cost(like, space=sp)
+        if meta.setting is None:
+            raise NascostError(f"{like!r} records no setting to measure in; use --setting instead of --like")
+        measurer = measurer or meta.measurer
+        if measurer is None:
+            raise NascostError(f"{like!r} records no measurer; pass --measurer")
+        st, batch_size, anchor = meta.setting, meta.batch_size, meta.reference_latency
+        predicted = float(pred.predict(sp.encode([arch])).reshape(-1)[0])
+    elif measurer is None:
+        raise NascostError("pass --measurer NAME (or --like COST to measure as a predictor's data were)")
+    else:
+        st = _setting(sp, setting, channels, layers, input_size)
     m = plugins.get_measurer(measurer, _measurer_options(measurer, opts, runs, warmup))
     m.require_available()
     batch = batch_size or default_batch_size(m)
+    if anchor is not None:
+        ensure_reference(sp, m, st, batch, anchor=anchor)
     result, _ = measure_one(sp, m, arch, st, batch)
     if as_json:
-        echo_json({
-            "space": sp.name, "arch_key": arch.key(), "measurer": m.name, "setting": st.model_dump(),
-            **result.model_dump(), "relative_iqr": result.relative_iqr,
-        })
+        out = {"space": sp.name, "arch_key": arch.key(), "measurer": m.name, "setting": st.model_dump(),
+               **result.model_dump(), "relative_iqr": result.relative_iqr}
+        if like is not None:
+            out["like"] = {"cost": like, "predicted": predicted, "anchor": anchor}
+        echo_json(out)
         return
     print_table(
         f"{m.name}: {genotype} in {st.label()}, batch {batch}",
@@ -80,6 +104,9 @@ def measure_cmd(genotype: str, measurer: str, space: str, setting: str | None, c
           f"{result.std:.3g}", f"{result.cv:.3f}", result.n, result.attempts, result.noisy]],
     )
     click.echo(f"device: {result.device.label()}")
+    if like is not None:
+        scale = f" (paired timing on its scale: reference = {anchor:.4g} {result.unit})" if anchor else ""
+        click.echo(f"{like} predicts {predicted:.4g} {result.unit}{scale}")
 
 
 @click.command("collect")

@@ -39,6 +39,53 @@ def test_measure_darts_preset_flops(run_cli) -> None:
     assert data["unit"] == "MACs" and data["median"] > 0 and data["extra"]["params"] > 0
 
 
+def _ridge_file(tmp_path: Path, measurer: str, anchor: float | None) -> tuple[Path, object]:
+    """A ridge predictor for the toy space, recorded as fitted on ``measurer`` data (batch 2, C=3)."""
+    import torch
+
+    from nascost import plugins
+    from nascost.predict import make_metadata, save_predictor
+
+    space = plugins.get_space("toy")
+    archs = space.sample_many(30, 0)
+    x = space.encode(archs)
+    pred = plugins.get_predictor("ridge")
+    pred.fit(x, x @ torch.linspace(1.0, 3.0, x.shape[1]) + 5.0)
+    meta = make_metadata(pred, space="toy", encoding_id=space.encoding_id, encoding_dim=space.encoding_dim,
+                         setting=space.setting("tiny", channels=3), batch_size=2, unit="ms", n_train=30,
+                         measurer=measurer, reference_latency=anchor)
+    return save_predictor(pred, tmp_path / "toy-ridge.nascost", meta), pred
+
+
+def test_measure_like_a_predictor_uses_its_setting_batch_measurer_and_scale(toy, run_cli, tmp_path: Path) -> None:
+    from nascost import plugins
+
+    path, pred = _ridge_file(tmp_path, "cpu-timer-paired", anchor=1000.0)
+    code, out, err = run_cli("measure", "all-conv", "--space", "toy", "--like", str(path), "--runs", "6",
+                             "--warmup", "1", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["measurer"] == "cpu-timer-paired" and data["batch_size"] == 2
+    assert data["setting"]["channels"] == 3 and data["setting"]["name"] == "tiny+custom"
+    space = plugins.get_space("toy")
+    expected = float(pred.predict(space.encode([space.resolve("all-conv")]))[0])
+    assert data["like"]["predicted"] == pytest.approx(expected, rel=1e-5)
+    # paired timing on the predictor's scale: the reference counts as 1000 ms
+    assert data["like"]["anchor"] == 1000.0 and data["extra"]["paired"]["anchor"] == 1000.0
+    ratio = data["extra"]["paired"]["model_median_raw"] / data["extra"]["paired"]["reference_median_raw"]
+    assert data["median"] == pytest.approx(1000.0 * ratio, rel=0.5)  # median of per-run ratios vs ratio of medians
+
+    code, out, err = run_cli("measure", "all-conv", "--space", "toy", "--like", str(path), "--measurer", "costmodel")
+    assert code == 0, err
+    assert "predicts" in out and "costmodel" in out
+    code, _, err = run_cli("measure", "all-conv", "--space", "toy", "--like", str(path), "--setting", "tiny")
+    assert code == 2 and "drop --setting" in err
+    code, _, err = run_cli("measure", "all-conv", "--space", "toy")
+    assert code == 2 and "--measurer" in err
+    code, _, err = run_cli("measure", "all-conv", "--space", "toy", "--like", str(tmp_path / "missing.nascost"))
+    assert code == 2 and "does not exist" in err
+
+
 def test_collect_info_export_round_trip(toy, run_cli, tmp_path: Path) -> None:
     db = tmp_path / "costs.db"
     code, out, err = run_cli("collect", "--space", "toy", "--measurer", "costmodel", *TINY, "--n", "12",
