@@ -13,8 +13,10 @@ from nascost.cli.output import console, echo_json, parse_kv
 from nascost.config import config_option
 from nascost.errors import NascostError
 
-#: The README quick start: offline, 2 CPU cores, a few minutes. A cpu-lpm is calibrated on
-#: 300 architectures of a reduced setting (cifar-small cells at 8 channels, 5 cells, the digits'
+#: The README quick start: offline, 2 CPU cores, a few minutes. A CPU LPM is calibrated on
+#: 300 architectures of a reduced setting, timed in pairs with a reference network
+#: (cpu-paired-lpm: on a shared or frequency-scaling CPU unpaired timings rank architectures
+#: barely better than chance, see docs/measurement.md#paired-timing) (cifar-small cells at 8 channels, 5 cells, the digits'
 #: 8x8 single-channel input), then pcdarts searches on digits for 4 epochs with the paper's
 #: straight-through estimator and lambda 0.2 on the paper's scale (a random architecture's
 #: predicted latency rescaled to 30, so the paper's lambda means the same pressure on any CPU),
@@ -22,7 +24,7 @@ from nascost.errors import NascostError
 QUICKSTART: dict[str, Any] = {
     "space": "pcdarts",
     "dataset": "digits",
-    "costs": ["cpu-lpm"],
+    "costs": ["cpu-paired-lpm"],
     "lambda": 0.2,
     "cost_scale": "paper",
     "calibrate": 300,
@@ -167,10 +169,10 @@ def search_cmd(**kw: Any) -> None:
 @lambda f: _common(f, "runs/quickstart")
 @config_option
 def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, quiet: bool) -> None:
-    """The README quick start: calibrate a cpu-lpm here, search pcdarts on digits, measure the result.
+    """The README quick start: calibrate a CPU LPM here, search pcdarts on digits, measure the result.
 
     Offline, a few minutes on 2 CPU cores. Same as: nascost search --space pcdarts --dataset digits
-    --cost cpu-lpm --lambda 0.2 --cost-scale paper --calibrate 300 --cost-setting cifar-small --C 8 --layers 5 --epochs 4
+    --cost cpu-paired-lpm --lambda 0.2 --cost-scale paper --calibrate 300 --cost-setting cifar-small --C 8 --layers 5 --epochs 4
     --batch-size 64 --lr 0.1 --arch-lr 3e-3 --arch-frozen-epochs 1 --threads 1
     --opt 'cost_setting_overrides={"channels": 8, "layers": 5, "input_size": 8, "in_channels": 1}'
     --opt 'calibrate_measurer_options={"warmup": 2, "runs": 10}'

@@ -164,3 +164,19 @@ def test_offline_cifar10_fails_before_writing(run_cli, monkeypatch: pytest.Monke
     out = tmp_path / "run"
     _one_line_exit_2(run_cli("search", "--dataset", "cifar10", "--out", str(out), "-q"), "imagefolder:PATH", "digits")
     assert not out.exists()
+
+
+def test_quickstart_settings_are_a_valid_paired_search_and_its_help_says_so(run_cli) -> None:
+    from nascost.cli.search import QUICKSTART
+    from nascost.search import SearchConfig
+
+    config = SearchConfig.build(dict(QUICKSTART))
+    assert config.calibrate > 0 and config.dataset == "digits"
+    (cost,) = config.costs
+    recipe = plugins.get_cost(cost.name)
+    assert plugins.get_measurer(recipe.measurer).paired, "the quick start calibrates with paired timing"
+    code, out, err = run_cli("quickstart", "-h")
+    assert code == 0, err
+    help_text = " ".join(out.split())
+    assert f"--cost {cost.name} " in help_text and f"--calibrate {QUICKSTART['calibrate']} " in help_text
+    assert f"--lambda {QUICKSTART['lambda']} " in help_text and f"--epochs {QUICKSTART['epochs']} " in help_text
