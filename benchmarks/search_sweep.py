@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from nascost import plugins
-from nascost.collect import ensure_reference, measure_one
+from nascost.collect import measure_one
 from nascost.predict import read_metadata
 from nascost.records import Setting
 from nascost.search import SearchConfig, run_search
@@ -131,10 +131,9 @@ def main() -> None:
             result = search(args, out, ["flops"], lam, {**extra, "estimator": "expectation"})
         if setting is None:
             raise SystemExit("run at least one latency-aware search first (it fixes the measurement setting)")
-        if Path(latency_cost).is_file():  # paired timing: measure on the predictor's scale
-            anchor = read_metadata(latency_cost).reference_latency
-            ensure_reference(space, timer, setting, int(batch), anchor=anchor)
-        m, _ = measure_one(space, timer, result.architecture, setting, int(batch))
+        # paired timing: measure on the predictor's scale
+        anchor = read_metadata(latency_cost).reference_latency if Path(latency_cost).is_file() else None
+        m, _ = measure_one(space, timer, result.architecture, setting, int(batch), anchor=anchor)
         counts = space.count(result.architecture, setting)
         acc = train(args, out / "genotype.json", out / "train")
         row = {"kind": kind, "lambda": lam, "latency_ms": m.value, "latency_iqr": m.iqr, "macs": counts["macs"],

@@ -117,12 +117,13 @@ def ensure_reference(space: SearchSpace, measurer: CostMeasurer, setting: Settin
 
 
 def measure_one(space: SearchSpace, measurer: CostMeasurer, arch: Architecture, setting: Setting,
-                batch_size: int) -> tuple[Measurement, float]:
+                batch_size: int, *, anchor: float | None = None) -> tuple[Measurement, float]:
     """Build ``arch`` in ``setting`` (random weights) and measure it; returns (measurement, seconds).
 
-    A paired measurer gets the space's reference network first (see :func:`ensure_reference`).
+    A paired measurer gets the space's reference network first (see :func:`ensure_reference`);
+    ``anchor`` puts the value on a given scale (a predictor's ``reference_latency``).
     """
-    ensure_reference(space, measurer, setting, batch_size)
+    ensure_reference(space, measurer, setting, batch_size, anchor=anchor)
     model = space.build_for_measurement(arch, setting)
     x = space.example_input(setting, batch_size)
     t0 = time.perf_counter()

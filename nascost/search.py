@@ -877,7 +877,7 @@ def _measure_final(
 ) -> dict[str, Any]:
     """Measure the derived architecture with each cost's measurer, in the cost's setting and batch size."""
     from nascost import plugins
-    from nascost.collect import ensure_reference, measure_one
+    from nascost.collect import measure_one
 
     out: dict[str, Any] = {}
     for cost in costs:
@@ -892,7 +892,6 @@ def _measure_final(
             say(f"not measuring the derived architecture with {cost.measurer}: {why}")
             continue
         batch = int(cost.info.get("batch_size") or measurer.default_batch_size)
-        ensure_reference(space, measurer, cost.setting, batch, anchor=cost.info.get("reference_latency"))
-        m, _ = measure_one(space, measurer, arch, cost.setting, batch)
+        m, _ = measure_one(space, measurer, arch, cost.setting, batch, anchor=cost.info.get("reference_latency"))
         out[cost.name] = {"value": m.value, "unit": m.unit, "iqr": m.iqr, "n": m.n, "device": m.device.label()}
     return out

@@ -90,10 +90,9 @@ def measure_architecture(space: Any, arch: Any, cost: Any, measurer_options: dic
     measurer.require_available()
     setting = cost.setting or space.setting(next(iter(space.settings())))
     batch = (cost.info or {}).get("batch_size") or measurer.default_batch_size
-    from nascost.collect import ensure_reference, measure_one
+    from nascost.collect import measure_one
 
-    ensure_reference(space, measurer, setting, batch, anchor=(cost.info or {}).get("reference_latency"))
-    m, _ = measure_one(space, measurer, arch, setting, batch)
+    m, _ = measure_one(space, measurer, arch, setting, batch, anchor=(cost.info or {}).get("reference_latency"))
     return {
         "measurer": cost.measurer,
         "unit": m.unit,

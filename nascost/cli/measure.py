@@ -61,7 +61,7 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
                 channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
                 runs: int | None, warmup: int | None, opts: tuple[str, ...], as_json: bool) -> None:
     """Measure one architecture (a preset name or a genotype JSON file)."""
-    from nascost.collect import default_batch_size, ensure_reference, measure_one
+    from nascost.collect import default_batch_size, measure_one
 
     sp = plugins.get_space(space)
     arch = sp.resolve(genotype)
@@ -87,9 +87,7 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
     m = plugins.get_measurer(measurer, _measurer_options(measurer, opts, runs, warmup))
     m.require_available()
     batch = batch_size or default_batch_size(m)
-    if anchor is not None:
-        ensure_reference(sp, m, st, batch, anchor=anchor)
-    result, _ = measure_one(sp, m, arch, st, batch)
+    result, _ = measure_one(sp, m, arch, st, batch, anchor=anchor)
     if as_json:
         out = {"space": sp.name, "arch_key": arch.key(), "measurer": m.name, "setting": st.model_dump(),
                **result.model_dump(), "relative_iqr": result.relative_iqr}
