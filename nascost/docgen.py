@@ -22,6 +22,8 @@ from typing import Any
 
 import click
 
+from nascost.files import write_text
+
 WIDTH = 100
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -197,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         stale.append(name)
         if not check:
-            tmp = target.with_suffix(".md.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, target)
+            write_text(target, text)
             print(f"wrote {target}")
     if check and stale:
         print(

@@ -9,10 +9,10 @@ they would cross.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nascost.errors import NascostError
+from nascost.files import atomic_write
 from nascost_darts.encoding import NODES
 from nascost_darts.genotype import Genotype
 
@@ -194,15 +194,8 @@ def draw_genotype(genotype: Genotype, path: Path, title: str | None = None) -> P
         if title:
             fig.suptitle(title, fontsize=13)
         fig.tight_layout()
-        # a sibling temp file (created with the usual umask permissions), then
-        # an atomic rename: never half an image at ``path``
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            fig.savefig(tmp, dpi=120, format=suffix)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "wb") as fh:  # never half an image at ``path``
+            fig.savefig(fh, dpi=120, format=suffix)
     finally:
         plt.close(fig)
     return path
