@@ -32,9 +32,12 @@ def campaign(db: Path, a: argparse.Namespace) -> None:
     cmd = [str(Path(sys.executable).with_name("nascost"))]
     cmd += ["collect", "--space", "darts", "--measurer", a.measurer, "--setting", a.setting, "--n", str(a.n),
             "--seed", str(a.seed), "--db", str(db), "--opt", f"threads={a.threads}"]
-    for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size)):
+    for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size),
+                        ("--runs", a.runs), ("--warmup", a.warmup)):
         if value is not None:
             cmd += [flag, str(value)]
+    for opt in a.opt:
+        cmd += ["--opt", opt]
     subprocess.run(cmd, check=True)
 
 
@@ -67,6 +70,10 @@ def main() -> None:
     p.add_argument("--channels", type=int)
     p.add_argument("--layers", type=int)
     p.add_argument("--input-size", type=int)
+    p.add_argument("--runs", type=int, help="timed runs per architecture (default: the measurer's)")
+    p.add_argument("--warmup", type=int, help="warm-up runs (default: the measurer's)")
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="measurer option, as for nascost collect (repeatable), e.g. max_retries=0")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--seed", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
@@ -93,6 +100,8 @@ def main() -> None:
         tau_all, rel_all, n_all = compare(db1, db2, include_flagged=True, paired=paired)
         tau, rel, n = compare(db1, db2, include_flagged=False, paired=paired)
     label = f"{a.measurer}, {a.setting}(C={a.channels},L={a.layers},{a.input_size})"
+    if a.runs or a.warmup or a.opt:
+        label += f", runs {a.runs}, warm-up {a.warmup}, {' '.join(a.opt)}"
     print(f"all rows: n {n_all}, Kendall tau {tau_all:.3f}, median relative difference {rel_all:.2%}")
     print(f"without drift-flagged rows: n {n}, Kendall tau {tau:.3f}, median relative difference {rel:.2%}")
     if a.append:
