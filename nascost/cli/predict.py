@@ -65,6 +65,8 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--channels", type=click.IntRange(min=1), help="Building flops/lut: override the setting's channels.")
 @click.option("--layers", type=click.IntRange(min=1), help="Building flops/lut: override the setting's cells.")
 @click.option("--input-size", type=click.IntRange(min=1), help="Building flops/lut: override the input size.")
+@click.option("--measurer-opt", "measurer_opts", multiple=True, metavar="KEY=VALUE",
+              help="Building lut: measurer option (repeatable), e.g. runs=10, as for 'nascost collect --opt'.")
 @click.option("--include-flagged", is_flag=True, help="Also use rows flagged as measured during drift.")
 @click.option("--exclude-noisy", is_flag=True, help="Leave out rows flagged noisy (kept by default).")
 @click.option("--campaign", help="Only the rows of this campaign id ('nascost data info' lists them).")
@@ -78,8 +80,8 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @config_option
 def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str | None, device: str | None,
             measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
-            input_size: int | None, include_flagged: bool, exclude_noisy: bool, campaign: str | None,
-            output: str | None,
+            input_size: int | None, measurer_opts: tuple[str, ...], include_flagged: bool, exclude_noisy: bool,
+            campaign: str | None, output: str | None,
             as_cost: str | None, opts: tuple[str, ...], val_fraction: float, seed: int, as_json: bool) -> None:
     """Fit a cost predictor on a database (or build flops/lut from the space) and save it."""
     from nascost.cost import CostStore
@@ -104,6 +106,8 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
                 raise NascostError("--channels/--layers/--input-size shape a built predictor; with --db use --setting")
             if db is None:
                 raise NascostError(f"predictor {predictor_name!r} is fitted on measured costs: pass --db FILE")
+            if measurer_opts:
+                raise NascostError("--measurer-opt is for building a lut; a fitted predictor uses the database's rows")
             model, meta = fit_from_database(
                 db, space=space_obj, predictor=predictor_name, setting=setting, device=device,
                 measurer=measurer, batch_size=batch_size, options=options, progress=bar,
@@ -122,9 +126,14 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
                 raise NascostError("--device selects database rows; a built predictor uses this machine's device")
             if predictor_name != "flops" and measurer is None:
                 raise NascostError(f"building {predictor_name!r} needs --measurer (e.g. cpu-timer)")
+            meas: Any = measurer
+            if measurer_opts:
+                if measurer is None:
+                    raise NascostError("--measurer-opt needs --measurer")
+                meas = plugins.get_measurer(measurer, parse_kv(measurer_opts, "--measurer-opt"))
             model, meta = build_predictor(
                 space=space_obj, predictor=predictor_name, setting=space_obj.setting(setting, **overrides),
-                measurer=measurer, batch_size=batch_size, options=options, progress=bar,
+                measurer=meas, batch_size=batch_size, options=options, progress=bar,
             )
     written = []
     if out is not None:

@@ -228,3 +228,16 @@ def test_cli_fit_and_compare_select_noisy_rows_and_campaigns(tmp_path, toy_space
                                 "--test-fraction", "0.5", "--json")
     assert code == 0, err
     assert json.loads(stdout)["ridge"]["n_test"] == 15
+
+
+def test_cli_builds_a_lut_with_measurer_options(tmp_path, toy_space, run_cli) -> None:
+    out = tmp_path / "lut.nascost"
+    base = ("fit", "--predictor", "lut", "--space", "toy", "--setting", "tiny", "--measurer", "cpu-timer", "-o", str(out))
+    code, _, err = run_cli(*base, "--measurer-opt", "runs=0")
+    assert code == 2 and "runs" in err and not out.exists()  # the options reach the measurer
+    code, _, err = run_cli(*base, "--measurer-opt", "runs=3", "--measurer-opt", "warmup=1")
+    assert code == 0, err
+    assert read_metadata(out).measurer == "cpu-timer"
+    db = make_db(tmp_path / "c.db", toy_space, 20)
+    code, _, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "--measurer-opt", "runs=3")
+    assert code == 2 and "--measurer-opt is for building a lut" in err
