@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -58,12 +59,74 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:.2f} {self.unit}/s", style="progress.data.speed")
 
 
+class LineProgress(Progress):
+    """Progress for a log file: a plain line every ``interval`` seconds and when a task ends.
+
+    Rich draws nothing while stderr is not a terminal (``nohup nascost collect ... 2> log``),
+    so a run of hours would show no sign of life; this keeps rich's task bookkeeping
+    (speed, ETA) and prints what the bar would show, one line at a time.
+    """
+
+    def __init__(self, unit: str = "it", interval: float = 30.0) -> None:
+        super().__init__(disable=True)
+        self.unit = unit
+        self.interval = interval
+        self._last: dict[Any, float] = {}
+        self._ended: set[Any] = set()
+
+    def add_task(self, description: str, *args: Any, **kwargs: Any) -> Any:
+        task_id = super().add_task(description, *args, **kwargs)
+        self._last[task_id] = time.monotonic()
+        return task_id
+
+    def update(self, task_id: Any, *args: Any, **kwargs: Any) -> None:
+        super().update(task_id, *args, **kwargs)
+        self._maybe_log(task_id)
+
+    def advance(self, task_id: Any, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._maybe_log(task_id)
+
+    def _maybe_log(self, task_id: Any) -> None:
+        task = self._tasks[task_id]
+        now = time.monotonic()
+        done = task.total is not None and task.completed >= task.total
+        if task_id in self._ended or (not done and now - self._last.get(task_id, now) < self.interval):
+            return
+        self._last[task_id] = now
+        if done:
+            self._ended.add(task_id)
+        console.print(self.line(task), markup=False, highlight=False, soft_wrap=True)
+
+    def line(self, task: Task) -> str:
+        """``measuring 389/2500 (15.6%) | 1210 arch/h | elapsed 0:19:30 | ETA 1:44:10 | 98.2 ms``."""
+        total = f"/{task.total:g} ({100 * task.completed / task.total:.1f}%)" if task.total else ""
+        parts = [f"{task.description} {task.completed:g}{total}", RateColumn(self.unit).render(task).plain,
+                 f"elapsed {_hms(task.finished_time if task.finished else task.elapsed)}"]
+        if not task.finished:
+            eta = task.time_remaining
+            parts.append(f"ETA {'-:--:--' if eta is None else _hms(eta)}")
+        info = task.fields.get("info")
+        if info:
+            parts.append(str(info))
+        return " | ".join(parts)
+
+
+def _hms(seconds: float | None) -> str:
+    s = int(seconds or 0)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 def progress(unit: str = "it", transient: bool = False) -> Progress:
     """A progress bar with count, rate, elapsed time and ETA, on stderr.
 
     Use ``task = bar.add_task("measuring", total=n, info="")`` and
-    ``bar.update(task, advance=1, info="...")``.
+    ``bar.update(task, advance=1, info="...")``. When stderr is not a terminal
+    (a log file), a :class:`LineProgress` prints one line every
+    ``NASCOST_PROGRESS_INTERVAL`` seconds (default 30) instead.
     """
+    if not console.is_terminal:
+        return LineProgress(unit, float(os.environ.get("NASCOST_PROGRESS_INTERVAL", "30")))
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
