@@ -141,14 +141,16 @@ class CudaTimer(TimerMeasurer):
         dev = example_input.device
         torch.cuda.synchronize(dev)  # warm-up work must not leak into the first sample
         out = []
-        for _ in range(runs):
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            model(example_input)
-            end.record()
-            end.synchronize()
-            out.append(float(start.elapsed_time(end)))
+        # events record on the current device's stream: make it the measured device's
+        with torch.cuda.device(dev):
+            for _ in range(runs):
+                start = torch.cuda.Event(enable_timing=True)
+                end = torch.cuda.Event(enable_timing=True)
+                start.record()
+                model(example_input)
+                end.record()
+                end.synchronize()
+                out.append(float(start.elapsed_time(end)))
         return out
 
     def extra(self) -> dict:

@@ -106,9 +106,26 @@ def test_cuda_timer_unavailable_says_why() -> None:
 
 @pytest.mark.gpu
 def test_cuda_timer_measures_on_gpu() -> None:
-    meas = plugins.get_measurer("cuda-timer", {"runs": 5, "warmup": 2})
+    before = torch.backends.cudnn.benchmark
+    meas = plugins.get_measurer("cuda-timer", {"runs": 5, "warmup": 2, "cudnn_benchmark": not before})
     m = meas.measure(_tiny_model(), torch.randn(2, 3, 8, 8))
-    assert m.n == 5 and m.median > 0 and m.device.runtime == "cuda" and m.device.gpu_name
+    assert m.n == 5 and len(m.samples) == 5 and all(s > 0 for s in m.samples)
+    assert m.unit == "ms" and m.batch_size == 2 and m.extra["cudnn_benchmark"] is (not before)
+    assert m.device.runtime == "cuda" and m.device.gpu_name and m.device.fingerprint
+    assert torch.backends.cudnn.benchmark is before  # the measurer's setting does not leak
+
+
+@pytest.mark.gpu
+def test_gpu_energy_from_nvml_or_the_reason_why_not() -> None:
+    meas = plugins.get_measurer("power", {"backend": "nvml", "runs": 2, "warmup": 1, "window_s": 1.0,
+                                          "idle_s": 1.0})
+    ok, why = meas.available()
+    if not ok:  # e.g. nvidia-ml-py missing, or a virtualised GPU without the energy counter
+        assert why.startswith("NVML:"), why
+        pytest.skip(why)
+    m = meas.measure(_tiny_model(), torch.randn(32, 3, 8, 8))
+    assert m.unit == "mJ" and m.n == 2 and m.device.runtime == "cuda"
+    assert m.extra["backend"] == "nvml" and m.extra["window_s"] == 1.0 and m.extra["idle_power_w"] > 0
 
 
 def test_flops_measurer_counts_macs_and_params() -> None:
