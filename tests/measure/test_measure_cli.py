@@ -106,8 +106,10 @@ def test_collect_info_export_round_trip(toy, run_cli, tmp_path: Path) -> None:
     assert set(g["distribution"]) >= {"min", "median", "max", "quantiles"}
     assert set(g["noise"]) >= {"median_cv", "share_noisy", "drift_flagged"}
     assert info["devices"] and info["settings"]
+    (campaign,) = g["campaigns"]  # the second run measured nothing, so added no campaign rows
+    assert campaign["count"] == 12 and campaign["id"] == summary["campaign"]
     code, out, _ = run_cli("data", "info", str(db))
-    assert code == 0 and "costmodel" in out
+    assert code == 0 and "costmodel" in out and f"campaign {campaign['id']}: 12 rows" in out
 
     code, out, err = run_cli("data", "export", str(db), "--format", "csv", "-o", str(tmp_path / "x.csv"))
     assert code == 0, err
