@@ -892,6 +892,29 @@ def _measure_final(
             say(f"not measuring the derived architecture with {cost.measurer}: {why}")
             continue
         batch = int(cost.info.get("batch_size") or measurer.default_batch_size)
-        m, _ = measure_one(space, measurer, arch, cost.setting, batch, anchor=cost.info.get("reference_latency"))
+        anchor = cost.info.get("reference_latency")
+        m, _ = measure_one(space, measurer, arch, cost.setting, batch, anchor=anchor)
         out[cost.name] = {"value": m.value, "unit": m.unit, "iqr": m.iqr, "n": m.n, "device": m.device.label()}
+        seen = _as_encoded(space, arch, cost.setting)
+        if seen is not None:
+            m2, _ = measure_one(space, measurer, seen, cost.setting, batch, anchor=anchor)
+            out[cost.name]["as_encoded"] = {"value": m2.value, "iqr": m2.iqr, "n": m2.n, "spec": seen.spec}
     return out
+
+
+def _as_encoded(space: Any, arch: Architecture, setting: Setting) -> Architecture | None:
+    """The architecture the encoding describes, where it is another network than ``arch`` (else None).
+
+    The paper's encoding covers the normal cell only, so a predictor's value is
+    for the derived normal cell with the space's fixed reduction cell; measuring
+    that too shows how much of a predicted-vs-measured gap is the reduction cell.
+    Decoding may reorder what does not matter (the two inputs of a node), so
+    "another network" means other parameter or MAC counts.
+    """
+    try:
+        seen = space.decode(space.encode([arch])[0])
+        if seen.key() == arch.key() or space.count(seen, setting) == space.count(arch, setting):
+            return None
+    except Exception:  # a space without decode or counting: nothing to add
+        return None
+    return seen

@@ -64,6 +64,10 @@ def _print_summary(result: Any, as_json: bool) -> None:
         meas = summary.get("measured_cost", {}).get(name)
         if meas:
             line += f", measured {_num(meas['value'])} {meas['unit']} (median of {meas['n']}, {meas['device']})"
+            seen = meas.get("as_encoded")
+            if seen:
+                line += (f"; as its encoding describes it (what the predictor sees): measured "
+                         f"{_num(seen['value'])} {meas['unit']}")
         click.echo(line)
     counts = summary.get("counts")
     if counts:

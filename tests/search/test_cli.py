@@ -146,8 +146,15 @@ def test_calibrate_then_reinforce_with_non_differentiable_predictor(run_cli, reg
     summary = json.loads(stdout)
     assert (out / "calibration.db").is_file() and (out / "costs" / "test-flops-xgb.nascost").is_file()
     assert summary["predicted_cost"]["test-flops-xgb"]["unit"] == "MACs"
-    measured = summary["measured_cost"]["test-flops-xgb"]["value"]
-    assert measured == summary["counts"]["macs"]  # the flops measurer counts the same MACs
+    measured = summary["measured_cost"]["test-flops-xgb"]
+    assert measured["value"] == summary["counts"]["macs"]  # the flops measurer counts the same MACs
+    space = plugins.get_space("pcdarts")
+    seen = space.decode(space.encode([space.validate(summary["genotype"])])[0])
+    setting = space.setting("cifar-small", channels=4, layers=3, input_size=8)
+    if space.count(seen, setting) != summary["counts"]:  # derived reduction cell != the encoding's fixed one
+        assert measured["as_encoded"]["value"] == space.count(seen, setting)["macs"]
+    else:
+        assert "as_encoded" not in measured
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert row["expected_cost"]["test-flops-xgb"] > 0
 
@@ -180,3 +187,16 @@ def test_quickstart_settings_are_a_valid_paired_search_and_its_help_says_so(run_
     help_text = " ".join(out.split())
     assert f"--cost {cost.name} " in help_text and f"--calibrate {QUICKSTART['calibrate']} " in help_text
     assert f"--lambda {QUICKSTART['lambda']} " in help_text and f"--epochs {QUICKSTART['epochs']} " in help_text
+
+
+def test_final_measurement_also_measures_what_a_normal_cell_predictor_sees() -> None:
+    """The paper's encoding holds the normal cell: the fixed reduction cell stands in for the derived one."""
+    from nascost.search import _as_encoded
+
+    space = plugins.get_space("darts")
+    setting = space.setting("cifar-small", channels=4, layers=3, input_size=8)
+    assert _as_encoded(space, space.resolve("DARTS_V2"), setting) is None  # its reduction cell is the fixed one
+    pc = space.resolve("PC_DARTS_cifar")
+    seen = _as_encoded(space, pc, setting)
+    assert seen is not None and seen.spec["reduce"] == space.resolve("DARTS_V2").spec["reduce"]
+    assert space.encode([seen]).equal(space.encode([pc]))  # the same normal cell, as the predictor sees it
