@@ -17,6 +17,11 @@ Reports, for one campaign of N fresh DARTS architectures with ``cpu-timer``
   its E5-1620 CPU at batch 1 and 224x224).
 
 ``--append`` adds a dated row to docs/benchmarks.md.
+
+``--estimate DB`` reads an existing paired campaign instead (one that was stopped,
+so it printed no summary): wall time from its first to its last row, and the
+forward-pass time from each row's raw medians (model and reference, timed and
+warm-up runs); it prints the estimated overheads and the throughput.
 """
 
 from __future__ import annotations
@@ -32,8 +37,34 @@ from nascost import plugins
 from nascost.collect import run_campaign
 
 
+def estimate(db_path: Path) -> None:
+    """Overhead and throughput of a stopped paired campaign, from its rows (see the module docstring)."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT extra, n, measured_at FROM measurements ORDER BY measured_at").fetchall()
+    finally:
+        conn.close()
+    timed = warm = 0.0
+    for extra, n, _ in rows:
+        e = json.loads(extra)
+        if "paired" not in e:
+            raise SystemExit("--estimate needs a paired campaign (rows with extra.paired raw medians)")
+        pair_s = (e["paired"]["model_median_raw"] + e["paired"]["reference_median_raw"]) / 1000.0
+        timed += n * pair_s
+        warm += e.get("warmup", 0) * pair_s
+    first, last = (dt.datetime.fromisoformat(rows[i][2]) for i in (0, -1))
+    wall = (last - first).total_seconds()
+    print(f"{len(rows)} rows, wall {wall:.0f} s ({first:%H:%M}-{last:%H:%M}), {3600 * len(rows) / wall:.0f} arch/h")
+    print(f"estimated forward passes: timed {timed:.0f} s, warm-up {warm:.0f} s")
+    print(f"overhead (wall / all forward passes) {wall / (timed + warm):.3f} | (wall / timed) {wall / timed:.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--estimate", type=Path, metavar="DB", help="estimate from a stopped paired campaign instead")
     p.add_argument("--setting", default="cifar-small")
     p.add_argument("--channels", type=int)
     p.add_argument("--layers", type=int)
@@ -46,6 +77,9 @@ def main() -> None:
     p.add_argument("--append", action="store_true", help="append the result to docs/benchmarks.md")
     p.add_argument("--note", default="", help="free text for the table (e.g. 'machine shared')")
     a = p.parse_args()
+    if a.estimate:
+        estimate(a.estimate)
+        return
 
     space = plugins.get_space("darts")
     setting = space.setting(a.setting, channels=a.channels, layers=a.layers, input_size=a.input_size)
