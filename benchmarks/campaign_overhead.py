@@ -40,13 +40,13 @@ from nascost.collect import run_campaign
 def estimate(db_path: Path) -> None:
     """Overhead and throughput of a stopped paired campaign, from its rows (see the module docstring)."""
     import json
-    import sqlite3
 
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT extra, n, measured_at FROM measurements ORDER BY measured_at").fetchall()
-    finally:
-        conn.close()
+    from nascost.data import CostDatabase
+
+    with CostDatabase(db_path) as db:
+        rows = sorted(((r["extra"], r["n"], r["measured_at"]) for r in db.rows()), key=lambda r: r[2])
+    if not rows:
+        raise SystemExit(f"{db_path} holds no measurements")
     timed = warm = 0.0
     for extra, n, _ in rows:
         e = json.loads(extra)

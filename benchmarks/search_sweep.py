@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from nascost import plugins
+from nascost.cli.output import parse_kv
 from nascost.collect import measure_one
 from nascost.predict import read_metadata
 from nascost.records import Setting
@@ -44,23 +45,11 @@ def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, ex
         "threads": args.threads, "max_train_samples": args.max_train_samples,
         "arch_frozen_epochs": args.arch_frozen_epochs, "cost_scale": args.cost_scale,
         "arch_learning_rate": args.arch_lr, "learning_rate": args.lr,
-        "dataset_options": data_options(args), **extra,
+        "dataset_options": parse_kv(args.data_opt, "--data-opt"), **extra,
     }
     data = {k: v for k, v in data.items() if v is not None}
     return run_search(SearchConfig.build(data), out, force=True, show_progress=False,
                       log=lambda m: print(f"  {m}", file=sys.stderr))
-
-
-def data_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``--data-opt KEY=VALUE`` pairs (values read as JSON where they parse, e.g. input_size=16)."""
-    out: dict[str, Any] = {}
-    for item in args.data_opt:
-        key, _, value = item.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def train(args: argparse.Namespace, genotype: Path, out: Path) -> float | None:
