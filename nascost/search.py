@@ -895,6 +895,8 @@ def _measure_final(
         anchor = cost.info.get("reference_latency")
         m, _ = measure_one(space, measurer, arch, cost.setting, batch, anchor=anchor)
         out[cost.name] = {"value": m.value, "unit": m.unit, "iqr": m.iqr, "n": m.n, "device": m.device.label()}
+        if getattr(measurer, "paired", False):  # the scale the value is on: the predictor's data's
+            out[cost.name]["anchor"] = measurer.reference_anchor
         seen = _as_encoded(space, arch, cost.setting)
         if seen is not None:
             m2, _ = measure_one(space, measurer, seen, cost.setting, batch, anchor=anchor)

@@ -84,7 +84,7 @@ def resolve_costs(
             resolved.append(
                 ResolvedCost(
                     name=Path(ref).stem, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting,
-                    source=str(ref), measurer=meta.measurer, info={"batch_size": meta.batch_size},
+                    source=str(ref), measurer=meta.measurer, info=_cost_info(meta),
                 )
             )
             continue
@@ -122,9 +122,7 @@ def resolve_costs(
                     measurer=recipe.measurer, batch_size=config.cost_batch_size,
                 )
             source = f"cost store: {ref}"
-        info: dict[str, Any] = {"batch_size": meta.batch_size, "n_train": meta.n_train}
-        if meta.reference_latency:  # paired timing: measure on the training data's scale
-            info["reference_latency"] = meta.reference_latency
+        info = _cost_info(meta)
         if config.calibrate_measurer_options and source == str(calibrated):
             info["measurer_options"] = dict(config.calibrate_measurer_options)
         resolved.append(
@@ -134,6 +132,14 @@ def resolve_costs(
             )
         )
     return resolved
+
+
+def _cost_info(meta: Any) -> dict[str, Any]:
+    """What the final measurement needs from a predictor's metadata to measure as its data were."""
+    info: dict[str, Any] = {"batch_size": meta.batch_size, "n_train": meta.n_train}
+    if meta.reference_latency:  # paired timing: measure on the training data's scale
+        info["reference_latency"] = meta.reference_latency
+    return info
 
 
 def _load_quietly(load: Callable[..., Any], ref: Any, **kwargs: Any) -> Any:

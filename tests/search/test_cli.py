@@ -16,10 +16,11 @@ TINY = ["--C", "4", "--layers", "3", "--epochs", "1", "--max-steps", "2", "--bat
         "--data-opt", "size=64", "--data-opt", "test_size=16", "--data-opt", "input_size=8"]
 
 
-def lpm_file(tmp_path: Path, space_name: str, recorded_space: str | None = None) -> Path:
+def lpm_file(tmp_path: Path, space_name: str, recorded_space: str | None = None, **fields: object) -> Path:
     """A real (tiny) LPM fitted on random costs of ``space_name``, saved as a predictor file.
 
-    ``recorded_space`` is the space its metadata names (default: ``space_name``).
+    ``recorded_space`` is the space its metadata names (default: ``space_name``); ``fields``
+    are more metadata (measurer, reference_latency, ...).
     """
     space = plugins.get_space(space_name)
     archs = space.sample_many(40, 0)
@@ -29,7 +30,7 @@ def lpm_file(tmp_path: Path, space_name: str, recorded_space: str | None = None)
     pred.fit(x, y)
     meta = make_metadata(
         pred, space=recorded_space or space.name, encoding_id=space.encoding_id, encoding_dim=space.encoding_dim,
-        setting=space.setting("cifar-small", channels=4, layers=3), batch_size=1, unit="ms", n_train=40,
+        setting=space.setting("cifar-small", channels=4, layers=3), batch_size=1, unit="ms", n_train=40, **fields,
     )
     return save_predictor(pred, tmp_path / f"{space_name}-lpm.nascost", meta)
 
@@ -122,6 +123,23 @@ def test_corrupt_checkpoint_on_resume(run_cli, tmp_path: Path, pcdarts_lpm: Path
     assert (out / "checkpoint.pt").read_bytes() == b"\x80\x02garbage"
     assert (out / "metrics.jsonl").read_text() == '{"stage": 0, "epoch": 0}\n'
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+
+
+def test_final_measurement_of_a_paired_predictor_file_is_on_its_scale(run_cli, tmp_path: Path) -> None:
+    """A predictor file fitted on paired timings: the derived cell is measured on its data's scale.
+
+    Paired timing reports t_model / t_reference * anchor; the search once dropped a file's
+    anchor, so the reference was re-measured on the spot (under load: 2-3x off the scale).
+    """
+    pred = lpm_file(tmp_path, "pcdarts", measurer="cpu-timer-paired", reference_latency=1000.0)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli("search", "--cost", str(pred), "--space", "pcdarts", *TINY,
+                                "--opt", "measure_final=true", "--out", str(out), "--json", "-q")
+    assert code == 0, err
+    measured = json.loads(stdout)["measured_cost"]["pcdarts-lpm"]
+    assert measured["anchor"] == 1000.0
+    # the tiny network's own latency is a few ms; on a 1000 ms reference's scale it is hundreds
+    assert measured["value"] > 50
 
 
 def test_calibrate_then_reinforce_with_non_differentiable_predictor(run_cli, register_plugin, tmp_path: Path) -> None:
