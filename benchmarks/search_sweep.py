@@ -10,7 +10,7 @@ Markdown table for docs/benchmarks.md.
     .venv/bin/python benchmarks/search_sweep.py --cost cpu-lpm --lambdas 0,0.1,0.2,0.4 \
         [--flops-etas 0.005,0.01] [--cost-scale paper] \
         [--dataset imagefolder:../shared/data/cifar10-subset] [--epochs 10] [--C 8] [--layers 5] \
-        [--max-train-samples 5000] [--train-epochs 0] [--out runs/sweep]
+        [--max-train-samples 5000] [--train-epochs 0] [--train-seeds 1] [--out runs/sweep]
 
 Without a stored ``cpu-lpm`` add ``--calibrate 1000`` (each latency run then reuses the first
 run's calibrated predictor). Targets (docs/benchmarks.md): >= 20% lower measured latency at
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -52,19 +53,24 @@ def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, ex
                       log=lambda m: print(f"  {m}", file=sys.stderr))
 
 
-def train(args: argparse.Namespace, genotype: Path, out: Path) -> float | None:
-    if args.train_epochs <= 0:
-        return None
-    cmd = [str(Path(sys.executable).parent / "nascost"), "train", str(genotype), "--dataset", args.dataset,
-           "--preset", "quick", "--epochs", str(args.train_epochs), "--out", str(out), "--json"]
-    cmd += [arg for item in args.data_opt for arg in ("--data-opt", item)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        print(f"  training failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
-        return None
-    summary = json.loads(done.stdout)
-    return summary.get("test_acc", summary.get("test_accuracy"))
+def train(args: argparse.Namespace, genotype: Path, out: Path) -> list[float]:
+    """Quick-train the derived cell once per seed: one 3-epoch run's accuracy has a standard
+    error of about a point on 2,000 test images, as large as the effect the target asks about."""
+    accs: list[float] = []
+    for seed in range(args.train_seeds if args.train_epochs > 0 else 0):
+        run_dir = out if seed == 0 else out.with_name(f"{out.name}-seed{seed}")
+        cmd = [str(Path(sys.executable).parent / "nascost"), "train", str(genotype), "--dataset", args.dataset,
+               "--preset", "quick", "--epochs", str(args.train_epochs), "--seed", str(seed),
+               "--out", str(run_dir), "--json"]
+        cmd += [arg for item in args.data_opt for arg in ("--data-opt", item)]
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            print(f"  training (seed {seed}) failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+            continue
+        summary = json.loads(done.stdout)
+        accs.append(summary.get("test_acc", summary.get("test_accuracy")))
+    return accs
 
 
 def main() -> None:
@@ -92,6 +98,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-epochs", type=int, default=0, help="quick training epochs (0: no training)")
+    ap.add_argument("--train-seeds", type=int, default=1, help="training runs per derived cell (mean and spread)")
     ap.add_argument("--out", default="runs/sweep")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -124,14 +131,18 @@ def main() -> None:
         anchor = read_metadata(latency_cost).reference_latency if Path(latency_cost).is_file() else None
         m, _ = measure_one(space, timer, result.architecture, setting, int(batch), anchor=anchor)
         counts = space.count(result.architecture, setting)
-        acc = train(args, out / "genotype.json", out / "train")
+        accs = train(args, out / "genotype.json", out / "train")
         row = {"kind": kind, "lambda": lam, "latency_ms": m.value, "latency_iqr": m.iqr, "macs": counts["macs"],
-               "params": counts["params"], "test_acc": acc, "normal": result.architecture.spec.get("normal")}
+               "params": counts["params"], "test_acc": statistics.fmean(accs) if accs else None,
+               "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else None, "test_accs": accs,
+               "normal": result.architecture.spec.get("normal")}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print("\n| kind | lambda/eta | measured latency (ms) | MACs | params | test acc |\n|---|---|---|---|---|---|")
     for r in rows:
-        acc = "" if r["test_acc"] is None else f"{r['test_acc']:.3f}"
+        acc = "" if r["test_acc"] is None else f"{r['test_acc']:.2f}"
+        if r["test_acc_std"] is not None:
+            acc += f" +- {r['test_acc_std']:.2f} ({len(r['test_accs'])} seeds)"
         print(f"| {r['kind']} | {r['lambda']:g} | {r['latency_ms']:.3f} | {r['macs']:,} | {r['params']:,} | {acc} |")
 
 
