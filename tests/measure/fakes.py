@@ -1,8 +1,7 @@
 """Test doubles for measurement tests: a tiny search space and measurers whose samples we control.
 
-``ToySpace`` is a real (small) space: a chain of ``layers`` positions, each one of
-four operations, built into a real torch network, so campaigns run end to end
-in milliseconds without depending on the DARTS plugin.
+``ToySpace`` is the tests' chain space (``tests/chain.py``) with four positions of
+four operations, so campaigns run end to end in milliseconds without the DARTS plugin.
 """
 
 from __future__ import annotations
@@ -11,82 +10,32 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
+from chain import ChainSpace, conv, max_pool, skip
 from torch import nn
 
-from nascost.errors import NascostError
 from nascost.hookspecs import hookimpl
 from nascost.measure import CostMeasurer, TimerMeasurer
-from nascost.records import Architecture, DeviceInfo, Measurement, Setting
-from nascost.space import SearchSpace, as_generator
+from nascost.records import DeviceInfo, Measurement, Setting
 
 OPS = ("conv3", "conv1", "pool", "skip")
 POSITIONS = 4
 
 
-def _op(name: str, c: int) -> nn.Module:
-    if name == "conv3":
-        return nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
-    if name == "conv1":
-        return nn.Sequential(nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
-    if name == "pool":
-        return nn.MaxPool2d(3, stride=1, padding=1)
-    return nn.Identity()
-
-
-class ToySpace(SearchSpace):
+class ToySpace(ChainSpace):
     """A chain of four positions, each one of conv3/conv1/pool/skip (256 architectures)."""
 
     name = "toy"
     encoding_id = "toy-onehot-v1"
-
-    def validate(self, spec: dict[str, Any]) -> Architecture:
-        ops = spec.get("ops")
-        if not isinstance(ops, list) or len(ops) != POSITIONS or any(o not in OPS for o in ops):
-            raise NascostError(f"a toy architecture is {{'ops': [{POSITIONS} of {', '.join(OPS)}]}}")
-        return Architecture(space=self.name, spec={"ops": list(ops)})
-
-    def presets(self) -> dict[str, Architecture]:
-        return {"all-conv": self.validate({"ops": ["conv3"] * POSITIONS})}
-
-    def sample(self, rng: np.random.Generator | int | None = None) -> Architecture:
-        gen = as_generator(rng)
-        return self.validate({"ops": [OPS[i] for i in gen.integers(0, len(OPS), POSITIONS)]})
-
-    @property
-    def encoding_dim(self) -> int:
-        return POSITIONS * len(OPS)
-
-    def encode(self, archs: Sequence[Architecture]) -> torch.Tensor:
-        out = torch.zeros(len(archs), self.encoding_dim)
-        for i, a in enumerate(archs):
-            for p, op in enumerate(a.spec["ops"]):
-                out[i, p * len(OPS) + OPS.index(op)] = 1.0
-        return out
-
-    def decode(self, encoding: torch.Tensor | Sequence[float]) -> Architecture:
-        e = torch.as_tensor(encoding).reshape(POSITIONS, len(OPS))
-        return self.validate({"ops": [OPS[int(i)] for i in e.argmax(1)]})
+    operations = {"conv3": conv(3, bn=True), "conv1": conv(1, bn=True), "pool": max_pool, "skip": skip}
+    positions = POSITIONS
+    stem_bias = True
 
     def settings(self) -> dict[str, Setting]:
         return {
             "tiny": Setting(name="tiny", channels=4, layers=POSITIONS, num_classes=3, input_size=8),
             "small": Setting(name="small", channels=8, layers=POSITIONS, num_classes=3, input_size=16),
         }
-
-    def build(self, arch: Architecture, setting: Setting) -> nn.Module:
-        c = setting.channels
-        return nn.Sequential(
-            nn.Conv2d(setting.in_channels, c, 3, padding=1),
-            *[_op(op, c) for op in arch.spec["ops"]],
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Linear(c, setting.num_classes),
-        )
-
-    def supernet(self, previous=None, **options: Any):
-        raise NascostError("the toy space has no supernet")
 
 
 FAKE_DEVICE = DeviceInfo(runtime="fake", cpu_model="test double", cpu_cores=1)

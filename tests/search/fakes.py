@@ -1,23 +1,25 @@
 """Tiny throwaway space, supernet and cost functions for fast search tests.
 
-``chain``: a stem, ``EDGES`` mixed edges in a chain, a classifier. Each edge
-chooses one of ``OPS``; ``conv`` is the costly one for :class:`LinearCost`.
+``chain``: the tests' chain space (``tests/chain.py``) with ``EDGES`` mixed edges
+and a supernet. Each edge chooses one of ``OPS``; ``conv`` is the costly one for
+:class:`LinearCost`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from chain import ChainSpace as BaseChainSpace
+from chain import avg_pool, conv, skip
 from torch import nn
 from torch.nn import functional as F
 
 from nascost.hookspecs import hookimpl
 from nascost.predict import CostPredictor
 from nascost.records import Architecture, Setting
-from nascost.space import SearchSpace, SuperNet, as_generator
+from nascost.space import SuperNet
 
 OPS = ("conv", "pool", "skip")
 EDGES = 3
@@ -25,20 +27,12 @@ EDGES = 3
 OP_COST = {"conv": 3.0, "pool": 1.0, "skip": 0.1}
 
 
-def _op(name: str, c: int) -> nn.Module:
-    if name == "conv":
-        return nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
-    if name == "pool":
-        return nn.AvgPool2d(3, stride=1, padding=1)
-    return nn.Identity()
-
-
 class ChainSuperNet(SuperNet):
     def __init__(self, space: ChainSpace, C: int, num_classes: int, in_channels: int) -> None:
         super().__init__()
         self.space = space
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        self.edges = nn.ModuleList(nn.ModuleList(_op(o, C) for o in OPS) for _ in range(EDGES))
+        self.edges = nn.ModuleList(nn.ModuleList(space.operations[o](C) for o in OPS) for _ in range(EDGES))
         self.head = nn.Linear(C, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(EDGES, len(OPS)))
 
@@ -71,49 +65,16 @@ class ChainSuperNet(SuperNet):
         return Architecture(space=self.space.name, spec={"ops": ops})
 
 
-class ChainSpace(SearchSpace):
-    """A chain of mixed edges (tests only)."""
+class ChainSpace(BaseChainSpace):
+    """The tests' chain space (``tests/chain.py``) with a supernet: three mixed edges of conv/pool/skip."""
 
     name = "chain"
     encoding_id = "chain-v1"
-
-    def validate(self, spec: dict[str, Any]) -> Architecture:
-        return Architecture(space=self.name, spec={"ops": list(spec["ops"])})
-
-    def presets(self) -> dict[str, Architecture]:
-        return {"all-conv": self.validate({"ops": ["conv"] * EDGES})}
-
-    def sample(self, rng: np.random.Generator | int | None = None) -> Architecture:
-        gen = as_generator(rng)
-        return self.validate({"ops": [OPS[int(i)] for i in gen.integers(0, len(OPS), EDGES)]})
-
-    @property
-    def encoding_dim(self) -> int:
-        return EDGES * len(OPS)
-
-    def encode(self, archs: Sequence[Architecture]) -> torch.Tensor:
-        out = torch.zeros(len(archs), EDGES, len(OPS))
-        for n, a in enumerate(archs):
-            for e, op in enumerate(a.spec["ops"]):
-                out[n, e, OPS.index(op)] = 1.0
-        return out.reshape(len(archs), -1)
-
-    def decode(self, encoding: torch.Tensor | Sequence[float]) -> Architecture:
-        t = torch.as_tensor(encoding).reshape(EDGES, len(OPS))
-        return self.validate({"ops": [OPS[int(i)] for i in t.argmax(-1)]})
+    operations = {"conv": conv(3, bn=True), "pool": avg_pool, "skip": skip}
+    positions = EDGES
 
     def settings(self) -> dict[str, Setting]:
         return {"tiny": Setting(name="tiny", channels=4, layers=EDGES, num_classes=10, input_size=8, in_channels=1)}
-
-    def build(self, arch: Architecture, setting: Setting) -> nn.Module:
-        c = setting.channels
-        return nn.Sequential(
-            nn.Conv2d(setting.in_channels, c, 3, padding=1, bias=False),
-            *[_op(o, c) for o in arch.spec["ops"]],
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Linear(c, setting.num_classes),
-        )
 
     def supernet(self, previous: SuperNet | None = None, **options: Any) -> SuperNet:
         return ChainSuperNet(self, options["C"], options["num_classes"], options["in_channels"])
