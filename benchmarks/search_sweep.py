@@ -10,7 +10,7 @@ Markdown table for docs/benchmarks.md.
     .venv/bin/python benchmarks/search_sweep.py --cost cpu-lpm --lambdas 0,0.1,0.2,0.4 \
         [--flops-etas 0.005,0.01] [--cost-scale paper] \
         [--dataset imagefolder:../shared/data/cifar10-subset] [--epochs 10] [--C 8] [--layers 5] \
-        [--max-train-samples 5000] [--train-epochs 0] [--train-seeds 1] [--out runs/sweep]
+        [--max-train-samples 5000] [--train-epochs 0] [--train-seeds 1] [--out runs/sweep] [--reuse]
 
 Without a stored ``cpu-lpm`` add ``--calibrate 1000`` (each latency run then reuses the first
 run's calibrated predictor). Targets (docs/benchmarks.md): >= 20% lower measured latency at
@@ -35,11 +35,20 @@ from nascost import plugins
 from nascost.cli.output import parse_kv
 from nascost.collect import measure_one
 from nascost.predict import read_metadata
-from nascost.records import Setting
+from nascost.records import Architecture, Setting
 from nascost.search import SearchConfig, run_search
 
 
-def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, extra: dict[str, Any]) -> Any:
+def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, extra: dict[str, Any]) -> Architecture:
+    """Run one search into ``out`` and return its derived architecture (with ``--reuse``, a
+    search that finished there before is kept: its summary.json is written last)."""
+    space = plugins.get_space(args.space)
+    if args.reuse and (out / "summary.json").is_file():
+        done = json.loads((out / "config.json").read_text())
+        if done["costs"][0].get("lambda") != lam or done["costs"][0]["name"] != Path(costs[0]).stem:
+            raise SystemExit(f"{out} holds a search with another cost or lambda; use another --out")
+        print(f"  reusing the search in {out}", file=sys.stderr)
+        return space.resolve(str(out / "genotype.json"))
     data = {
         "space": args.space, "dataset": args.dataset, "costs": costs, "lambda": lam, "epochs": args.epochs,
         "C": args.C, "layers": args.layers, "batch_size": args.batch_size, "seed": args.seed,
@@ -49,8 +58,9 @@ def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, ex
         "dataset_options": parse_kv(args.data_opt, "--data-opt"), **extra,
     }
     data = {k: v for k, v in data.items() if v is not None}
-    return run_search(SearchConfig.build(data), out, force=True, show_progress=False,
-                      log=lambda m: print(f"  {m}", file=sys.stderr))
+    result = run_search(SearchConfig.build(data), out, force=True, show_progress=False,
+                        log=lambda m: print(f"  {m}", file=sys.stderr))
+    return result.architecture
 
 
 def train(args: argparse.Namespace, genotype: Path, out: Path) -> list[float]:
@@ -59,6 +69,11 @@ def train(args: argparse.Namespace, genotype: Path, out: Path) -> list[float]:
     accs: list[float] = []
     for seed in range(args.train_seeds if args.train_epochs > 0 else 0):
         run_dir = out if seed == 0 else out.with_name(f"{out.name}-seed{seed}")
+        if args.reuse and (run_dir / "summary.json").is_file():
+            summary = json.loads((run_dir / "summary.json").read_text())
+            if summary.get("epochs") == args.train_epochs and summary.get("config", {}).get("seed") == seed:
+                accs.append(summary["test_acc"])
+                continue
         cmd = [str(Path(sys.executable).parent / "nascost"), "train", str(genotype), "--dataset", args.dataset,
                "--preset", "quick", "--epochs", str(args.train_epochs), "--seed", str(seed),
                "--out", str(run_dir), "--json"]
@@ -100,6 +115,9 @@ def main() -> None:
     ap.add_argument("--train-epochs", type=int, default=0, help="quick training epochs (0: no training)")
     ap.add_argument("--train-seeds", type=int, default=1, help="training runs per derived cell (mean and spread)")
     ap.add_argument("--out", default="runs/sweep")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the searches and trainings already finished in --out (add lambdas or seeds to a "
+                         "sweep); every derived cell is measured again, all in this run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(args.out)
@@ -116,7 +134,7 @@ def main() -> None:
         if kind == "latency":
             if args.calibrate and not Path(latency_cost).is_file():
                 extra["calibrate"] = args.calibrate
-            result = search(args, out, [latency_cost], lam, extra)
+            arch = search(args, out, [latency_cost], lam, extra)
             cal = out / "costs" / f"{args.cost}.nascost"
             if cal.is_file():
                 latency_cost = str(cal)  # later runs reuse the calibrated predictor
@@ -124,18 +142,18 @@ def main() -> None:
             setting = Setting(**cfg["setting"])
             batch = cfg.get("batch_size") or 1
         else:
-            result = search(args, out, ["flops"], lam, {**extra, "estimator": "expectation"})
+            arch = search(args, out, ["flops"], lam, {**extra, "estimator": "expectation"})
         if setting is None:
             raise SystemExit("run at least one latency-aware search first (it fixes the measurement setting)")
         # paired timing: measure on the predictor's scale
         anchor = read_metadata(latency_cost).reference_latency if Path(latency_cost).is_file() else None
-        m, _ = measure_one(space, timer, result.architecture, setting, int(batch), anchor=anchor)
-        counts = space.count(result.architecture, setting)
+        m, _ = measure_one(space, timer, arch, setting, int(batch), anchor=anchor)
+        counts = space.count(arch, setting)
         accs = train(args, out / "genotype.json", out / "train")
         row = {"kind": kind, "lambda": lam, "latency_ms": m.value, "latency_iqr": m.iqr, "macs": counts["macs"],
                "params": counts["params"], "test_acc": statistics.fmean(accs) if accs else None,
                "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else None, "test_accs": accs,
-               "normal": result.architecture.spec.get("normal")}
+               "normal": arch.spec.get("normal")}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print("\n| kind | lambda/eta | measured latency (ms) | MACs | params | test acc |\n|---|---|---|---|---|---|")
