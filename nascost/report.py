@@ -27,6 +27,7 @@ import html
 import json
 import math
 import re
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,15 +78,31 @@ class Run:
     measurement: dict[str, Any] | None = None
     train_summary: dict[str, Any] | None = None
     train_rows: list[dict[str, Any]] = field(default_factory=list)
+    #: test accuracies of every evaluation training (``train/``, ``train-seed1/``, ...)
+    train_accuracies: list[float] = field(default_factory=list)
     genotypes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     arch_weights: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float | None:
-        """Test accuracy (%) after evaluation training, if there was one."""
+        """Test accuracy (%) after evaluation training (the mean over seeds), if there was one."""
+        if self.train_accuracies:
+            return statistics.fmean(self.train_accuracies)
         if self.train_summary and self.train_summary.get("test_acc") is not None:
             return float(self.train_summary["test_acc"])
         return None
+
+    @property
+    def accuracy_std(self) -> float | None:
+        """Sample standard deviation of the test accuracy over training seeds (None for one training)."""
+        return statistics.stdev(self.train_accuracies) if len(self.train_accuracies) > 1 else None
+
+    def accuracy_text(self) -> str | None:
+        acc = self.accuracy
+        if acc is None:
+            return None
+        std = self.accuracy_std
+        return f"{acc:.2f}" if std is None else f"{acc:.2f} ± {std:.2f} ({len(self.train_accuracies)} seeds)"
 
     @property
     def lambdas(self) -> dict[str, float]:
@@ -165,6 +182,11 @@ def load_run(path: str | Path) -> Run:
         ]
     train_dir = path / "train"
     train_summary = _read_json(train_dir / "summary.json") if train_dir.is_dir() else None
+    accuracies = []
+    for d in [train_dir, *sorted(path.glob("train-seed*"), key=lambda p: (len(p.name), p.name))]:
+        summ = _read_json(d / "summary.json") if d.is_dir() else None
+        if isinstance(summ, dict) and isinstance(summ.get("test_acc"), int | float):
+            accuracies.append(float(summ["test_acc"]))
     return Run(
         path=path,
         kind="search",
@@ -177,6 +199,7 @@ def load_run(path: str | Path) -> Run:
         measurement=_read_json(path / "measurement.json"),
         train_summary=train_summary,
         train_rows=_read_jsonl(train_dir / "metrics.jsonl") if train_dir.is_dir() else [],
+        train_accuracies=accuracies,
         genotypes=genotypes,
         arch_weights=weights,
     )
@@ -455,7 +478,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -> Path | None:
-    """Accuracy against measured cost across runs, the Pareto front, and reference cells."""
+    """Accuracy against measured cost across runs (bars: +-1 std over training seeds), the Pareto
+    front, and reference cells."""
     pts = []
     for run in runs:
         measured = _measured(run)
@@ -478,6 +502,8 @@ def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -
         palette = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
         color = colors.setdefault(kind, palette[len(colors) % len(palette)])
         ax.scatter([cost], [acc], color=color, label=kind, zorder=3)
+        if run.accuracy_std is not None:  # spread over training seeds
+            ax.errorbar([cost], [acc], yerr=[run.accuracy_std], color=color, lw=1, capsize=3, zorder=2)
         ax.annotate(run.path.name, (cost, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
     front = pareto_front([(c, a) for c, a, _, _ in pts])
     ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], color="black", lw=1, ls="-", label="Pareto front")
@@ -577,7 +603,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
             run.name, run.kind, run.space_name,
             "; ".join(f"{k} {v:.4g} {u}" for k, (v, u) in pred.items()) or None,
             f"{meas[0]:.4g} {meas[1]}" if meas else None,
-            run.accuracy,
+            run.accuracy_text(),
             ts.get("params") or counts.get("params"),
             ts.get("macs") or counts.get("macs"),
         ])  # fmt: skip

@@ -42,6 +42,11 @@ def run_dir_name(lam: float) -> str:
     return f"lambda_{lam:g}"
 
 
+def train_dir(run: Path, k: int) -> Path:
+    """Where the ``k``-th evaluation training of a run goes (``train/``, then ``train-seed1/``, ...)."""
+    return run / ("train" if k == 0 else f"train-seed{k}")
+
+
 def parse_lambdas(text: str) -> list[float]:
     """``"0,0.1,0.2"`` -> ``[0.0, 0.1, 0.2]``; negative or malformed values are errors."""
     try:
@@ -206,6 +211,7 @@ def run_sweep(
     train_preset: str | None = None,
     train_dataset: str | None = None,
     train_options: dict[str, Any] | None = None,
+    train_seeds: int = 1,
     references: bool = True,
     measurer_options: dict[str, Any] | None = None,
     executor: str = "local",
@@ -213,7 +219,12 @@ def run_sweep(
     show_progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) a lambda sweep into ``out``; return the sweep record (also ``out/sweep.json``)."""
+    """Run (or resume) a lambda sweep into ``out``; return the sweep record (also ``out/sweep.json``).
+
+    ``train_seeds`` > 1 trains each derived architecture that many times (seeds ``seed``,
+    ``seed + 1``, ...; ``train/``, ``train-seed1/``, ...): a short evaluation training's
+    accuracy varies by points between seeds, as much as the differences a sweep looks for.
+    """
     from nascost import plugins
     from nascost.report import build_report
     from nascost.search import SearchConfig
@@ -224,6 +235,8 @@ def run_sweep(
         raise NascostError(f"unknown executor {executor!r} (executors: local, ray)")
     if not costs:
         raise NascostError("a sweep needs a cost: add --cost NAME (e.g. --cost cpu-lpm)")
+    if train_seeds < 1:
+        raise NascostError(f"--train-seeds must be at least 1 (got {train_seeds})")
     out = Path(out)
     record_path = out / "sweep.json"
     search = {"space": space, "dataset": dataset, **(search_options or {}), "costs": list(costs)}
@@ -237,6 +250,7 @@ def run_sweep(
         "train_preset": train_preset,
         "train_dataset": train_dataset or dataset,
         "train_options": train_options or {},
+        "train_seeds": train_seeds,
         "executor": executor,
         "runs": [f"runs/{run_dir_name(lam)}" for lam in lambdas],
     }
@@ -306,21 +320,24 @@ def run_sweep(
 
         train_data = plugins.get_dataset(train_dataset or dataset)
         config = make_config(train_preset, **(train_options or {}))
+        base_seed = config.seed
         for lam in lambdas:
             run = runs_root / run_dir_name(lam)
-            tdir = run / "train"
-            if (tdir / "summary.json").is_file():
-                continue
             arch = space_obj.resolve(run / "genotype.json")
-            say(f"{run.name}: training the derived architecture ({train_preset} preset)")
-            from nascost.cli.output import progress
+            for k in range(train_seeds):
+                tdir = train_dir(run, k)
+                if (tdir / "summary.json").is_file():
+                    continue
+                seeded = config.model_copy(update={"seed": base_seed + k})
+                say(f"{run.name}: training the derived architecture ({train_preset} preset, seed {seeded.seed})")
+                from nascost.cli.output import progress
 
-            summary = train(
-                space_obj, arch, train_data, tdir, config, resume=(tdir / "checkpoint.pt").is_file(),
-                progress=(lambda: progress("step", transient=True)) if show_progress else None,
-                log=lambda msg, _n=run.name: say(f"{_n}: {msg}"),
-            )  # fmt: skip
-            say(f"{run.name}: test accuracy {summary['test_acc']:.2f}%")
+                summary = train(
+                    space_obj, arch, train_data, tdir, seeded, resume=(tdir / "checkpoint.pt").is_file(),
+                    progress=(lambda: progress("step", transient=True)) if show_progress else None,
+                    log=lambda msg, _n=run.name: say(f"{_n}: {msg}"),
+                )  # fmt: skip
+                say(f"{run.name}: test accuracy {summary['test_acc']:.2f}% (seed {seeded.seed})")
 
     report = build_report([out], out / "report.html", title=f"{space} lambda sweep ({', '.join(costs)})")
     record["report"] = report["report"]

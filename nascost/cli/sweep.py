@@ -32,6 +32,9 @@ from nascost.config import config_option
 @click.option("--train-dataset", default=None, help="Dataset for --train (default: the search dataset).")
 @click.option("--train-set", "train_sets", multiple=True, metavar="KEY=VALUE",
               help="Training option, e.g. --train-set epochs=3.")
+@click.option("--train-seeds", type=int, default=1, show_default=True,
+              help="Trainings per derived architecture (seeds seed, seed+1, ...); the report shows their mean and "
+                   "spread. Short trainings vary by points between seeds.")
 @click.option("--measurer-opt", "measurer_opts", multiple=True, metavar="KEY=VALUE",
               help="Option of the cost's measurer when measuring derived and reference cells.")
 @click.option("--no-references", is_flag=True, help="Do not measure the space's published cells.")
@@ -42,11 +45,12 @@ def sweep_cmd(
     space: str, costs: tuple[str, ...], lambdas: str, dataset: str, out: str, executor: str, resources: str,
     calibrate: int, epochs: int | None, C: int | None, layers: int | None, batch_size: int | None,
     max_steps: int | None, search_opts: tuple[str, ...], train_preset: str | None, train_dataset: str | None,
-    train_sets: tuple[str, ...], measurer_opts: tuple[str, ...], no_references: bool, quiet: bool, as_json: bool,
+    train_sets: tuple[str, ...], train_seeds: int, measurer_opts: tuple[str, ...], no_references: bool, quiet: bool, as_json: bool,
 ) -> None:
     """Search once per lambda, measure each derived cell (and the published cells) here, report.
 
-    Writes DIR/sweep.json, DIR/runs/lambda_<L>/ (search outputs, measurement.json, train/),
+    Writes DIR/sweep.json, DIR/runs/lambda_<L>/ (search outputs, measurement.json, train/ and
+    train-seed<K>/ with --train-seeds),
     DIR/references.json and DIR/report.html. Running the same command again resumes.
     """
     from nascost.sweep import parse_lambdas, run_sweep
@@ -63,7 +67,7 @@ def sweep_cmd(
     record = run_sweep(
         space=space, costs=list(costs), lambdas=parse_lambdas(lambdas), out=out, dataset=dataset,
         search_options=search, calibrate=calibrate, train_preset=train_preset, train_dataset=train_dataset,
-        train_options=parse_kv(train_sets, "--train-set"), references=not no_references,
+        train_options=parse_kv(train_sets, "--train-set"), train_seeds=train_seeds, references=not no_references,
         measurer_options=parse_kv(measurer_opts, "--measurer-opt"), executor=executor, resources=res,
         show_progress=not quiet and not as_json, log=log,
     )  # fmt: skip

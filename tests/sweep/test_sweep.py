@@ -115,3 +115,26 @@ def test_sweep_on_a_local_ray_instance(chain, tmp_path: Path) -> None:
     for run in record["runs"]:
         assert (tmp_path / "s" / run / "genotype.json").is_file()
         assert (tmp_path / "s" / run / "measurement.json").is_file()
+
+
+def test_sweep_trains_each_derived_cell_with_several_seeds(chain, tmp_path: Path) -> None:
+    """--train-seeds: one training per seed, and the report shows their mean and spread."""
+    from nascost.report import load_run
+
+    out = tmp_path / "sweep"
+    train_options = {"channels": 4, "layers": 3, "epochs": 1, "max_steps": 2, "seed": 5}
+    record = run_sweep(space="chain", costs=["flops"], lambdas=[0.0], out=out, dataset="digits",
+                       search_options=SEARCH, train_preset="quick", train_options=train_options, train_seeds=3,
+                       references=False, show_progress=False)  # fmt: skip
+    assert record["train_seeds"] == 3
+    run = out / "runs" / "lambda_0"
+    seeds = [json.loads((run / d / "summary.json").read_text())["config"]["seed"]
+             for d in ("train", "train-seed1", "train-seed2")]  # fmt: skip
+    assert seeds == [5, 6, 7]
+    accs = [json.loads((run / d / "summary.json").read_text())["test_acc"] for d in ("train", "train-seed1", "train-seed2")]
+    loaded = load_run(run)
+    assert loaded.train_accuracies == accs
+    assert loaded.accuracy == pytest.approx(sum(accs) / 3)
+    assert f"{loaded.accuracy:.2f} ± " in (out / "report.html").read_text()
+    with pytest.raises(NascostError, match="at least 1"):
+        run_sweep(space="chain", costs=["flops"], lambdas=[0.0], out=tmp_path / "z", train_seeds=0)
