@@ -37,6 +37,7 @@ from nascost.collect import measure_one
 from nascost.predict import read_metadata
 from nascost.records import Architecture, Setting
 from nascost.search import SearchConfig, run_search
+from nascost.sweep import train_dir
 
 
 def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, extra: dict[str, Any]) -> Architecture:
@@ -64,11 +65,12 @@ def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, ex
 
 
 def train(args: argparse.Namespace, genotype: Path, out: Path) -> list[float]:
-    """Quick-train the derived cell once per seed: one 3-epoch run's accuracy has a standard
-    error of about a point on 2,000 test images, as large as the effect the target asks about."""
+    """Quick-train the derived cell once per seed, into the search directory ``out`` where
+    ``nascost sweep`` puts trainings: one 3-epoch run's accuracy has a standard error of about
+    a point on 2,000 test images, as large as the effect the target asks about."""
     accs: list[float] = []
     for seed in range(args.train_seeds if args.train_epochs > 0 else 0):
-        run_dir = out if seed == 0 else out.with_name(f"{out.name}-seed{seed}")
+        run_dir = train_dir(out, seed)
         if args.reuse and (run_dir / "summary.json").is_file():
             summary = json.loads((run_dir / "summary.json").read_text())
             if summary.get("epochs") == args.train_epochs and summary.get("config", {}).get("seed") == seed:
@@ -149,7 +151,7 @@ def main() -> None:
         anchor = read_metadata(latency_cost).reference_latency if Path(latency_cost).is_file() else None
         m, _ = measure_one(space, timer, arch, setting, int(batch), anchor=anchor)
         counts = space.count(arch, setting)
-        accs = train(args, out / "genotype.json", out / "train")
+        accs = train(args, out / "genotype.json", out)
         row = {"kind": kind, "lambda": lam, "latency_ms": m.value, "latency_iqr": m.iqr, "macs": counts["macs"],
                "params": counts["params"], "test_acc": statistics.fmean(accs) if accs else None,
                "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else None, "test_accs": accs,

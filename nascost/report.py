@@ -183,8 +183,8 @@ def load_run(path: str | Path) -> Run:
     train_dir = path / "train"
     train_summary = _read_json(train_dir / "summary.json") if train_dir.is_dir() else None
     accuracies = []
-    for d in [train_dir, *sorted(path.glob("train-seed*"), key=lambda p: (len(p.name), p.name))]:
-        summ = _read_json(d / "summary.json") if d.is_dir() else None
+    seeds = sorted(path.glob("train-seed*"), key=lambda p: (len(p.name), p.name))  # nascost sweep --train-seeds
+    for summ in [train_summary, *(_read_json(d / "summary.json") for d in seeds if d.is_dir())]:
         if isinstance(summ, dict) and isinstance(summ.get("test_acc"), int | float):
             accuracies.append(float(summ["test_acc"]))
     return Run(
