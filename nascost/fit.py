@@ -13,7 +13,7 @@ floor).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +274,7 @@ def compare_predictors(
     test_fraction: float = 0.2,
     lut: CostPredictor | str | Path | None = None,
     progress: StepProgressFn | None = None,
+    test_keys: Collection[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every predictor on the same seeded split: metrics, timings and a learning curve.
 
@@ -285,13 +286,21 @@ def compare_predictors(
     depend on that map). ``lut`` uses ``lut`` (a predictor or file) or a table
     from the cost store built on the data's device; else it is reported
     unavailable with the reason.
+
+    ``test_keys`` holds out exactly those architectures instead of a random
+    ``test_fraction``: e.g. a campaign measured with more runs, so that the
+    metrics are not capped by the noise of the test labels themselves.
     """
     space = _space(space or data.space)
     x = encode(space, data)
     y = np.asarray(data.values, dtype=np.float64)
-    pool, test = split_indices(len(data), test_fraction, seed)
+    if test_keys is None:
+        pool, test = split_indices(len(data), test_fraction, seed)
+    else:
+        pool, test = _held_out_keys(data, test_keys, seed)
     if len(test) < 2:
-        raise NascostError(f"too few rows ({len(data)}) for a held-out test set; collect more")
+        raise NascostError(f"only {len(test)} of {len(data)} rows held out for testing (at least 2 needed); "
+                          "collect more rows or hold out more")
     sizes = sorted({int(s) for s in (train_sizes or [len(pool)])})
     if any(s < 2 for s in sizes):
         raise NascostError(f"training sizes must be at least 2, got {sizes}")
@@ -305,7 +314,8 @@ def compare_predictors(
     # 'skipped_train_sizes'): a curve over the sizes that fit is still the answer.
     sizes = [s for s in sizes if s <= len(pool)]
     results: dict[str, dict[str, Any]] = {}
-    common = {"unit": data.unit, "n_test": len(test), "seed": seed, "skipped_train_sizes": too_big}
+    common = {"unit": data.unit, "n_test": len(test), "seed": seed, "skipped_train_sizes": too_big,
+              "test_set": "random" if test_keys is None else "given"}
     for spec in predictors:
         name, options = (spec, {}) if isinstance(spec, str) else spec
         cls = plugins.get("predictors", name)
@@ -345,6 +355,19 @@ def compare_predictors(
     for entry in results.values():
         entry["test_true"] = y[test].tolist()
     return results
+
+
+def _held_out_keys(data: CostData, test_keys: Collection[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(pool, test)``: the rows of ``test_keys`` held out, the others seeded-shuffled for training."""
+    wanted = set(test_keys)
+    test = np.array([i for i, k in enumerate(data.keys) if k in wanted], dtype=np.int64)
+    rest = np.array([i for i, k in enumerate(data.keys) if k not in wanted], dtype=np.int64)
+    if len(rest) < 2:
+        raise NascostError(
+            f"holding out the {len(test)} given architectures leaves {len(rest)} rows to train on; "
+            "the test rows must be a part of the selected rows, not all of them"
+        )
+    return rest[np.random.default_rng(seed).permutation(len(rest))], test
 
 
 def _clean(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -218,6 +218,10 @@ class TimerMeasurer(CostMeasurer):
                 "anchor": reference[2],
                 "model_median_raw": float(np.median(best_raw["model"])),
                 "reference_median_raw": float(np.median(best_raw["reference"])),
+                # The raw times behind the ratios, in run order, so other
+                # estimators can be evaluated on a finished campaign.
+                "model_samples": [float(t) for t in best_raw["model"]],
+                "reference_samples": [float(t) for t in best_raw["reference"]],
             }
         return Measurement.from_samples(
             best,

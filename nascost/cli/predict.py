@@ -174,6 +174,8 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
 @click.option("--campaign", help="Only the rows of this campaign id ('nascost data info' lists them).")
 @click.option("--train-sizes", help="Comma-separated training sizes for the learning curve (default: all).")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of rows held out for testing.")
+@click.option("--test-campaign",
+              help="Hold out this campaign's rows (e.g. measured with more runs) instead of a random --test-fraction.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (same for every predictor).")
 @click.option("--lut", "lut_file", type=click.Path(dir_okay=False), help="A lut predictor file built on the data's device.")
 @click.option("--opt", "opts", multiple=True, help="Option PREDICTOR.KEY=VALUE, e.g. lpm.epochs=300 (repeatable).")
@@ -184,7 +186,7 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
 def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, setting: str | None,
                 devices_fp: tuple[str, ...], measurer: str | None, batch_size: int | None, include_flagged: bool,
                 exclude_noisy: bool, campaign: str | None, train_sizes: str | None,
-                test_fraction: float, seed: int, lut_file: str | None, opts: tuple[str, ...], devices: bool,
+                test_fraction: float, test_campaign: str | None, seed: int, lut_file: str | None, opts: tuple[str, ...], devices: bool,
                 plot_dir: str | None, as_json: bool) -> None:
     """Compare predictors on one database (same split and seed), or two devices with --devices."""
     from nascost.fit import compare_devices, compare_predictors, load_data, plot_comparison
@@ -230,15 +232,20 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
             raise NascostError(f"--train-sizes must be comma-separated integers, got {train_sizes!r}") from None
     if plot_dir is not None and Path(plot_dir).exists() and not Path(plot_dir).is_dir():
         raise NascostError(f"--plot {plot_dir!r} exists and is not a directory")
+    if campaign and test_campaign:
+        raise NascostError("--campaign and --test-campaign exclude each other: with --test-campaign, every other "
+                           "selected row is a training row")
     space_obj = _space_for(dbs[0], space)
-    data = load_data(dbs[0], space=space_obj.name, setting=setting, device=devices_fp[0] if devices_fp else None,
-                     measurer=measurer, batch_size=batch_size, include_flagged=include_flagged,
-                     exclude_noisy=exclude_noisy, campaign=campaign)
+    select = dict(space=space_obj.name, setting=setting, device=devices_fp[0] if devices_fp else None,
+                  measurer=measurer, batch_size=batch_size, include_flagged=include_flagged,
+                  exclude_noisy=exclude_noisy)
+    data = load_data(dbs[0], **select, campaign=campaign)
+    test_keys = load_data(dbs[0], **select, campaign=test_campaign).keys if test_campaign else None
     with _bar("step", as_json) as bar:
         step = None if bar is None else (lambda what, done, total, info: bar(done, total, info, what))
         results = compare_predictors(
             data, [(n, options[n]) for n in names], space=space_obj, train_sizes=sizes, seed=seed,
-            test_fraction=test_fraction, lut=lut_file, progress=step,
+            test_fraction=test_fraction, lut=lut_file, progress=step, test_keys=test_keys,
         )
     plots = plot_comparison(results, plot_dir) if plot_dir else []
     if as_json:
@@ -253,7 +260,8 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
             err=True,
         )
     print_table(
-        f"{len(data)} architectures, {first['n_test']} held out (seed {seed}), unit {data.unit}",
+        f"{len(data)} architectures, {first['n_test']} held out "
+        f"({f'campaign {test_campaign}' if test_campaign else f'seed {seed}'}), unit {data.unit}",
         ["predictor", "n_train", "MAE", "MAPE %", "Kendall tau", "Spearman", "within 10%", "fit s", "ms/1000 archs"],
         [
             [n, r.get("n_train"), _fmt(r.get("mae")), _fmt(r.get("mape")), _fmt(r.get("kendall_tau")),

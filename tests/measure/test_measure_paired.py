@@ -42,6 +42,11 @@ def test_unpaired_timing_sees_the_machine_and_paired_timing_does_not() -> None:
     info = m.extra["paired"]
     assert info["anchor"] == pytest.approx(54.0) and info["reference"] == "reference"
     assert info["model_median_raw"] > 108.0  # the raw timings did see the slow phases
+    # the raw times behind each ratio, in run order: 108 ms at 1x, then 3x, 2x, 1x, ...
+    assert len(info["model_samples"]) == len(info["reference_samples"]) == 8
+    ratios = [t / r * 54.0 for t, r in zip(info["model_samples"], info["reference_samples"], strict=True)]
+    assert ratios == pytest.approx(m.samples)
+    assert max(info["model_samples"]) / min(info["model_samples"]) == pytest.approx(3.0)
 
 
 def test_alternating_order_and_a_given_anchor() -> None:

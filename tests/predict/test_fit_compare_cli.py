@@ -241,3 +241,36 @@ def test_cli_builds_a_lut_with_measurer_options(tmp_path, toy_space, run_cli) ->
     db = make_db(tmp_path / "c.db", toy_space, 20)
     code, _, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "--measurer-opt", "runs=3")
     assert code == 2 and "--measurer-opt is for building a lut" in err
+
+
+def test_compare_holds_out_given_architectures(tmp_path, toy_space) -> None:
+    data = load_data(make_db(tmp_path / "c.db", toy_space, 40), space="toy")
+    held = data.keys[-8:]
+    res = compare_predictors(data, ["ridge"], space=toy_space, test_keys=held, train_sizes=[10, 32])
+    r = res["ridge"]
+    assert r["n_test"] == 8 and r["n_train"] == 32 and r["test_set"] == "given"
+    by_key = dict(zip(data.keys, data.values.tolist(), strict=True))
+    assert r["test_true"] == [by_key[k] for k in held]  # exactly those rows, none trained on
+    with pytest.raises(NascostError, match="leaves 0 rows to train on"):
+        compare_predictors(data, ["ridge"], space=toy_space, test_keys=data.keys)
+
+
+def test_cli_compare_on_a_test_campaign(tmp_path, toy_space, run_cli) -> None:
+    import sqlite3
+
+    db = make_db(tmp_path / "c.db", toy_space, 40)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE measurements SET campaign = CASE WHEN id <= 30 THEN 'train' ELSE 'precise' END")
+    conn.commit()
+    conn.close()
+    code, stdout, err = run_cli("compare", "--db", str(db), "--predictors", "ridge", "--test-campaign", "precise",
+                                "--json")
+    assert code == 0, err
+    r = json.loads(stdout)["ridge"]
+    assert (r["n_test"], r["n_train"], r["test_set"]) == (10, 30, "given")
+    code, stdout, err = run_cli("compare", "--db", str(db), "--predictors", "ridge", "--test-campaign", "precise")
+    assert code == 0 and "10 held out (campaign precise)" in stdout
+    code, _, err = run_cli("compare", "--db", str(db), "--test-campaign", "nope")
+    assert code == 2 and "no rows of campaign 'nope'" in err
+    code, _, err = run_cli("compare", "--db", str(db), "--campaign", "train", "--test-campaign", "precise")
+    assert code == 2 and "exclude each other" in err

@@ -1,0 +1,124 @@
+"""Which statistic of paired timings repeats best? Evaluated on two finished campaigns.
+
+    .venv/bin/python benchmarks/repeatability.py --measurer cpu-timer-paired --setting imagenet \
+        --n 60 --seed 77 --runs 20 --warmup 2 --opt max_retries=0 --keep runs/est
+    .venv/bin/python benchmarks/estimators.py runs/est/repeat-a.db runs/est/repeat-b.db --append
+
+A paired campaign keeps, per row, the raw model and reference times of every
+run (``extra.paired.model_samples`` / ``reference_samples``). This script
+recomputes each row's value with several statistics, in both campaigns, and
+reports how well the two campaigns agree under each (Kendall tau, median
+relative difference): the statistic with the higher agreement is the one with
+less noise. It also reports the agreement of the median of per-run ratios over
+the first k runs only, which shows how the noise falls with the number of runs.
+Each campaign's values are divided by their median first, so the anchors (one
+unpaired measurement each) do not enter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from _report import append_section, machine_line
+from scipy.stats import kendalltau, trim_mean
+
+Runs = tuple[np.ndarray, np.ndarray]  # (model times, reference times), in run order
+
+
+def raw_runs(db: Path) -> dict[str, Runs]:
+    """Per architecture key, the raw per-run times of a paired campaign."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out = {}
+        for key, extra in conn.execute("SELECT arch_key, extra FROM measurements"):
+            paired = json.loads(extra).get("paired") or {}
+            if "model_samples" not in paired:
+                raise SystemExit(f"{db}: rows without raw per-run times (collected before they were kept)")
+            out[key] = (np.asarray(paired["model_samples"]), np.asarray(paired["reference_samples"]))
+        return out
+    finally:
+        conn.close()
+
+
+def neighbour_ratios(m: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Each model time over the mean of the reference times just before and after it.
+
+    The measurer alternates the order (even runs: model then reference; odd:
+    reference then model), so the time line is M0 R0 R1 M1 M2 R2 R3 M3 ...
+    """
+    line: list[tuple[bool, float]] = []
+    for i, (t, ref) in enumerate(zip(m, r, strict=True)):
+        line += [(True, t), (False, ref)] if i % 2 == 0 else [(False, ref), (True, t)]
+    refs = [j for j, (is_model, _) in enumerate(line) if not is_model]
+    out = []
+    for j, (is_model, t) in enumerate(line):
+        if is_model:
+            near = [line[k][1] for k in (max((k for k in refs if k < j), default=None),
+                                         min((k for k in refs if k > j), default=None)) if k is not None]
+            out.append(t / np.mean(near))
+    return np.asarray(out)
+
+
+STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "median of per-run ratios (nascost)": lambda m, r: float(np.median(m / r)),
+    "mean of per-run ratios": lambda m, r: float(np.mean(m / r)),
+    "25%-trimmed mean of per-run ratios": lambda m, r: float(trim_mean(m / r, 0.25)),
+    "geometric mean of per-run ratios": lambda m, r: float(np.exp(np.mean(np.log(m / r)))),
+    "median of neighbour ratios": lambda m, r: float(np.median(neighbour_ratios(m, r))),
+    "sum(model) / sum(reference)": lambda m, r: float(m.sum() / r.sum()),
+    "median(model) / median(reference)": lambda m, r: float(np.median(m) / np.median(r)),
+    "min(model) / min(reference)": lambda m, r: float(m.min() / r.min()),
+    "q25(model) / q25(reference)": lambda m, r: float(np.quantile(m, 0.25) / np.quantile(r, 0.25)),
+    "median(model), unpaired": lambda m, r: float(np.median(m)),
+    "min(model), unpaired": lambda m, r: float(m.min()),
+}
+
+
+def agreement(a: dict[str, Runs], b: dict[str, Runs], keys: list[str],
+              stat: Callable[[np.ndarray, np.ndarray], float]) -> tuple[float, float]:
+    x = np.array([stat(*a[k]) for k in keys])
+    y = np.array([stat(*b[k]) for k in keys])
+    x, y = x / np.median(x), y / np.median(y)
+    return float(kendalltau(x, y).statistic), float(np.median(np.abs(x - y) / x))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("db_a", type=Path)
+    p.add_argument("db_b", type=Path)
+    p.add_argument("--append", action="store_true", help="add the results to docs/benchmarks.md")
+    p.add_argument("--note", default="")
+    args = p.parse_args()
+    a, b = raw_runs(args.db_a), raw_runs(args.db_b)
+    keys = sorted(set(a) & set(b))
+    if len(keys) < 10:
+        raise SystemExit(f"only {len(keys)} architectures in both campaigns; need at least 10")
+    runs = min(len(a[k][0]) for k in keys)
+    rows = [(name, *agreement(a, b, keys, stat)) for name, stat in STATISTICS.items()]
+    for name, tau, rel in rows:
+        print(f"{name:38s} tau {tau:.3f}  median rel. diff {rel:.2%}")
+    curve = []
+    for k in sorted({*range(4, runs + 1, 4), runs}):
+        tau, rel = agreement(a, b, keys, lambda m, r, k=k: float(np.median((m / r)[:k])))
+        curve.append((k, tau, rel))
+        print(f"first {k:3d} runs: tau {tau:.3f}  median rel. diff {rel:.2%}")
+    if args.append:
+        today, machine = dt.date.today(), machine_line()
+        title = "Paired timing: which statistic repeats best"
+        header = "| date | machine | n archs | runs | statistic | Kendall tau | median rel. diff | note |"
+        for name, tau, rel in rows:
+            append_section(title, header,
+                           f"| {today} | {machine} | {len(keys)} | {runs} | {name} | {tau:.3f} | {rel:.2%} | {args.note} |")
+        for k, tau, rel in curve:
+            append_section(title, header, f"| {today} | {machine} | {len(keys)} | {k} | median of per-run ratios, "
+                           f"first {k} runs | {tau:.3f} | {rel:.2%} | {args.note} |")
+
+
+if __name__ == "__main__":
+    main()
