@@ -570,11 +570,14 @@ def database_info(path: str | Path) -> dict[str, Any]:
                     if len(ref_medians) > 1 else None
                 ),
             }
+            # Runs per row tell a precise campaign (e.g. a test set measured with
+            # more runs, for 'nascost compare --test-campaign') from the others.
             campaigns = [
-                {"id": c, "count": n, "noisy": int(noisy), "first": first, "last": last}
-                for c, n, noisy, first, last in db._conn.execute(
-                    "SELECT campaign, COUNT(*), SUM(noisy), MIN(measured_at), MAX(measured_at) FROM measurements "
-                    "WHERE group_id=? GROUP BY campaign ORDER BY MIN(measured_at)", (g.id,))
+                {"id": c, "count": n, "noisy": int(noisy), "first": first, "last": last,
+                 "runs": {"min": lo, "max": hi}}
+                for c, n, noisy, first, last, lo, hi in db._conn.execute(
+                    "SELECT campaign, COUNT(*), SUM(noisy), MIN(measured_at), MAX(measured_at), MIN(n), MAX(n) "
+                    "FROM measurements WHERE group_id=? GROUP BY campaign ORDER BY MIN(measured_at)", (g.id,))
             ]
             groups.append({
                 "space": g.space, "measurer": g.measurer, "setting": g.setting.model_dump(),

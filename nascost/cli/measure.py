@@ -194,7 +194,10 @@ def info_cmd(db: str, as_json: bool) -> None:
             f"reference measurements {noise['reference_measurements']} (spread {_fmt(noise['reference_spread'])})"
         )
         for c in g["campaigns"]:
-            click.echo(f"  campaign {c['id']}: {c['count']} rows ({c['noisy']} noisy), {c['first']} to {c['last']}")
+            lo, hi = c["runs"]["min"], c["runs"]["max"]
+            runs = f"{lo} runs" if lo == hi else f"{lo}-{hi} runs"
+            click.echo(f"  campaign {c['id']}: {c['count']} rows ({c['noisy']} noisy), {runs}, "
+                       f"{c['first']} to {c['last']}")
 
 
 def _fmt(x) -> str:

@@ -110,6 +110,7 @@ def test_collect_info_export_round_trip(toy, run_cli, tmp_path: Path) -> None:
     assert campaign["count"] == 12 and campaign["id"] == summary["campaign"]
     code, out, _ = run_cli("data", "info", str(db))
     assert code == 0 and "costmodel" in out and f"campaign {campaign['id']}: 12 rows" in out
+    assert campaign["runs"]["min"] == campaign["runs"]["max"] and f"{campaign['runs']['min']} runs" in out
 
     code, out, err = run_cli("data", "export", str(db), "--format", "csv", "-o", str(tmp_path / "x.csv"))
     assert code == 0, err

@@ -121,6 +121,7 @@ def test_noisy_rows_and_campaigns_can_be_selected(tmp_path: Path) -> None:
             db.query(space="toy", campaign="third")
     (g,) = database_info(tmp_path / "c.db")["groups"]
     assert [(c["id"], c["count"], c["noisy"]) for c in g["campaigns"]] == [("first", 5, 2), ("second", 3, 1)]
+    assert [c["runs"] for c in g["campaigns"]] == [{"min": 3, "max": 3}] * 2  # three samples per row
 
 
 def test_one_space_per_database(tmp_path: Path) -> None:
