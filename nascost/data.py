@@ -613,13 +613,16 @@ def _open_text(path: Path, mode: str):
     return path.open(mode, newline="")
 
 
-def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", samples: bool = True) -> int:
-    """Write every row to ``output`` (CSV, gzip-compressed CSV for ``.gz``, or Parquet) atomically.
+def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", samples: bool = True,
+                    campaign: str | None = None) -> int:
+    """Write every row (or one ``campaign``'s) to ``output`` (CSV, gzip-compressed CSV for ``.gz``, or Parquet).
 
-    Every row carries its group (setting name and key, batch, device fingerprint
-    and the full ``device_info`` JSON), so :func:`import_csv` rebuilds the same
-    groups. Parquet files also carry the devices and settings in the schema
-    metadata (``nascost.devices``, ``nascost.settings``). Returns the row count.
+    The file is written atomically. Every row carries its group (setting name
+    and key, batch, device fingerprint and the full ``device_info`` JSON), so
+    :func:`import_csv` rebuilds the same groups. Parquet files also carry the
+    devices and settings in the schema metadata (``nascost.devices``,
+    ``nascost.settings``). ``samples=False`` leaves out the raw samples, and
+    with them paired timing's raw per-run times. Returns the row count.
     """
     import csv
     import gzip
@@ -635,7 +638,15 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
     columns = [c for c in EXPORT_COLUMNS if samples or c != "samples"]
     with CostDatabase(path) as db:
         devices = {g.device.fingerprint: g.device.model_dump_json() for g in db.groups()}
-        rows = [{c: (devices[r["device"]] if c == "device_info" else r[c]) for c in columns} for r in db.rows()]
+        rows = [{c: (devices[r["device"]] if c == "device_info" else r[c]) for c in columns}
+                for r in db.rows() if campaign is None or r["campaign"] == campaign]
+        if campaign is not None and not rows:
+            have = sorted({str(r["campaign"]) for r in db.rows()})
+            raise NascostError(f"no rows of campaign {campaign!r} in {str(path)!r} (campaigns: "
+                               f"{', '.join(have) or 'none'})")
+        if not samples:
+            for r in rows:
+                r["extra"] = _without_raw_runs(r["extra"])
         meta = database_info(path)
     with atomic_write(output, "wb") as raw:
         if fmt == "csv":
@@ -663,6 +674,16 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
             })
             pq.write_table(table, raw)
     return len(rows)
+
+
+def _without_raw_runs(extra_json: str) -> str:
+    """``extra`` without paired timing's raw per-run times (kept: their medians)."""
+    extra = json.loads(extra_json)
+    paired = extra.get("paired")
+    if not isinstance(paired, dict) or not {"model_samples", "reference_samples"} & set(paired):
+        return extra_json
+    extra["paired"] = {k: v for k, v in paired.items() if k not in ("model_samples", "reference_samples")}
+    return json.dumps(extra)
 
 
 _IMPORT_REQUIRED = ("space", "measurer", "setting", "setting_key", "batch_size", "unit", "arch", "encoding",

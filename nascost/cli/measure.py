@@ -209,12 +209,13 @@ def _fmt(x) -> str:
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write.")
 @click.option("--no-samples", is_flag=True, help="Leave the raw samples out (smaller file).")
+@click.option("--campaign", help="Only the rows of this campaign id ('nascost data info' lists them).")
 @config_option
-def export_cmd(db: str, fmt: str, output: str, no_samples: bool) -> None:
+def export_cmd(db: str, fmt: str, output: str, no_samples: bool, campaign: str | None) -> None:
     """Write every row to CSV (gzip-compressed when FILE ends in .gz) or Parquet."""
     from nascost.data import export_database
 
-    n = export_database(db, output, fmt=fmt, samples=not no_samples)
+    n = export_database(db, output, fmt=fmt, samples=not no_samples, campaign=campaign)
     click.echo(f"wrote {n} rows to {output}")
 
 

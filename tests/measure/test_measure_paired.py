@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -116,7 +117,18 @@ def test_export_import_keeps_the_anchor_and_a_resumed_campaign_uses_it(tmp_path:
                  setting="tiny", n=5, seed=4, progress=False)
     with CostDatabase(tmp_path / "b.db") as b:
         extras = [json.loads(r["extra"])["paired"]["anchor"] for r in b.rows()]
+        resumed = [r["campaign"] for r in b.rows()][-1]
     assert extras == pytest.approx([anchor] * 5)
+    # one campaign's rows alone; without samples, the raw per-run times go too (the anchor stays)
+    for samples in (True, False):
+        assert export_database(tmp_path / "b.db", tmp_path / "c.csv", campaign=resumed, samples=samples) == 2
+        with open(tmp_path / "c.csv", newline="") as f:
+            paired = [json.loads(r["extra"])["paired"] for r in csv.DictReader(f)]
+        assert all(p["anchor"] == pytest.approx(anchor) for p in paired)
+        assert all(("model_samples" in p and len(p["reference_samples"]) == 3) == samples for p in paired)
+    with pytest.raises(NascostError, match="no rows of campaign 'nope'"):
+        export_database(tmp_path / "b.db", tmp_path / "d.csv", campaign="nope")
+    assert not (tmp_path / "d.csv").exists()
 
 
 def test_a_predictor_fitted_on_paired_rows_carries_their_anchor(tmp_path: Path) -> None:
