@@ -80,11 +80,16 @@ STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 }
 
 
-def agreement(a: dict[str, Runs], b: dict[str, Runs], keys: list[str],
-              stat: Callable[[np.ndarray, np.ndarray], float]) -> tuple[float, float]:
+def values(a: dict[str, Runs], b: dict[str, Runs], keys: list[str],
+           stat: Callable[[np.ndarray, np.ndarray], float]) -> tuple[np.ndarray, np.ndarray]:
     x = np.array([stat(*a[k]) for k in keys])
     y = np.array([stat(*b[k]) for k in keys])
-    x, y = x / np.median(x), y / np.median(y)
+    return x / np.median(x), y / np.median(y)
+
+
+def agreement(a: dict[str, Runs], b: dict[str, Runs], keys: list[str],
+              stat: Callable[[np.ndarray, np.ndarray], float]) -> tuple[float, float]:
+    x, y = values(a, b, keys, stat)
     return float(kendalltau(x, y).statistic), float(np.median(np.abs(x - y) / x))
 
 
@@ -105,9 +110,13 @@ def main() -> None:
         print(f"{name:38s} tau {tau:.3f}  median rel. diff {rel:.2%}")
     curve = []
     for k in sorted({*range(4, runs + 1, 4), runs}):
-        tau, rel = agreement(a, b, keys, lambda m, r, k=k: float(np.median((m / r)[:k])))
+        first_k = lambda m, r, k=k: float(np.median((m / r)[:k]))  # noqa: E731
+        tau, rel = agreement(a, b, keys, first_k)
+        x, y = values(a, b, keys, first_k)
         curve.append((k, tau, rel))
-        print(f"first {k:3d} runs: tau {tau:.3f}  median rel. diff {rel:.2%}")
+        # sd of the log difference: sqrt(2) times one measurement's noise; spread: sd of log latency
+        print(f"first {k:3d} runs: tau {tau:.3f}  median rel. diff {rel:.2%}  "
+              f"sd log difference {np.std(np.log(x / y)):.4f}  spread {np.std(np.log(x)):.4f}")
     if args.append:
         today, machine = dt.date.today(), machine_line()
         title = "Paired timing: which statistic repeats best"
