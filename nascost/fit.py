@@ -123,7 +123,7 @@ def fit_predictor(
     train, held = split_indices(len(data), val_fraction, seed)
     if len(train) < 2:
         raise NascostError(f"too few rows to fit ({len(data)}); collect more with 'nascost collect'")
-    model.fit(x[train], y[train], progress=progress)
+    model.fit(x[train], y[train], progress=progress, space=space)
     metrics: dict[str, float | None] = {}
     if len(held):
         with torch.no_grad():
@@ -341,7 +341,7 @@ def compare_predictors(
                 model = plugins.get_predictor(name, options)
                 step = _step(progress, name, size)
                 t0 = time.perf_counter()
-                model.fit(x[pool[:size]], torch.as_tensor(y[pool[:size]]), progress=step)
+                model.fit(x[pool[:size]], torch.as_tensor(y[pool[:size]]), progress=step, space=space)
                 fit_s = time.perf_counter() - t0
                 pred, ms = _timed_predict(model, x[test])
                 curve.append({"n_train": size, **_clean(regression_metrics(y[test], pred)),

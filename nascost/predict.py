@@ -18,6 +18,11 @@ dict is::
 empty ``sha256``), the state JSON and every tensor's name, dtype, shape and
 bytes; :func:`load_predictor` recomputes it, so a truncated or edited file is
 an error, never a silently different predictor.
+
+Fitted predictors may learn from the space's per-operation counts instead of
+the encoding (``inputs="op-counts"``, see :meth:`CostPredictor.map_inputs`);
+the ``[D, K]`` count matrix is then stored with them (tensor ``INPUT_MAP``),
+so they still take encodings and stay differentiable in them.
 """
 
 from __future__ import annotations
@@ -29,13 +34,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nascost.base import Plugin
+from nascost.base import Plugin, PluginOptions
 from nascost.errors import NascostError
 from nascost.files import torch_save
 from nascost.records import DeviceInfo, Setting
@@ -49,6 +54,23 @@ FORMAT_VERSION = 1
 
 #: ``progress(done, total, info)``: called while fitting or building.
 ProgressFn = Callable[[int, int, str], None]
+
+
+#: Tensor name of a predictor's input map in its file (see :meth:`CostPredictor.map_inputs`).
+INPUT_MAP = "nascost.input_map"
+
+
+class FittedOptions(PluginOptions):
+    """Options every built-in fitted predictor shares."""
+
+    inputs: Literal["encoding", "op-counts"] = Field(
+        default="encoding",
+        description=(
+            "what the predictor learns from: the encoding (the paper), or the space's per-operation "
+            "counts (encoding @ space.op_count_matrix(): one cost per operation and edge shape, far fewer "
+            "numbers to estimate; topology is not seen)"
+        ),
+    )
 
 
 class PredictorWarning(UserWarning):
@@ -72,9 +94,43 @@ class CostPredictor(Plugin, ABC):
     #: True if the predicted cost is a sum over encoding bits (exact expectation possible).
     additive: ClassVar[bool] = False
 
+    #: ``[D, K]``: what :meth:`map_inputs` multiplies encodings by (``inputs="op-counts"``), else None.
+    input_map: torch.Tensor | None = None
+
     @classmethod
     def kind_label(cls) -> str:
         return "cost predictor"
+
+    def map_inputs(self, x: torch.Tensor, space: SearchSpace | None = None) -> torch.Tensor:
+        """What the model sees of encodings ``x`` ``[N, D]``: ``x`` itself, or ``x @ input_map``.
+
+        Fitted predictors call this first in ``fit`` (with the ``space=`` they
+        are given) and in ``predict``. When fitting with ``inputs="op-counts"``
+        the map is the space's :meth:`~nascost.space.SearchSpace.op_count_matrix`;
+        it is kept, saved with the predictor, and linear, so predictions stay
+        differentiable in (and additive predictors additive in) the encoding.
+        """
+        kind = getattr(self.options, "inputs", "encoding")
+        if space is not None:
+            self.input_map = None
+            if kind == "op-counts":
+                matrix = space.op_count_matrix()
+                if matrix is None:
+                    raise NascostError(
+                        f"space {space.name!r} defines no operation counts; fit {self.name!r} with inputs=encoding"
+                    )
+                self.input_map = torch.as_tensor(matrix, dtype=torch.float32)
+        elif kind == "op-counts" and self.input_map is None:
+            raise NascostError(
+                f"{self.name} with inputs=op-counts needs the search space when fitting (fit(x, y, space=...))"
+            )
+        if self.input_map is None:
+            return x
+        x = torch.as_tensor(x)
+        if x.shape[-1] != self.input_map.shape[0]:
+            raise NascostError(f"{self.name} expects {self.input_map.shape[0]}-wide encodings, got {x.shape[-1]}")
+        dtype = x.dtype if x.is_floating_point() else torch.float32
+        return x.to(dtype) @ self.input_map.to(device=x.device, dtype=dtype)
 
     @abstractmethod
     def fit(self, x: torch.Tensor, y: torch.Tensor, **kwargs: Any) -> CostPredictor:
@@ -215,6 +271,8 @@ def save_predictor(predictor: CostPredictor, path: str | Path, metadata: Predict
     if metadata.predictor != predictor.name:
         raise NascostError(f"metadata names predictor {metadata.predictor!r} but it is {predictor.name!r}")
     state, tensors = predictor.get_state()
+    if predictor.input_map is not None:
+        tensors = {**tensors, INPUT_MAP: predictor.input_map}
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     state_json = json.dumps(state, sort_keys=True, separators=(",", ":"))
     meta = metadata.model_copy(update={"sha256": ""})
@@ -343,7 +401,13 @@ def load_predictor(
     check_context(meta, where=str(path), space=space, encoding_id=encoding_id, device=device, setting=setting)
     cls = plugins.get("predictors", meta.predictor)
     predictor = cls(meta.options)
+    input_map = tensors.pop(INPUT_MAP, None)
+    if meta.options.get("inputs") == "op-counts" and input_map is None:
+        raise NascostError(f"{str(path)!r} is a damaged predictor file: inputs=op-counts but no input map")
+    if input_map is not None and (input_map.ndim != 2 or input_map.shape[0] != meta.encoding_dim):
+        raise NascostError(f"{str(path)!r} has an input map that does not fit its {meta.encoding_dim}-wide encoding")
     predictor.set_state(state, tensors)
+    predictor.input_map = input_map
     return predictor, meta
 
 

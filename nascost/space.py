@@ -155,6 +155,17 @@ class SearchSpace(Plugin, ABC):
     def decode(self, encoding: torch.Tensor | Sequence[float]) -> Architecture:
         """Inverse of :meth:`encode` for one encoding (where the encoding is complete)."""
 
+    def op_count_matrix(self) -> torch.Tensor | None:
+        """``[D, K]`` 0/1 matrix: ``encoding @ matrix`` counts each operation per class of
+        edges whose inputs have the same shape (so the operation costs the same on each).
+
+        Predictors fitted with ``inputs="op-counts"`` learn from these counts: one
+        cost per operation and edge class instead of one per encoding bit, far
+        fewer numbers to estimate from noisy latencies. ``None`` (the default):
+        the space defines no such classes.
+        """
+        return None
+
     # --- networks ---------------------------------------------------------
     @abstractmethod
     def settings(self) -> dict[str, Setting]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,12 @@ def check_space(space: SearchSpace) -> None:
     counts = space.count(archs[0], setting)
     assert counts["params"] > 0 and counts["macs"] > 0
     assert counts["params_with_aux"] >= counts["params"]
+    tied = space.op_count_matrix()
+    if tied is not None:
+        assert tied.ndim == 2 and tied.shape[0] == space.encoding_dim, "op_count_matrix must be [D, K]"
+        assert bool(((tied == 0) | (tied == 1)).all()) and bool((tied.sum(1) <= 1).all()), (
+            "op_count_matrix must put each encoding bit in at most one operation class"
+        )
 
 
 def check_supernet(space: SearchSpace) -> None:
@@ -180,6 +187,16 @@ def check_predictor(cls: type[CostPredictor], tmp_path: Path) -> None:
         xr = x[:4].clone().requires_grad_(True)
         pred.predict(xr).sum().backward()
         assert xr.grad is not None and torch.any(xr.grad != 0)
+    if cls.requires_fit and "inputs" in cls.Options.model_fields:
+        # inputs="op-counts": learn from x @ the space's matrix, keep it in the file.
+        groups = 8
+        space = SimpleNamespace(name="contract", op_count_matrix=lambda: torch.eye(groups)[torch.arange(x.shape[1]) % groups])
+        counted = cls({**quick, "inputs": "op-counts"}).fit(x, y, space=space)
+        out = counted.predict(x)
+        path = counted.save(tmp_path / f"{cls.name}-counts.pt", make_metadata(counted, **meta))
+        assert torch.allclose(cls.load(Path(path)).predict(x).detach(), out.detach(), rtol=1e-5, atol=1e-5), (
+            "a predictor fitted on op counts must predict the same after saving and loading"
+        )
 
 
 def check_cost(cls: type[Cost]) -> None:

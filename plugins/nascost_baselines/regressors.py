@@ -1,5 +1,8 @@
 """Fitted baselines on encodings: ridge, XGBoost, gradient boosting, random forest.
 
+Like the LPM, each learns from the encoding or, with ``inputs="op-counts"``,
+from the space's per-operation counts (:meth:`CostPredictor.map_inputs`).
+
 Files stay code-free: ridge stores its coefficients; XGBoost stores its own
 JSON model (``Booster.save_raw("json")``) as bytes; the scikit-learn tree
 ensembles are exported to plain node arrays (children, feature, threshold,
@@ -18,7 +21,7 @@ import torch
 from pydantic import Field
 
 from nascost.errors import NascostError
-from nascost.predict import CostPredictor
+from nascost.predict import CostPredictor, FittedOptions
 
 
 def _xy(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +48,7 @@ class Ridge(CostPredictor):
     differentiable = True
     additive = True
 
-    class Options(CostPredictor.Options):
+    class Options(FittedOptions):
         alpha: float = Field(default=1.0, ge=0, description="L2 penalty of scikit-learn's Ridge")
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
@@ -53,10 +56,10 @@ class Ridge(CostPredictor):
         self.coef: torch.Tensor | None = None
         self.intercept = 0.0
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor, **_: Any) -> Ridge:
+    def fit(self, x: torch.Tensor, y: torch.Tensor, space: Any = None, **_: Any) -> Ridge:
         from sklearn.linear_model import Ridge as SkRidge
 
-        xa, ya = _xy(x, y)
+        xa, ya = _xy(self.map_inputs(x, space), y)
         model = SkRidge(alpha=self.options.alpha).fit(xa, ya)
         self.coef = torch.as_tensor(model.coef_, dtype=torch.float64)
         self.intercept = float(model.intercept_)
@@ -65,7 +68,7 @@ class Ridge(CostPredictor):
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         if self.coef is None:
             raise NascostError("ridge predictor is not fitted")
-        x = torch.as_tensor(x)
+        x = self.map_inputs(torch.as_tensor(x))
         if x.shape[-1] != self.coef.shape[0]:
             raise NascostError(f"ridge expects {self.coef.shape[0]}-wide encodings, got {x.shape[-1]}")
         coef = self.coef.to(device=x.device, dtype=x.dtype if x.is_floating_point() else torch.float64)
@@ -86,7 +89,7 @@ class XGBoost(CostPredictor):
 
     name = "xgboost"
 
-    class Options(CostPredictor.Options):
+    class Options(FittedOptions):
         n_estimators: int = Field(default=500, gt=0)
         max_depth: int = Field(default=6, gt=0)
         learning_rate: float = Field(default=0.05, gt=0)
@@ -100,10 +103,10 @@ class XGBoost(CostPredictor):
         self.booster: Any = None
         self.dim = 0
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor, **_: Any) -> XGBoost:
+    def fit(self, x: torch.Tensor, y: torch.Tensor, space: Any = None, **_: Any) -> XGBoost:
         import xgboost as xgb
 
-        xa, ya = _xy(x, y)
+        xa, ya = _xy(self.map_inputs(x, space), y)
         o = self.options
         model = xgb.XGBRegressor(
             n_estimators=o.n_estimators, max_depth=o.max_depth, learning_rate=o.learning_rate,
@@ -118,7 +121,7 @@ class XGBoost(CostPredictor):
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         if self.booster is None:
             raise NascostError("xgboost predictor is not fitted")
-        xa = _x(x, self.dim, self.name).astype(np.float32)
+        xa = _x(self.map_inputs(x), self.dim, self.name).astype(np.float32)
         return torch.as_tensor(np.asarray(self.booster.inplace_predict(xa), dtype=np.float64))
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -204,8 +207,8 @@ class _TreeEnsemble(CostPredictor):
     def _trees(self, model: Any) -> list[Any]:
         raise NotImplementedError
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor, **_: Any) -> _TreeEnsemble:
-        xa, ya = _xy(x, y)
+    def fit(self, x: torch.Tensor, y: torch.Tensor, space: Any = None, **_: Any) -> _TreeEnsemble:
+        xa, ya = _xy(self.map_inputs(x, space), y)
         model = self._make().fit(xa, ya)
         self.arrays = export_trees(self._trees(model))
         self._set_combination(model)
@@ -228,7 +231,7 @@ class _TreeEnsemble(CostPredictor):
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         if self.arrays is None:
             raise NascostError(f"{self.name} predictor is not fitted")
-        return torch.as_tensor(self._predict_np(_x(x, self.dim, self.name)))
+        return torch.as_tensor(self._predict_np(_x(self.map_inputs(x), self.dim, self.name)))
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         if self.arrays is None:
@@ -254,7 +257,7 @@ class RandomForest(_TreeEnsemble):
 
     name = "random-forest"
 
-    class Options(CostPredictor.Options):
+    class Options(FittedOptions):
         n_estimators: int = Field(default=200, gt=0)
         max_depth: int | None = Field(default=None, gt=0)
         min_samples_leaf: int = Field(default=1, gt=0)
@@ -283,7 +286,7 @@ class GradientBoosting(_TreeEnsemble):
 
     name = "gbrt"
 
-    class Options(CostPredictor.Options):
+    class Options(FittedOptions):
         n_estimators: int = Field(default=300, gt=0)
         max_depth: int = Field(default=3, gt=0)
         learning_rate: float = Field(default=0.1, gt=0)

@@ -31,7 +31,15 @@ from torch import nn
 from nascost.errors import NascostError
 from nascost.records import Architecture, Setting
 from nascost.space import SearchSpace, SuperNet, as_generator
-from nascost_darts.encoding import CELL_BITS, EDGES, NODES, NUM_OPS, bit_index
+from nascost_darts.encoding import (
+    CELL_BITS,
+    EDGES,
+    FIRST_NODE,
+    NODES,
+    NUM_EDGES,
+    NUM_OPS,
+    bit_index,
+)
 from nascost_darts.genotype import CHOSEN_OPS, DEFAULT_CONCAT, Cell, Genotype
 from nascost_darts.genotype import presets as preset_genotypes
 from nascost_darts.model import ModulePool, build_network
@@ -210,6 +218,26 @@ class DartsSpace(SearchSpace):
         if not rows:
             return torch.zeros(0, self.encoding_dim)
         return torch.from_numpy(np.stack(rows))
+
+    def op_count_matrix(self) -> torch.Tensor:
+        """Per-operation counts: in a normal cell every edge maps a ``C x H x W`` state
+        to ``C x H x W``, so an operation costs the same on all 14 edges (8 columns);
+        a reduction cell's edges from the cell inputs have stride 2, the others
+        stride 1, so its operations count in two classes (16 more columns)."""
+        cells = [[range(NUM_EDGES)]]
+        if self.options.cells == "both":
+            from_inputs = [e for e, (_, inp) in enumerate(EDGES) if inp < FIRST_NODE]
+            cells.append([from_inputs, [e for e in range(NUM_EDGES) if e not in from_inputs]])
+        columns = sum(len(classes) for classes in cells) * NUM_OPS
+        matrix = torch.zeros(self.encoding_dim, columns)
+        column = 0
+        for c, classes in enumerate(cells):
+            for edges in classes:
+                for e in edges:
+                    for op in range(NUM_OPS):
+                        matrix[c * CELL_BITS + e * NUM_OPS + op, column + op] = 1.0
+                column += NUM_OPS
+        return matrix
 
     def decode(
         self,

@@ -27,7 +27,7 @@ from torch import nn
 
 from nascost.errors import NascostError
 from nascost.hookspecs import hookimpl
-from nascost.predict import CostPredictor, ProgressFn
+from nascost.predict import CostPredictor, FittedOptions, ProgressFn
 
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -113,7 +113,7 @@ class LPM(CostPredictor):
     requires_fit = True
     additive = False
 
-    class Options(CostPredictor.Options):
+    class Options(FittedOptions):
         hidden: list[int] = Field(default=[256, 64], description="hidden layer widths (paper: 256, 64)")
         activation: Literal["sigmoid", "relu", "tanh", "gelu"] = "sigmoid"
         epochs: int = Field(default=1000, gt=0, description="training epochs (paper: 1000)")
@@ -162,8 +162,10 @@ class LPM(CostPredictor):
         return torch.exp(y) if self.options.target_scaling == "log" else y
 
     # --- fitting -----------------------------------------------------------
-    def fit(self, x: torch.Tensor, y: torch.Tensor, progress: ProgressFn | None = None, **_: Any) -> LPM:
+    def fit(self, x: torch.Tensor, y: torch.Tensor, progress: ProgressFn | None = None, space: Any = None,
+            **_: Any) -> LPM:
         """Minibatch momentum SGD on MSE, as the paper; tensors only, indices reshuffled per epoch."""
+        x = self.map_inputs(x, space)
         saved = torch.get_num_threads()
         if self.options.threads:
             torch.set_num_threads(self.options.threads)
@@ -271,6 +273,7 @@ class LPM(CostPredictor):
         x = torch.as_tensor(x)
         if x.ndim == 1:
             x = x.unsqueeze(0)
+        x = self.map_inputs(x)
         if x.shape[-1] != self.input_dim:
             raise NascostError(f"lpm expects {self.input_dim}-wide encodings, got {x.shape[-1]}")
         first = next(self.model.parameters())

@@ -168,3 +168,16 @@ def test_foreign_architecture_is_refused() -> None:
 
     with pytest.raises(NascostError, match="cannot be used in space 'darts'"):
         SPACE.encode([Architecture(space="nasbench", spec={})])
+
+
+@pytest.mark.parametrize("cells", ["normal", "both"])
+def test_op_count_matrix_counts_each_operation_per_edge_shape(cells) -> None:
+    space = plugins.get_space("darts", {"cells": cells})
+    archs = space.sample_many(6, np.random.default_rng(3))
+    counts = space.encode(archs) @ space.op_count_matrix()
+    for arch, row in zip(archs, counts, strict=True):
+        g = space.genotype(arch)
+        classes = [Counter(op for op, _ in g.normal)]
+        if cells == "both":  # a reduction cell's edges from its inputs have stride 2, the others stride 1
+            classes += [Counter(op for op, i in g.reduce if i < 2), Counter(op for op, i in g.reduce if i >= 2)]
+        assert row.tolist() == [c[op] for c in classes for op in PRIMITIVES]

@@ -38,6 +38,10 @@ class ToySpace(ChainSpace):
     def settings(self) -> dict[str, Setting]:
         return {"tiny": Setting(name="tiny", channels=4, layers=EDGES, num_classes=3, input_size=8)}
 
+    def op_count_matrix(self) -> torch.Tensor:
+        """Every edge maps the same shape to the same shape: one count per operation."""
+        return torch.eye(len(OPS)).repeat(EDGES, 1)
+
 
 class ParamCounter(CostMeasurer):
     """A deterministic 'measurer' whose cost is the parameter count (additive in the toy space)."""

@@ -274,3 +274,18 @@ def test_cli_compare_on_a_test_campaign(tmp_path, toy_space, run_cli) -> None:
     assert code == 2 and "no rows of campaign 'nope'" in err
     code, _, err = run_cli("compare", "--db", str(db), "--campaign", "train", "--test-campaign", "precise")
     assert code == 2 and "exclude each other" in err
+
+
+def test_cli_fit_and_compare_with_op_count_inputs(tmp_path, toy_space, run_cli) -> None:
+    db = make_db(tmp_path / "c.db", toy_space, 40)
+    out = tmp_path / "ridge.nascost"
+    code, _, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "--opt", "inputs=op-counts", "-o", str(out))
+    assert code == 0, err
+    ridge, meta = load_predictor(out, space=toy_space)
+    assert meta.options["inputs"] == "op-counts" and ridge.coef.shape == (4,)  # one cost per operation
+    code, stdout, err = run_cli("compare", "--db", str(db), "--predictors", "ridge,lpm", "--opt",
+                                "ridge.inputs=op-counts", "--opt", "lpm.epochs=5", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["ridge"]["kendall_tau"] is not None
+    code, _, err = run_cli("compare", "--db", str(db), "--predictors", "ridge", "--opt", "ridge.inputs=counts")
+    assert code == 2 and "inputs" in err

@@ -242,3 +242,50 @@ def test_lpm_fits_with_its_own_thread_count_and_restores_torch_s() -> None:
     seen.clear()
     plugins.get_predictor("lpm", {"epochs": 2, "threads": None}).fit(x, y, progress=progress)
     assert set(seen) == {before}
+
+
+def tied_cost(x: torch.Tensor) -> torch.Tensor:
+    """A DARTS normal-cell latency where each operation costs the same on every edge."""
+    per_op = torch.tensor([0.0, 1.0, 1.5, 0.1, 3.0, 5.0, 2.5, 4.0])
+    return 10.0 + x.reshape(-1, 14, 8).sum(1) @ per_op
+
+
+@pytest.mark.parametrize("name", ["ridge", "lpm"])
+def test_op_count_inputs_learn_a_tied_cost_from_few_rows(name) -> None:
+    space = plugins.get_space("darts")
+    x = darts_like(80)
+    y = tied_cost(x)
+    quick = {"epochs": 300} if name == "lpm" else {}
+    error = {}
+    for inputs in ("encoding", "op-counts"):
+        model = plugins.get_predictor(name, {**quick, "inputs": inputs}).fit(x[:30], y[:30], space=space)
+        error[inputs] = float((model.predict(x[30:]) - y[30:]).abs().mean())
+    # 30 rows cannot pin down 112 per-bit costs, but they do pin down 8 per-operation costs.
+    assert error["op-counts"] < 0.2 * error["encoding"]
+
+
+def test_op_count_inputs_are_saved_and_stay_differentiable_in_the_encoding(tmp_path) -> None:
+    space = plugins.get_space("darts")
+    x = darts_like(40)
+    lpm = plugins.get_predictor("lpm", {"epochs": 20, "inputs": "op-counts"}).fit(x, tied_cost(x), space=space)
+    assert lpm.input_dim == 8
+    meta = make_metadata(lpm, space="darts", encoding_id=space.encoding_id, encoding_dim=112, unit="ms")
+    loaded, meta = load_predictor(save_predictor(lpm, tmp_path / "counts.nascost", meta), space=space)
+    assert meta.options["inputs"] == "op-counts"
+    assert torch.allclose(loaded.predict(x), lpm.predict(x))
+    soft = torch.full((2, 112), 8 / 112, requires_grad=True)
+    loaded.predict(soft).sum().backward()
+    grad = soft.grad[0].reshape(14, 8)
+    # tied inputs: one operation's gradient is the same on every edge
+    assert grad.abs().sum() > 0 and torch.allclose(grad, grad[0].expand_as(grad))
+
+
+def test_op_count_inputs_need_a_space_that_defines_them() -> None:
+    from types import SimpleNamespace
+
+    x = darts_like(10)
+    with pytest.raises(NascostError, match="needs the search space"):
+        plugins.get_predictor("ridge", {"inputs": "op-counts"}).fit(x, x.sum(1))
+    plain = SimpleNamespace(name="plain", op_count_matrix=lambda: None)
+    with pytest.raises(NascostError, match="space 'plain' defines no operation counts"):
+        plugins.get_predictor("lpm", {"inputs": "op-counts"}).fit(x, x.sum(1), space=plain)
