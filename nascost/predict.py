@@ -415,13 +415,16 @@ def load_predictor(
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
-    """MAE (unit), MAPE (%), Kendall tau, Spearman rho, share within +-10% (0..1)."""
+    """MAE (unit), MAPE (%), Kendall tau, Spearman rho, share within +-10% (0..1), and
+    ``bias``: the mean signed relative error (%), the part of MAPE that is a level offset
+    (e.g. test rows measured at another time than the training rows)."""
     from scipy import stats
 
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     if y_true.size == 0:
-        return {"mae": None, "mape": None, "kendall_tau": None, "spearman": None, "within_10pct": None, "n": 0}
+        return {"mae": None, "mape": None, "kendall_tau": None, "spearman": None, "within_10pct": None,
+                "bias": None, "n": 0}
     err = y_pred - y_true
     nonzero = y_true != 0
     rel = np.abs(err[nonzero] / y_true[nonzero])
@@ -435,5 +438,6 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         "kendall_tau": tau,
         "spearman": rho,
         "within_10pct": float(np.mean(rel <= 0.10)) if rel.size else None,
+        "bias": float(100.0 * np.mean(err[nonzero] / y_true[nonzero])) if rel.size else None,
         "n": int(y_true.size),
     }

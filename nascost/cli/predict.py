@@ -262,9 +262,10 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
     print_table(
         f"{len(data)} architectures, {first['n_test']} held out "
         f"({f'campaign {test_campaign}' if test_campaign else f'seed {seed}'}), unit {data.unit}",
-        ["predictor", "n_train", "MAE", "MAPE %", "Kendall tau", "Spearman", "within 10%", "fit s", "ms/1000 archs"],
+        ["predictor", "n_train", "MAE", "MAPE %", "bias %", "Kendall tau", "Spearman", "within 10%", "fit s",
+         "ms/1000 archs"],
         [
-            [n, r.get("n_train"), _fmt(r.get("mae")), _fmt(r.get("mape")), _fmt(r.get("kendall_tau")),
+            [n, r.get("n_train"), _fmt(r.get("mae")), _fmt(r.get("mape")), _fmt(r.get("bias")), _fmt(r.get("kendall_tau")),
              _fmt(r.get("spearman")), _fmt(r.get("within_10pct")), _fmt(r.get("fit_time_s"), 3),
              _fmt(r.get("predict_ms_per_1000"), 3)]
             for n, r in results.items() if r.get("available")

@@ -289,3 +289,11 @@ def test_op_count_inputs_need_a_space_that_defines_them() -> None:
     plain = SimpleNamespace(name="plain", op_count_matrix=lambda: None)
     with pytest.raises(NascostError, match="space 'plain' defines no operation counts"):
         plugins.get_predictor("lpm", {"inputs": "op-counts"}).fit(x, x.sum(1), space=plain)
+
+
+def test_regression_metrics_separate_a_level_offset_from_scatter() -> None:
+    truth = np.array([10.0, 20.0, 40.0, 80.0])
+    m = regression_metrics(truth, truth * 1.05)  # 5% high everywhere: all of MAPE is bias
+    assert m["bias"] == pytest.approx(5.0) and m["mape"] == pytest.approx(5.0) and m["kendall_tau"] == 1.0
+    m = regression_metrics(truth, truth * np.array([1.05, 0.95, 1.05, 0.95]))  # scatter, no offset
+    assert m["bias"] == pytest.approx(0.0) and m["mape"] == pytest.approx(5.0)
