@@ -6,7 +6,7 @@
 Fits a predictor (default ridge) on every row outside the test campaign and
 prints, in natural-log units: the spread of the test labels (their standard
 deviation), the standard deviation of the test and training residuals, a rough
-estimation error sqrt(D / n) * training residual (D: encoding width, n:
+estimation error sqrt(D / n) * training residual (D: input width, n:
 training rows), and, given the test labels' own noise (``--label-noise``, e.g.
 from ``benchmarks/estimators.py``: one measurement's noise is the sd of the
 log difference over sqrt(2), scaled by sqrt(runs / test runs)), what remains
@@ -36,7 +36,7 @@ from scipy.stats import kendalltau
 
 from nascost import plugins
 from nascost.data import CostDatabase
-from nascost.fit import _space, encode, load_data
+from nascost.fit import _held_out_keys, _space, encode, load_data
 
 
 def anchor(db: Path) -> float:
@@ -61,28 +61,30 @@ def main() -> None:
     p.add_argument("--label-noise", type=float, help="sd of one test label's log noise")
     p.add_argument("--repeat", type=Path, help="a database that re-measured test architectures")
     p.add_argument("--train-size", type=int, help="fit on this many training rows (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="draw of the training rows for --train-size")
+    p.add_argument("--seed", type=int, default=0, help="order of the training rows (as compare's --seed)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="predictor option (repeatable)")
     a = p.parse_args()
     space = _space(a.space)
     data = load_data(a.db, space=space.name)
-    held = set(load_data(a.db, space=space.name, campaign=a.test_campaign).keys)
-    test = np.array([i for i, k in enumerate(data.keys) if k in held])
-    train = np.array([i for i, k in enumerate(data.keys) if k not in held])
+    held = load_data(a.db, space=space.name, campaign=a.test_campaign).keys
+    # The rows and order `nascost compare --test-campaign --seed` trains on, so figures match.
+    train, test = _held_out_keys(data, held, a.seed)
     if a.train_size is not None:
         if not 0 < a.train_size <= len(train):
             p.error(f"--train-size must be in 1..{len(train)}")
-        train = np.sort(np.random.default_rng(a.seed).permutation(train)[: a.train_size])
+        train = train[: a.train_size]
     x, y = encode(space, data), data.values
     model = plugins.get_predictor(a.predictor, dict(o.split("=", 1) for o in a.opt))
-    model.fit(x[train], torch.as_tensor(y[train]))
+    model.fit(x[train], torch.as_tensor(y[train]), space=space)
     with torch.no_grad():
         pred = model.predict(x).detach().cpu().numpy().astype(np.float64)
     spread = float(np.std(np.log(y[test])))
     r_test = float(np.std(np.log(pred[test] / y[test])))
     r_train = float(np.std(np.log(pred[train] / y[train])))
-    estimation = math.sqrt(x.shape[1] / len(train)) * r_train
-    print(f"{a.predictor}: {len(train)} training rows, {len(test)} test rows, encoding width {x.shape[1]}")
+    # coefficients to estimate: one per input the model sees (8 operation counts with inputs=op-counts)
+    width = x.shape[1] if model.input_map is None else model.input_map.shape[1]
+    estimation = math.sqrt(width / len(train)) * r_train
+    print(f"{a.predictor}: {len(train)} training rows, {len(test)} test rows, input width {width}")
     print(f"test label spread (sd of log) {spread:.4f}")
     print(f"residual sd (log): test {r_test:.4f}, training {r_train:.4f}; ratio test / spread {r_test / spread:.3f}")
     print(f"estimation error ~ sqrt(D/n) * training residual = {estimation:.4f}")
