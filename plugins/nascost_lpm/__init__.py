@@ -14,6 +14,10 @@ on standardised targets ``(y - mean) / std`` and un-scales predictions, so
 the same learning rate works for milliseconds, seconds or MACs; the paper
 trains on raw targets (``target_scaling="none"``). Predictions are always in
 the unit of the training costs.
+
+Another deviation, off by default: ``inputs="op-counts"`` feeds the MLP the
+space's per-operation counts (``encoding @ space.op_count_matrix()``) instead
+of the 112 bits; see :meth:`nascost.predict.CostPredictor.map_inputs`.
 """
 
 from __future__ import annotations
