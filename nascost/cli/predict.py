@@ -217,11 +217,12 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
     if not names:
         raise NascostError("--predictors is empty")
     options: dict[str, dict[str, Any]] = {n: {} for n in names}
-    for key, value in parse_kv(opts, "--opt").items():
-        pred, _, k = key.partition(".")
-        if not k or pred not in options:
-            raise NascostError(f"--opt {key}=...: use PREDICTOR.KEY=VALUE with a predictor of --predictors")
-        options[pred][k] = value
+    for pair in opts:
+        # The predictor name keeps its hyphens (random-forest); only the option key is normalised.
+        pred, _, rest = pair.partition(".")
+        if not rest or "=" in pred or pred not in options:
+            raise NascostError(f"--opt {pair}: use PREDICTOR.KEY=VALUE with a predictor of --predictors")
+        options[pred].update(parse_kv([rest], "--opt"))
     for n in names:
         plugins.get("predictors", n).parse_options(options[n])
     sizes = None

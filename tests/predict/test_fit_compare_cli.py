@@ -289,3 +289,8 @@ def test_cli_fit_and_compare_with_op_count_inputs(tmp_path, toy_space, run_cli) 
     assert json.loads(stdout)["ridge"]["kendall_tau"] is not None
     code, _, err = run_cli("compare", "--db", str(db), "--predictors", "ridge", "--opt", "ridge.inputs=counts")
     assert code == 2 and "inputs" in err
+    # a hyphenated predictor name takes options too
+    code, stdout, err = run_cli("compare", "--db", str(db), "--predictors", "random-forest", "--opt",
+                                "random-forest.inputs=op-counts", "--opt", "random-forest.n-estimators=5", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["random-forest"]["kendall_tau"] is not None
