@@ -40,10 +40,13 @@ from nascost.fit import _held_out_keys, _space, encode, load_data
 
 
 def anchor(db: Path) -> float:
-    """The latency paired ratios were scaled by in ``db`` (its group's first reference)."""
+    """The latency paired ratios were scaled by in ``db`` (kept in its rows, so also after an import)."""
     with CostDatabase(db) as d:
         (group,) = d.groups()
-        return float(d.references(group)[0][1])
+        value = d.paired_anchor(group)
+    if value is None:
+        raise SystemExit(f"{db}: not a paired-timing database (no anchor)")
+    return float(value)
 
 
 def scores(pred: np.ndarray, labels: np.ndarray) -> str:
