@@ -120,6 +120,10 @@ def main() -> None:
         true_spread = math.sqrt(max(spread**2 - label_noise**2, 0.0))
         ceiling = 2 / math.pi * math.asin(true_spread / spread)
         print(f"a perfect predictor would score about tau {ceiling:.3f} against these labels")
+        if a.repeat is not None:  # the mean of two measurements halves the noise variance
+            mean_noise = label_noise / math.sqrt(2)
+            ceiling = 2 / math.pi * math.asin(true_spread / math.sqrt(true_spread**2 + mean_noise**2))
+            print(f"... and about tau {ceiling:.3f} against the geometric mean of A and B")
 
 if __name__ == "__main__":
     main()
