@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import kendalltau
 
 from nascost import plugins
 from nascost.data import CostDatabase
 from nascost.fit import _held_out_keys, _space, encode, load_data
+from nascost.predict import regression_metrics
 
 
 def anchor(db: Path) -> float:
@@ -50,9 +50,8 @@ def anchor(db: Path) -> float:
 
 
 def scores(pred: np.ndarray, labels: np.ndarray) -> str:
-    tau = float(kendalltau(pred, labels).statistic)
-    mape = float(np.mean(np.abs(pred / labels - 1))) * 100
-    return f"tau {tau:.3f}, MAPE {mape:.2f}%"
+    m = regression_metrics(labels, pred)
+    return f"tau {m['kendall_tau']:.3f}, MAPE {m['mape']:.2f}%"
 
 
 def main() -> None:
