@@ -13,6 +13,15 @@ less noise. It also reports the agreement of the median of per-run ratios over
 the first k runs only, which shows how the noise falls with the number of runs.
 Each campaign's values are divided by their median first, so the anchors (one
 unpaired measurement each) do not enter.
+
+Finally it splits the noise in two (``noise_split``): a per-run part, which
+falls as 1/runs, measured by how the first and second half of the *same*
+measurement disagree; and a per-measurement part that more runs cannot remove
+(the machine's state during that architecture's few seconds, the model's
+memory layout), measured by how much more two campaigns disagree than two
+halves of one. From both and the spread of the architectures it predicts the
+Kendall tau of two campaigns at other run counts (normal approximation,
+tau = 2/pi * arcsin(rho)), which is what to read before paying for a campaign.
 """
 
 from __future__ import annotations
@@ -93,6 +102,46 @@ def agreement(a: dict[str, Runs], b: dict[str, Runs], keys: list[str],
     return float(kendalltau(x, y).statistic), float(np.median(np.abs(x - y) / x))
 
 
+def _log_sd(x: np.ndarray, y: np.ndarray) -> float:
+    d = np.log(x) - np.log(y)
+    return float(np.std(d - d.mean()))
+
+
+def noise_split(a: dict[str, Runs], b: dict[str, Runs], keys: list[str], runs: int) -> dict[str, float]:
+    """Variance of log latency, per run (``per_run``: one run's share, divided by the run count in
+    a measurement) and per measurement (``per_measurement``: independent of the run count), and
+    the spread of the architectures' true log latencies (``spread``, a variance).
+
+    Halves of one measurement differ by 2 * per_run / (runs/2); the two campaigns' first halves by
+    that plus 2 * per_measurement. Medians of halves, so both are estimated the same way.
+    """
+    half = runs // 2
+
+    def med(x: Runs, s: slice) -> float:
+        return float(np.median(x[0][s] / x[1][s]))
+
+    within = [
+        _log_sd(np.array([med(c[k], slice(0, half)) for k in keys]),
+                np.array([med(c[k], slice(half, 2 * half)) for k in keys])) ** 2
+        for c in (a, b)
+    ]
+    var_halves = float(np.mean(within))
+    var_between = _log_sd(np.array([med(a[k], slice(0, half)) for k in keys]),
+                          np.array([med(b[k], slice(0, half)) for k in keys])) ** 2
+    per_run = var_halves * half / 2
+    per_measurement = max((var_between - var_halves) / 2, 0.0)
+    full = np.array([med(a[k], slice(0, runs)) for k in keys])
+    spread = float(np.var(np.log(full))) - per_run / runs - per_measurement
+    return {"per_run": per_run, "per_measurement": per_measurement, "spread": spread}
+
+
+def predicted_tau(split: dict[str, float], runs: float) -> float:
+    """Kendall tau between two campaigns of ``runs`` runs each (bivariate normal approximation)."""
+    noise = split["per_run"] / runs + split["per_measurement"]
+    rho = split["spread"] / (split["spread"] + noise)
+    return float(2 / np.pi * np.arcsin(rho))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("db_a", type=Path)
@@ -117,6 +166,13 @@ def main() -> None:
         # sd of the log difference: sqrt(2) times one measurement's noise; spread: sd of log latency
         print(f"first {k:3d} runs: tau {tau:.3f}  median rel. diff {rel:.2%}  "
               f"sd log difference {np.std(np.log(x / y)):.4f}  spread {np.std(np.log(x)):.4f}")
+    split = noise_split(a, b, keys, runs)
+    print(f"noise of log latency: per run {np.sqrt(split['per_run']):.4f} (/sqrt(runs)), per measurement "
+          f"{np.sqrt(split['per_measurement']):.4f} (a floor); spread of the architectures "
+          f"{np.sqrt(max(split['spread'], 0)):.4f}")
+    print("predicted Kendall tau between two campaigns: " + ", ".join(
+        f"{r} runs {predicted_tau(split, r):.3f}" for r in (20, 40, 60, 100, 200)
+    ) + f", unlimited runs {predicted_tau(split, np.inf):.3f}")
     if args.append:
         today, machine = dt.date.today(), machine_line()
         title = "Paired timing: which statistic repeats best"
