@@ -148,6 +148,11 @@ def main() -> None:
     p.add_argument("db_b", type=Path)
     p.add_argument("--append", action="store_true", help="add the results to docs/benchmarks.md")
     p.add_argument("--note", default="")
+    p.add_argument("--spread", type=float, default=None, metavar="SD",
+                   help="also forecast tau for architectures whose log latencies spread this much (sd, "
+                        "as measured: noise included)")
+    p.add_argument("--spread-runs", type=int, default=None, metavar="R",
+                   help="the runs per architecture --spread was measured with (default: these campaigns')")
     args = p.parse_args()
     a, b = raw_runs(args.db_a), raw_runs(args.db_b)
     keys = sorted(set(a) & set(b))
@@ -173,6 +178,13 @@ def main() -> None:
     print("predicted Kendall tau between two campaigns: " + ", ".join(
         f"{r} runs {predicted_tau(split, r):.3f}" for r in (20, 40, 60, 100, 200)
     ) + f", unlimited runs {predicted_tau(split, np.inf):.3f}")
+    if args.spread:
+        # the spread given is observed: take out the noise of its own run count
+        spread_runs = args.spread_runs or runs
+        other = dict(split, spread=args.spread**2 - split["per_run"] / spread_runs - split["per_measurement"])
+        print(f"forecast for a spread of {args.spread}: " + ", ".join(
+            f"{r} runs {predicted_tau(other, r):.3f}" for r in (20, 40, 60, 100, 200)
+        ) + f", unlimited runs {predicted_tau(other, np.inf):.3f}")
     if args.append:
         today, machine = dt.date.today(), machine_line()
         title = "Paired timing: which statistic repeats best"
