@@ -142,6 +142,12 @@ def predicted_tau(split: dict[str, float], runs: float) -> float:
     return float(2 / np.pi * np.arcsin(rho))
 
 
+def forecast_line(split: dict[str, float]) -> str:
+    """The forecast tau at the usual run counts, one line."""
+    return ", ".join(f"{r} runs {predicted_tau(split, r):.3f}" for r in (20, 40, 60, 100, 200)) + (
+        f", unlimited runs {predicted_tau(split, np.inf):.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("db_a", type=Path)
@@ -175,16 +181,12 @@ def main() -> None:
     print(f"noise of log latency: per run {np.sqrt(split['per_run']):.4f} (/sqrt(runs)), per measurement "
           f"{np.sqrt(split['per_measurement']):.4f} (a floor); spread of the architectures "
           f"{np.sqrt(max(split['spread'], 0)):.4f}")
-    print("predicted Kendall tau between two campaigns: " + ", ".join(
-        f"{r} runs {predicted_tau(split, r):.3f}" for r in (20, 40, 60, 100, 200)
-    ) + f", unlimited runs {predicted_tau(split, np.inf):.3f}")
+    print(f"predicted Kendall tau between two campaigns: {forecast_line(split)}")
     if args.spread:
         # the spread given is observed: take out the noise of its own run count
         spread_runs = args.spread_runs or runs
         other = dict(split, spread=args.spread**2 - split["per_run"] / spread_runs - split["per_measurement"])
-        print(f"forecast for a spread of {args.spread}: " + ", ".join(
-            f"{r} runs {predicted_tau(other, r):.3f}" for r in (20, 40, 60, 100, 200)
-        ) + f", unlimited runs {predicted_tau(other, np.inf):.3f}")
+        print(f"forecast for a spread of {args.spread}: {forecast_line(other)}")
     if args.append:
         today, machine = dt.date.today(), machine_line()
         title = "Paired timing: which statistic repeats best"
