@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/repeatability.py --measurer cpu-timer-paired --setting imagenet \
         --n 60 --seed 77 --runs 20 --warmup 2 --opt max_retries=0 --keep runs/est
     .venv/bin/python benchmarks/estimators.py runs/est/repeat-a.db runs/est/repeat-b.db --append
+    .venv/bin/python benchmarks/estimators.py runs/passes.db      # one campaign of 2+ passes
 
 A paired campaign keeps, per row, the raw model and reference times of every
 run (``extra.paired.model_samples`` / ``reference_samples``). This script
@@ -22,6 +23,13 @@ memory layout), measured by how much more two campaigns disagree than two
 halves of one. From both and the spread of the architectures it predicts the
 Kendall tau of two campaigns at other run counts (normal approximation,
 tau = 2/pi * arcsin(rho)), which is what to read before paying for a campaign.
+
+A campaign of two or more passes (``nascost collect --passes P``) holds two
+visits of every architecture, so the same split comes out of that one
+database: halves of one visit against the two visits (``visit_runs``). If the
+per-measurement part is as large between two visits of one campaign as
+between two campaigns, visits average it down and the forecast for P visits
+of R runs each holds.
 """
 
 from __future__ import annotations
@@ -50,6 +58,24 @@ def raw_runs(db: Path) -> dict[str, Runs]:
             if "model_samples" not in paired:
                 raise SystemExit(f"{db}: rows without raw per-run times (collected before they were kept)")
             out[key] = (np.asarray(paired["model_samples"]), np.asarray(paired["reference_samples"]))
+        return out
+    finally:
+        conn.close()
+
+
+def visit_runs(db: Path) -> dict[str, list[Runs]]:
+    """Per architecture key, the raw per-run times of each visit (a campaign of passes)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out = {}
+        for key, extra_json in conn.execute("SELECT arch_key, extra FROM measurements"):
+            extra = json.loads(extra_json)
+            paired, visits = extra.get("paired") or {}, extra.get("visits") or []
+            if "model_samples" not in paired or len(visits) < 2:
+                continue
+            m, r = np.asarray(paired["model_samples"]), np.asarray(paired["reference_samples"])
+            ends = np.cumsum([v["n"] for v in visits])
+            out[key] = [(m[e - v["n"]:e], r[e - v["n"]:e]) for v, e in zip(visits, ends, strict=True)]
         return out
     finally:
         conn.close()
@@ -135,9 +161,10 @@ def noise_split(a: dict[str, Runs], b: dict[str, Runs], keys: list[str], runs: i
     return {"per_run": per_run, "per_measurement": per_measurement, "spread": spread}
 
 
-def predicted_tau(split: dict[str, float], runs: float) -> float:
-    """Kendall tau between two campaigns of ``runs`` runs each (bivariate normal approximation)."""
-    noise = split["per_run"] / runs + split["per_measurement"]
+def predicted_tau(split: dict[str, float], runs: float, visits: int = 1) -> float:
+    """Kendall tau between two campaigns of ``visits`` visits of ``runs`` runs each per architecture
+    (bivariate normal approximation; visits assumed to draw the per-measurement part afresh)."""
+    noise = (split["per_run"] / runs + split["per_measurement"]) / visits
     rho = split["spread"] / (split["spread"] + noise)
     return float(2 / np.pi * np.arcsin(rho))
 
@@ -148,10 +175,34 @@ def forecast_line(split: dict[str, float]) -> str:
         f", unlimited runs {predicted_tau(split, np.inf):.3f}")
 
 
+def report_visits(db: Path) -> bool:
+    """The noise split of one campaign from its first two visits; False when it has no visits."""
+    visits = visit_runs(db)
+    if len(visits) < 10:
+        return False
+    keys = sorted(visits)
+    runs = min(len(v[0][0]) for k in keys for v in visits[k][:2])
+    first = {k: visits[k][0] for k in keys}
+    second = {k: visits[k][1] for k in keys}
+    split = noise_split(first, second, keys, runs)
+    x = np.array([np.median(first[k][0] / first[k][1]) for k in keys])
+    y = np.array([np.median(second[k][0] / second[k][1]) for k in keys])
+    print(f"{db}: {len(keys)} architectures with two visits of {runs} runs; visit 1 vs visit 2: "
+          f"tau {kendalltau(x, y).statistic:.3f}, median rel. diff {np.median(np.abs(x - y) / x):.2%}, "
+          f"sd log difference {np.std(np.log(x / y)):.4f}")
+    print(f"  noise of log latency: per run {np.sqrt(split['per_run']):.4f} (/sqrt(runs)), per visit "
+          f"{np.sqrt(split['per_measurement']):.4f}; spread {np.sqrt(max(split['spread'], 0)):.4f}")
+    for total in (50, 100, 200):
+        line = ", ".join(f"{v}x{total // v} {predicted_tau(split, total // v, v):.3f}" for v in (1, 2, 4))
+        print(f"  forecast tau of two campaigns at {total} runs per architecture (visits x runs): {line}")
+    return True
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("db_a", type=Path)
-    p.add_argument("db_b", type=Path)
+    p.add_argument("db_b", type=Path, nargs="?",
+                   help="a second campaign of the same architectures (omit: one campaign of 2+ passes)")
     p.add_argument("--append", action="store_true", help="add the results to docs/benchmarks.md")
     p.add_argument("--note", default="")
     p.add_argument("--spread", type=float, default=None, metavar="SD",
@@ -160,6 +211,11 @@ def main() -> None:
     p.add_argument("--spread-runs", type=int, default=None, metavar="R",
                    help="the runs per architecture --spread was measured with (default: these campaigns')")
     args = p.parse_args()
+    with_visits = [report_visits(db) for db in (args.db_a, args.db_b) if db is not None]
+    if args.db_b is None:
+        if not with_visits[0]:
+            raise SystemExit(f"{args.db_a}: fewer than 10 rows with two visits of paired timing; give a second campaign to compare with")
+        return
     a, b = raw_runs(args.db_a), raw_runs(args.db_b)
     keys = sorted(set(a) & set(b))
     if len(keys) < 10:
@@ -177,16 +233,18 @@ def main() -> None:
         # sd of the log difference: sqrt(2) times one measurement's noise; spread: sd of log latency
         print(f"first {k:3d} runs: tau {tau:.3f}  median rel. diff {rel:.2%}  "
               f"sd log difference {np.std(np.log(x / y)):.4f}  spread {np.std(np.log(x)):.4f}")
-    split = noise_split(a, b, keys, runs)
-    print(f"noise of log latency: per run {np.sqrt(split['per_run']):.4f} (/sqrt(runs)), per measurement "
-          f"{np.sqrt(split['per_measurement']):.4f} (a floor); spread of the architectures "
-          f"{np.sqrt(max(split['spread'], 0)):.4f}")
-    print(f"predicted Kendall tau between two campaigns: {forecast_line(split)}")
-    if args.spread:
-        # the spread given is observed: take out the noise of its own run count
-        spread_runs = args.spread_runs or runs
-        other = dict(split, spread=args.spread**2 - split["per_run"] / spread_runs - split["per_measurement"])
-        print(f"forecast for a spread of {args.spread}: {forecast_line(other)}")
+    # Halves of a pooled row are its visits: with visits, the split printed first is the one to read.
+    if not any(with_visits):
+        split = noise_split(a, b, keys, runs)
+        print(f"noise of log latency: per run {np.sqrt(split['per_run']):.4f} (/sqrt(runs)), per measurement "
+              f"{np.sqrt(split['per_measurement']):.4f} (a floor); spread of the architectures "
+              f"{np.sqrt(max(split['spread'], 0)):.4f}")
+        print(f"predicted Kendall tau between two campaigns: {forecast_line(split)}")
+        if args.spread:
+            # the spread given is observed: take out the noise of its own run count
+            spread_runs = args.spread_runs or runs
+            other = dict(split, spread=args.spread**2 - split["per_run"] / spread_runs - split["per_measurement"])
+            print(f"forecast for a spread of {args.spread}: {forecast_line(other)}")
     if args.append:
         today, machine = dt.date.today(), machine_line()
         title = "Paired timing: which statistic repeats best"

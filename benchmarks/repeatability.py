@@ -33,7 +33,7 @@ def campaign(db: Path, a: argparse.Namespace) -> None:
     cmd += ["collect", "--space", "darts", "--measurer", a.measurer, "--setting", a.setting, "--n", str(a.n),
             "--seed", str(a.seed), "--db", str(db), "--opt", f"threads={a.threads}"]
     for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size),
-                        ("--runs", a.runs), ("--warmup", a.warmup)):
+                        ("--runs", a.runs), ("--warmup", a.warmup), ("--passes", a.passes)):
         if value is not None:
             cmd += [flag, str(value)]
     for opt in a.opt:
@@ -72,6 +72,7 @@ def main() -> None:
     p.add_argument("--input-size", type=int)
     p.add_argument("--runs", type=int, help="timed runs per architecture (default: the measurer's)")
     p.add_argument("--warmup", type=int, help="warm-up runs (default: the measurer's)")
+    p.add_argument("--passes", type=int, help="visits per architecture (nascost collect --passes; default 1)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="measurer option, as for nascost collect (repeatable), e.g. max_retries=0")
     p.add_argument("--n", type=int, default=200)
@@ -102,6 +103,8 @@ def main() -> None:
     label = f"{a.measurer}, {a.setting}(C={a.channels},L={a.layers},{a.input_size})"
     if a.runs or a.warmup or a.opt:
         label += f", runs {a.runs}, warm-up {a.warmup}, {' '.join(a.opt)}"
+    if a.passes:
+        label += f", {a.passes} passes" + (f" (campaign A: {a.against.name})" if a.against else "")
     print(f"all rows: n {n_all}, Kendall tau {tau_all:.3f}, median relative difference {rel_all:.2%}")
     print(f"without drift-flagged rows: n {n}, Kendall tau {tau:.3f}, median relative difference {rel:.2%}")
     if a.append:

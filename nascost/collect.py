@@ -13,6 +13,15 @@ every ``reference_every`` ones. When its median moves more than
 the event is reported and the rows measured since the previous reference are
 flagged (``drift``); :meth:`CostDatabase.query` leaves flagged rows out unless
 asked.
+
+Passes: a measurement's samples share the machine state of its few seconds
+(and the built model's memory layout), which more runs cannot average out.
+``passes=P`` visits every architecture P times, each pass over all of them in
+its own random order, and pools the visits in the architecture's one row
+(:meth:`CostDatabase.add_visit`); a row's ``extra.visits`` says which visits it
+holds, so a killed multi-pass campaign resumes in the pass it was in, and a
+finished one-pass campaign can be given a second pass by re-running it with
+``--passes 2``.
 """
 
 from __future__ import annotations
@@ -62,6 +71,8 @@ class CampaignSummary:
     reference_s: float = 0.0
     executor: str = "local"
     group_count: int = 0
+    #: Visits per architecture asked for; ``measured`` counts visits made.
+    passes: int = 1
 
     @property
     def per_hour(self) -> float:
@@ -195,13 +206,21 @@ def run_campaign(
     measurer_options: dict[str, Any] | None = None,
     campaign: str | None = None,
     ray_address: str | None = None,
+    passes: int = 1,
 ) -> CampaignSummary:
     """Measure ``n`` architectures sampled from ``seed`` into ``db_path`` (resumable).
 
-    ``reference_every=0`` turns drift detection off. See the module docstring.
+    ``reference_every=0`` turns drift detection off. ``passes`` > 1 visits
+    every architecture that many times, one pass over all of them after the
+    other, and pools the visits' samples in its row. See the module docstring.
     """
     if n < 1:
         raise NascostError(f"--n must be at least 1 (got {n})")
+    if passes < 1:
+        raise NascostError(f"--passes must be at least 1 (got {passes})")
+    if passes > 1 and executor == "ray":
+        raise NascostError("--passes needs --executor local (Ray tasks are not bound to one device, "
+                           "and visits of one architecture must be on the same device)")
     if reference_every < 0:
         raise NascostError(f"--reference-every must be >= 0 (got {reference_every})")
     if drift_threshold <= 0:
@@ -227,7 +246,7 @@ def run_campaign(
     db = open_for_campaign(db_path, space.name)
     try:
         return _run_local(db, space, measurer, setting, archs, batch, seed, campaign, device,
-                          reference_every, drift_threshold, progress, n)
+                          reference_every, drift_threshold, progress, n, passes)
     finally:
         db.close()
 
@@ -248,17 +267,24 @@ def _bar(enabled: bool, unit: str):
 
 def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, setting: Setting,
                archs: list[Architecture], batch: int, seed: int, campaign: str, device: DeviceInfo,
-               reference_every: int, drift_threshold: float, show: bool, n: int) -> CampaignSummary:
+               reference_every: int, drift_threshold: float, show: bool, n: int,
+               passes: int = 1) -> CampaignSummary:
     t_start = time.perf_counter()
-    done = db.keys(_group(db, space, measurer, setting, batch, device))
-    todo = [a for a in archs if a.key() not in done]
-    order = np.random.default_rng([seed, 1]).permutation(len(todo))
-    todo = [todo[i] for i in order]
+    visits = db.visit_counts(_group(db, space, measurer, setting, batch, device))
+    # Pass p visits the architectures with fewer than p visits, in its own
+    # random order (pass 1's order is the one campaigns always had).
+    todo_by_pass = []
+    for p in range(1, passes + 1):
+        todo = [a for a in archs if visits.get(a.key(), 0) < p]
+        order = np.random.default_rng([seed, p]).permutation(len(todo))
+        todo_by_pass.append((p, [todo[i] for i in order]))
+    total = sum(len(todo) for _, todo in todo_by_pass)
     summary = CampaignSummary(
         db=str(db.path), campaign=campaign, space=space.name, measurer=measurer.name, setting=setting.name,
         batch_size=batch, device=device.fingerprint, unit=measurer.unit, requested=n,
-        already_present=len(archs) - len(todo), measured=0,
+        already_present=sum(1 for a in archs if visits.get(a.key(), 0) >= passes), measured=0, passes=passes,
     )
+    noisy_threshold = getattr(measurer.options, "noisy_threshold", None)
     ref = reference_architecture(space)
     window: list[str] = []
     seq = 0
@@ -283,7 +309,7 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
         window = []
 
     paired = bool(getattr(measurer, "paired", False))
-    if paired and todo:
+    if paired and total:
         # Every run is timed against the reference, so periodic drift checks
         # have nothing to add; the group's first reference median is the anchor
         # all ratios are scaled by, stored so a resumed campaign keeps its scale.
@@ -301,26 +327,37 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
             summary.reference_s += sum(m.samples) / 1000.0 if m.unit == "ms" else 0.0
 
     with _bar(show, "arch") as bar:
-        task = bar.add_task("measuring", total=len(todo), info="") if bar is not None else None
-        if todo and reference_every:
+        task = bar.add_task("measuring", total=total, info="") if bar is not None else None
+        if total and reference_every:
             # One discarded measurement first: a fresh process's first network
             # pays one-off costs (allocator, kernels) the baseline must not see.
             summary.reference_s += measure_one(space, measurer, ref, setting, batch)[1]
             check_reference()
-        for i, arch in enumerate(todo, 1):
-            m, secs = measure_one(space, measurer, arch, setting, batch)
-            summary.measure_s += secs
-            if m.unit == "ms":
-                summary.timed_s += sum(m.samples) / 1000.0
-            enc = space.encode([arch])[0].tolist()
-            db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
-            summary.measured += 1
-            summary.noisy += int(m.noisy)
-            window.append(arch.key())
-            if reference_every and (i % reference_every == 0 or i == len(todo)):
-                check_reference()
-            if bar is not None:
-                bar.update(task, advance=1, info=f"{m.median:.4g} {m.unit}")
+        i = 0
+        for p, todo in todo_by_pass:
+            if bar is not None and passes > 1:
+                bar.update(task, description=f"pass {p}/{passes}")
+            for arch in todo:
+                m, secs = measure_one(space, measurer, arch, setting, batch)
+                summary.measure_s += secs
+                if m.unit == "ms":
+                    summary.timed_s += sum(m.samples) / 1000.0
+                key = arch.key()
+                if visits.get(key, 0) == 0:
+                    enc = space.encode([arch])[0].tolist()
+                    db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
+                    visits[key] = 1
+                else:
+                    visits[key] = db.add_visit(arch, m, measurer=measurer.name, setting=setting,
+                                               campaign=campaign, noisy_threshold=noisy_threshold)
+                summary.measured += 1
+                summary.noisy += int(m.noisy)
+                window.append(key)
+                i += 1
+                if reference_every and (i % reference_every == 0 or i == total):
+                    check_reference()
+                if bar is not None:
+                    bar.update(task, advance=1, info=f"{m.median:.4g} {m.unit}")
     summary.wall_s = time.perf_counter() - t_start
     group = _group(db, space, measurer, setting, batch, device)
     summary.group_count = group.count if group else 0

@@ -35,7 +35,15 @@ from typing import Any
 import numpy as np
 
 from nascost.errors import NascostError
-from nascost.records import Architecture, DeviceInfo, Measurement, Setting
+from nascost.records import (
+    Architecture,
+    DeviceInfo,
+    Measurement,
+    Setting,
+    pool_visits,
+    visit_count,
+    visit_summary,
+)
 
 SCHEMA_VERSION = 1
 
@@ -327,6 +335,45 @@ class CostDatabase:
             ),
         )
 
+    def add_visit(self, arch: Architecture, measurement: Measurement, *, measurer: str, setting: Setting,
+                  campaign: str | None = None, noisy_threshold: float | None = None) -> int:
+        """Pool another visit of an architecture into its row, atomically; returns the row's visits.
+
+        The row must exist (the first visit is :meth:`add`); see
+        :func:`nascost.records.pool_visits` for how visits combine.
+        """
+        batch = measurement.batch_size if measurement.batch_size is not None else 1
+        with self._transaction() as c:
+            gid = self._group_id(c, arch.space, measurer, setting, batch, measurement.device,
+                                 measurement.unit, create=False)
+            row = None if gid is None else c.execute(
+                "SELECT id, samples, noisy, attempts, extra, measured_at, campaign FROM measurements"
+                " WHERE group_id=? AND arch_key=?", (gid, arch.key())).fetchone()
+            if row is None:
+                raise NascostError(f"architecture {arch.key()} has no first visit to add to in this group")
+            rid, samples, noisy, attempts, extra, measured_at, first_campaign = row
+            previous = Measurement.from_samples(
+                json.loads(samples), unit=measurement.unit, device=measurement.device, noisy=bool(noisy),
+                attempts=int(attempts), batch_size=batch, extra=json.loads(extra),
+            )
+            try:
+                pooled = pool_visits(
+                    previous, measurement,
+                    previous_visit=visit_summary(previous, measured_at=measured_at, campaign=first_campaign),
+                    new_visit=visit_summary(measurement, measured_at=_now(), campaign=campaign),
+                    noisy_threshold=noisy_threshold,
+                )
+            except ValueError as exc:
+                raise NascostError(f"architecture {arch.key()}: {exc}") from None
+            c.execute(
+                "UPDATE measurements SET median=?, mean=?, std=?, iqr=?, p90=?, cv=?, n=?, noisy=?, attempts=?,"
+                " samples=?, extra=? WHERE id=?",
+                (pooled.median, pooled.mean, pooled.std, pooled.iqr, pooled.p90, _finite(pooled.cv), pooled.n,
+                 int(pooled.noisy), pooled.attempts, json.dumps(pooled.samples),
+                 json.dumps(pooled.extra, default=str), rid),
+            )
+        return visit_count(pooled.extra)
+
     def add_reference(self, arch: Architecture, measurement: Measurement, *, measurer: str,
                       setting: Setting, campaign: str | None, seq: int) -> None:
         """Store one re-measurement of the campaign's reference architecture."""
@@ -495,6 +542,16 @@ class CostDatabase:
             return set()
         return {r[0] for r in self._conn.execute("SELECT arch_key FROM measurements WHERE group_id=?", (group.id,))}
 
+    def visit_counts(self, group: GroupInfo | None) -> dict[str, int]:
+        """Architecture key -> number of visits pooled in its row (campaign passes)."""
+        if group is None:
+            return {}
+        counts = {}
+        for key, extra in self._conn.execute("SELECT arch_key, extra FROM measurements WHERE group_id=?",
+                                             (group.id,)):
+            counts[key] = visit_count(json.loads(extra)) if '"visits"' in extra else 1
+        return counts
+
     def rows(self, group: GroupInfo | None = None) -> Iterator[dict[str, Any]]:
         """Every row as a flat dict (export, info), optionally of one group."""
         groups = {g.id: g for g in self.groups()}
@@ -545,8 +602,11 @@ def database_info(path: str | Path) -> dict[str, Any]:
         groups = []
         for g in db.groups():
             rows = db._conn.execute(
-                "SELECT median, cv, iqr, noisy, drift, attempts FROM measurements WHERE group_id=?", (g.id,)
+                "SELECT median, cv, iqr, noisy, drift, attempts, extra FROM measurements WHERE group_id=?", (g.id,)
             ).fetchall()
+            visits = [json.loads(r[6]).get("visits") if '"visits"' in r[6] else None for r in rows]
+            counts = [len(v) if v else 1 for v in visits]
+            pairs = [(v[0]["median"], v[1]["median"]) for v in visits if v and len(v) > 1]
             med = np.asarray([r[0] for r in rows], dtype=np.float64)
             cv = np.asarray([r[1] for r in rows if r[1] is not None], dtype=np.float64)
             rel_iqr = np.asarray([r[2] / r[0] for r in rows if r[0]], dtype=np.float64)
@@ -562,13 +622,20 @@ def database_info(path: str | Path) -> dict[str, Any]:
                 "median_cv": float(np.median(cv)) if cv.size else None,
                 "median_relative_iqr": float(np.median(rel_iqr)) if rel_iqr.size else None,
                 "share_noisy": float(np.mean([r[3] for r in rows])) if rows else 0.0,
-                "remeasured": int(sum(1 for r in rows if r[5] > 1)),
+                "remeasured": int(sum(1 for r, k in zip(rows, counts, strict=True) if r[5] > k)),
                 "drift_flagged": g.flagged,
                 "reference_measurements": len(refs),
                 "reference_spread": (
                     float((max(ref_medians) - min(ref_medians)) / np.median(ref_medians))
                     if len(ref_medians) > 1 else None
                 ),
+                # Campaign passes: how much two visits of one architecture disagree
+                # (the repeatability of a one-visit measurement, seen from inside one database).
+                "visits": {
+                    "min": min(counts, default=0), "max": max(counts, default=0), "rows_with_two": len(pairs),
+                    "between_visits": (float(np.median([abs(a - b) / ((a + b) / 2) for a, b in pairs]))
+                                       if pairs else None),
+                },
             }
             # Runs per row tell a precise campaign (e.g. a test set measured with
             # more runs, for 'nascost compare --test-campaign') from the others.

@@ -168,3 +168,56 @@ class Measurement(BaseModel):
     def value(self) -> float:
         """The robust point estimate nascost uses as the cost: the median."""
         return self.median
+
+
+def visit_summary(m: Measurement, *, measured_at: str | None = None, campaign: str | None = None) -> dict[str, Any]:
+    """What a pooled row keeps of each visit: enough to tell the visits apart later."""
+    return {"median": m.median, "iqr": m.iqr, "n": m.n, "noisy": m.noisy, "attempts": m.attempts,
+            "measured_at": measured_at, "campaign": campaign}
+
+
+def pool_visits(previous: Measurement, new: Measurement, *, previous_visit: dict[str, Any],
+                new_visit: dict[str, Any], noisy_threshold: float | None = None) -> Measurement:
+    """One measurement from two visits of the same architecture: the samples pooled.
+
+    Why visits: a few seconds of one architecture share a machine state (and a
+    model's memory layout) that more runs in the same visit cannot average out;
+    a second visit at another time, with the model rebuilt, can (see
+    ``docs/measurement.md``, "Passes"). The pooled statistics are those of all
+    samples; ``extra.visits`` keeps one summary per visit (oldest first) and
+    paired timing's raw times are concatenated in visit order, so each visit
+    can still be read back. ``noisy``: the pooled IQR/median above
+    ``noisy_threshold`` (the measurer's threshold); without one, any visit noisy.
+    """
+    if new.unit != previous.unit:
+        raise ValueError(f"cannot pool visits in {previous.unit!r} and {new.unit!r}")
+    if new.device.fingerprint != previous.device.fingerprint:
+        raise ValueError("cannot pool visits measured on different devices")
+    visits = [*(previous.extra.get("visits") or [previous_visit]), new_visit]
+    extra = {**new.extra, "visits": visits}
+    old_p, new_p = previous.extra.get("paired"), new.extra.get("paired")
+    if (old_p is None) != (new_p is None):
+        raise ValueError("cannot pool a paired visit with an unpaired one")
+    if old_p is not None and new_p is not None:
+        if not math.isclose(old_p["anchor"], new_p["anchor"], rel_tol=1e-9):
+            raise ValueError(f"cannot pool paired visits with anchors {old_p['anchor']} and {new_p['anchor']}")
+        pooled = {k: list(old_p.get(k, [])) + list(new_p.get(k, [])) for k in ("model_samples", "reference_samples")}
+        extra["paired"] = {**new_p, **pooled}
+        for k, raw in (("model_median_raw", "model_samples"), ("reference_median_raw", "reference_samples")):
+            if pooled[raw]:
+                extra["paired"][k] = float(np.median(pooled[raw]))
+    samples = list(previous.samples) + list(new.samples)
+    if noisy_threshold is not None:
+        q1, med, q3 = np.percentile(samples, [25, 50, 75])
+        noisy = bool(med and (q3 - q1) / abs(med) > noisy_threshold)
+    else:
+        noisy = bool(previous.noisy or new.noisy)
+    return Measurement.from_samples(
+        samples, unit=new.unit, device=new.device, noisy=noisy, attempts=previous.attempts + new.attempts,
+        batch_size=new.batch_size, extra=extra,
+    )
+
+
+def visit_count(extra: dict[str, Any]) -> int:
+    """How many visits a stored measurement pools (1 unless ``extra.visits`` says more)."""
+    return len(extra.get("visits") or []) or 1

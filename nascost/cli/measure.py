@@ -118,6 +118,9 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
               help="Re-measure the reference architecture every K architectures (0: off).")
 @click.option("--drift-threshold", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
               help="Relative change of the reference that counts as drift.")
+@click.option("--passes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Visit every architecture this many times, in separate passes, pooling the samples "
+                   "(averages out what more runs in one visit cannot; re-run with a higher value to add passes).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where to measure: this process, or Ray workers (extra 'ray').")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
@@ -127,7 +130,7 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
 def collect_cmd(space: str, measurer: str, n: int, db: str, seed: int, setting: str | None,
                 channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
                 runs: int | None, warmup: int | None, opts: tuple[str, ...], reference_every: int,
-                drift_threshold: float, executor: str, ray_address: str | None, quiet: bool,
+                drift_threshold: float, passes: int, executor: str, ray_address: str | None, quiet: bool,
                 as_json: bool) -> None:
     """Measure N sampled architectures into a cost database (resumable: re-run to continue)."""
     from nascost.collect import run_campaign
@@ -139,19 +142,20 @@ def collect_cmd(space: str, measurer: str, n: int, db: str, seed: int, setting: 
     summary = run_campaign(
         db, space=sp, measurer=m, setting=st, n=n, seed=seed, batch_size=batch_size,
         reference_every=reference_every, drift_threshold=drift_threshold, executor=executor,
-        progress=not quiet, measurer_options=options, ray_address=ray_address,
+        progress=not quiet, measurer_options=options, ray_address=ray_address, passes=passes,
     )
     if as_json:
         echo_json(summary.to_dict())
         return
     s = summary
+    visits = f"{s.measured} visits measured ({s.passes} passes)" if s.passes > 1 else f"{s.measured} measured"
     click.echo(
-        f"{s.measured} measured, {s.already_present} already in {s.db} (group now {s.group_count} rows); "
+        f"{visits}, {s.already_present} already in {s.db} (group now {s.group_count} rows); "
         f"{s.space}/{s.measurer} {st.label()} batch {s.batch_size} device {s.device}"
     )
     click.echo(
         f"wall {s.wall_s:.1f} s, in measure() {s.measure_s:.1f} s, reference {s.reference_s:.1f} s; "
-        f"{s.per_hour:.0f} arch/h; noisy {s.noisy}; drift events {len(s.drift_events)}, rows flagged {s.flagged}"
+        f"{s.per_hour:.0f} {'visits' if s.passes > 1 else 'arch'}/h; noisy {s.noisy}; drift events {len(s.drift_events)}, rows flagged {s.flagged}"
     )
     for ev in s.drift_events:
         click.echo(
@@ -193,6 +197,10 @@ def info_cmd(db: str, as_json: bool) -> None:
             f"noisy {noise['share_noisy']:.1%}, re-measured {noise['remeasured']}, "
             f"reference measurements {noise['reference_measurements']} (spread {_fmt(noise['reference_spread'])})"
         )
+        v = noise["visits"]
+        if v["max"] > 1:
+            click.echo(f"  visits per row {v['min']}-{v['max']}; first two visits differ by "
+                       f"{_fmt(v['between_visits'])} (median relative difference, {v['rows_with_two']} rows)")
         for c in g["campaigns"]:
             lo, hi = c["runs"]["min"], c["runs"]["max"]
             runs = f"{lo} runs" if lo == hi else f"{lo}-{hi} runs"

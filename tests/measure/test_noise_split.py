@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -46,3 +48,31 @@ def test_noise_split_recovers_the_floor_and_predicts_tau(floor: float) -> None:
     assert estimators.predicted_tau(split, 4 * runs) > estimators.predicted_tau(split, runs)
     if floor:
         assert estimators.predicted_tau(split, math.inf) < 0.99
+
+
+def test_two_visits_forecast_and_read_back_from_a_campaign_of_passes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    truth = rng.normal(0, 0.12, 300)
+    runs, floor = 20, 0.015
+    # visits average the per-measurement part down; without one, visits and runs are the same thing
+    split = {"per_run": 0.08**2, "per_measurement": floor**2, "spread": 0.12**2}
+    assert estimators.predicted_tau(split, runs // 2, visits=2) > estimators.predicted_tau(split, runs)
+    no_floor = dict(split, per_measurement=0.0)
+    assert estimators.predicted_tau(no_floor, runs // 2, 2) == pytest.approx(estimators.predicted_tau(no_floor, runs))
+    # a campaign of two passes, stored as nascost pools them: raw times concatenated, one summary per visit
+    v1, v2 = campaign(truth, floor, 0.08, runs, rng), campaign(truth, floor, 0.08, runs, rng)
+    db = tmp_path / "passes.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE measurements (arch_key TEXT, extra TEXT)")
+    for k in v1:
+        paired = {"model_samples": [*v1[k][0], *v2[k][0]], "reference_samples": [*v1[k][1], *v2[k][1]]}
+        conn.execute("INSERT INTO measurements VALUES (?, ?)",
+                     (k, json.dumps({"paired": paired, "visits": [{"n": runs}, {"n": runs}]})))
+    conn.commit()
+    conn.close()
+    visits = estimators.visit_runs(db)
+    assert sorted(visits) == sorted(v1)
+    assert all(np.array_equal(visits[k][1][0], v2[k][0]) for k in v1)
+    keys = sorted(visits)
+    got = estimators.noise_split({k: visits[k][0] for k in keys}, {k: visits[k][1] for k in keys}, keys, runs)
+    assert math.sqrt(got["per_measurement"]) == pytest.approx(floor, abs=0.006)
