@@ -335,6 +335,8 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
             check_reference()
         i = 0
         for p, todo in todo_by_pass:
+            if p > 1 and todo:
+                space.clear_measurement_cache()  # a visit measures a newly built network
             if bar is not None and passes > 1:
                 bar.update(task, description=f"pass {p}/{passes}")
             for arch in todo:

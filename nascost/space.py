@@ -209,6 +209,14 @@ class SearchSpace(Plugin, ABC):
         """
         return self.build(arch, setting)
 
+    def clear_measurement_cache(self) -> None:
+        """Forget whatever :meth:`build_for_measurement` keeps between builds.
+
+        Campaign passes call it before each pass after the first, so that a
+        second visit of an architecture measures a newly built network (new
+        modules, new memory) rather than the first visit's again. Default: nothing kept.
+        """
+
     def example_input(self, setting: Setting, batch_size: int = 1) -> torch.Tensor:
         return torch.randn(batch_size, setting.in_channels, setting.input_size, setting.input_size)
 

@@ -74,6 +74,12 @@ def check_space(space: SearchSpace) -> None:
         assert {k: tuple(v.shape) for k, v in measured.state_dict().items()} == shapes, (
             "build_for_measurement must build the same network as build"
         )
+    first = space.build_for_measurement(archs[0], setting)  # kept alive: its memory is not reused
+    space.clear_measurement_cache()  # campaign passes: the next visit measures new modules
+    second = space.build_for_measurement(archs[0], setting)
+    assert not {id(t) for t in first.parameters()} & {id(t) for t in second.parameters()}, (
+        "clear_measurement_cache must make build_for_measurement build new modules"
+    )
     counts = space.count(archs[0], setting)
     assert counts["params"] > 0 and counts["macs"] > 0
     assert counts["params_with_aux"] >= counts["params"]

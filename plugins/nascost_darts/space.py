@@ -307,6 +307,10 @@ class DartsSpace(SearchSpace):
             self._pool, self._pool_key = ModulePool(), key
         return self._network(arch, setting, self._pool)
 
+    def clear_measurement_cache(self) -> None:
+        """Drop the module pool: the next measured networks are built from new modules."""
+        self._pool = self._pool_key = None
+
     # --- search (the supernet engineer's module, imported lazily) ---------
     def supernet(self, previous: SuperNet | None = None, **options: Any) -> SuperNet:
         from nascost_darts.supernet import make_supernet

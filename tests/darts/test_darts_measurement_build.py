@@ -42,6 +42,10 @@ def test_the_pool_reuses_modules_across_builds_and_resets_per_setting() -> None:
     size = len(pool)
     space.build_for_measurement(a, small)
     assert len(pool) == size  # nothing new to construct for a seen architecture
+    space.clear_measurement_cache()  # campaign passes: a second visit measures new modules
+    again = space.build_for_measurement(a, small)
+    assert again.stem is not na.stem and again.cells[0].preprocess1 is not na.cells[0].preprocess1
+    pool = space._pool
     other = space.setting("cifar-small", channels=4, layers=5, input_size=16)
     nc = space.build_for_measurement(a, other)
     assert space._pool is not pool and nc.stem is not na.stem
