@@ -201,21 +201,23 @@ def pool_visits(previous: Measurement, new: Measurement, *, previous_visit: dict
     if old_p is not None and new_p is not None:
         if not math.isclose(old_p["anchor"], new_p["anchor"], rel_tol=1e-9):
             raise ValueError(f"cannot pool paired visits with anchors {old_p['anchor']} and {new_p['anchor']}")
-        pooled = {k: list(old_p.get(k, [])) + list(new_p.get(k, [])) for k in ("model_samples", "reference_samples")}
-        extra["paired"] = {**new_p, **pooled}
-        for k, raw in (("model_median_raw", "model_samples"), ("reference_median_raw", "reference_samples")):
-            if pooled[raw]:
-                extra["paired"][k] = float(np.median(pooled[raw]))
-    samples = list(previous.samples) + list(new.samples)
-    if noisy_threshold is not None:
-        q1, med, q3 = np.percentile(samples, [25, 50, 75])
-        noisy = bool(med and (q3 - q1) / abs(med) > noisy_threshold)
-    else:
-        noisy = bool(previous.noisy or new.noisy)
-    return Measurement.from_samples(
-        samples, unit=new.unit, device=new.device, noisy=noisy, attempts=previous.attempts + new.attempts,
-        batch_size=new.batch_size, extra=extra,
+        extra["paired"] = dict(new_p)
+        if "model_samples" in old_p and "model_samples" in new_p:  # raw times of every visit, in order
+            for k, raw in (("model_median_raw", "model_samples"), ("reference_median_raw", "reference_samples")):
+                extra["paired"][raw] = [*old_p[raw], *new_p[raw]]
+                extra["paired"][k] = float(np.median(extra["paired"][raw]))
+        else:  # an earlier visit's raw times were not kept (an export without samples): keep none
+            for raw in ("model_samples", "reference_samples"):
+                extra["paired"].pop(raw, None)
+    pooled = Measurement.from_samples(
+        [*previous.samples, *new.samples], unit=new.unit, device=new.device,
+        attempts=previous.attempts + new.attempts, batch_size=new.batch_size, extra=extra,
     )
+    if noisy_threshold is not None:
+        noisy = pooled.relative_iqr > noisy_threshold
+    else:
+        noisy = previous.noisy or new.noisy
+    return pooled.model_copy(update={"noisy": bool(noisy)})
 
 
 def visit_count(extra: dict[str, Any]) -> int:

@@ -95,6 +95,12 @@ def test_pooling_refuses_visits_that_do_not_belong_together() -> None:
     b = _m([1.2], extra={"paired": {"anchor": 3.0, "model_samples": [1.2], "reference_samples": [2.0]}})
     with pytest.raises(ValueError, match="anchors"):
         pool_visits(a, b, previous_visit={}, new_visit={})
+    kept = pool_visits(a, b.model_copy(update={"extra": {"paired": {**b.extra["paired"], "anchor": 2.0}}}),
+                       previous_visit={}, new_visit={})
+    assert kept.extra["paired"]["model_samples"] == [1.0, 1.2]
+    assert kept.extra["paired"]["model_median_raw"] == pytest.approx(1.1)
+    stripped = a.model_copy(update={"extra": {"paired": {"anchor": 2.0}}})  # imported without raw times
+    assert "model_samples" not in pool_visits(stripped, kept, previous_visit={}, new_visit={}).extra["paired"]
     with pytest.raises(ValueError, match="paired visit with an unpaired"):
         pool_visits(a, _m([1.0]), previous_visit={}, new_visit={})
     other = Measurement.from_samples([1.0], unit="ms", device=DeviceInfo(runtime="cpu", cpu_model="other"))
@@ -237,3 +243,15 @@ def test_cli_collect_passes(register_plugin, run_cli, tmp_path: Path) -> None:
     code, _, err = run_cli("collect", "--space", "toy", "--measurer", "costmodel", "--setting", "tiny",
                            "--n", "5", "--db", str(tmp_path / "x.db"), "--passes", "0")
     assert code == 2 and "--passes" in err and not (tmp_path / "x.db").exists()
+
+
+def test_visits_survive_export_and_import_and_a_later_pass_adds_to_them(tmp_path: Path) -> None:
+    from nascost.data import export_database, import_csv
+
+    kw = dict(space=ToySpace(), setting="tiny", n=5, seed=8, reference_every=0, progress=False)
+    run_campaign(tmp_path / "a.db", measurer=VisitMeasurer(), passes=2, **kw)
+    export_database(tmp_path / "a.db", tmp_path / "a.csv")
+    import_csv(tmp_path / "a.csv", tmp_path / "b.db")
+    assert {len(v) for v in _visits(tmp_path / "b.db").values()} == {2}
+    s = run_campaign(tmp_path / "b.db", measurer=VisitMeasurer(), passes=3, **kw)
+    assert s.measured == 5 and {len(v) for v in _visits(tmp_path / "b.db").values()} == {3}
