@@ -181,7 +181,7 @@ def report_visits(db: Path) -> bool:
     if len(visits) < 10:
         return False
     keys = sorted(visits)
-    runs = min(len(v[0][0]) for k in keys for v in visits[k][:2])
+    runs = min(len(v[0]) for k in keys for v in visits[k][:2])
     first = {k: visits[k][0] for k in keys}
     second = {k: visits[k][1] for k in keys}
     split = noise_split(first, second, keys, runs)

@@ -76,3 +76,4 @@ def test_two_visits_forecast_and_read_back_from_a_campaign_of_passes(tmp_path: P
     keys = sorted(visits)
     got = estimators.noise_split({k: visits[k][0] for k in keys}, {k: visits[k][1] for k in keys}, keys, runs)
     assert math.sqrt(got["per_measurement"]) == pytest.approx(floor, abs=0.006)
+    assert estimators.report_visits(db)  # the script's one-campaign report runs on it
