@@ -326,7 +326,7 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
             db.add_reference(ref, m, measurer=measurer.name, setting=setting, campaign=campaign, seq=0)
             summary.reference_s += sum(m.samples) / 1000.0 if m.unit == "ms" else 0.0
 
-    with _bar(show, "arch") as bar:
+    with _bar(show, "visit" if passes > 1 else "arch") as bar:
         task = bar.add_task("measuring", total=total, info="") if bar is not None else None
         if total and reference_every:
             # One discarded measurement first: a fresh process's first network
@@ -336,7 +336,11 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
         i = 0
         for p, todo in todo_by_pass:
             if p > 1 and todo:
-                space.clear_measurement_cache()  # a visit measures a newly built network
+                # A visit measures newly built networks: the architecture's and,
+                # for paired timing, the reference's (on the group's anchor).
+                space.clear_measurement_cache()
+                if paired:
+                    ensure_reference(space, measurer, setting, batch, anchor=measurer.reference_anchor)
             if bar is not None and passes > 1:
                 bar.update(task, description=f"pass {p}/{passes}")
             for arch in todo:

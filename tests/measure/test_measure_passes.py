@@ -192,8 +192,20 @@ def test_a_multi_pass_campaign_survives_sigkill_in_its_second_pass(tmp_path: Pat
 
 def test_paired_timing_pools_raw_times_on_one_anchor(tmp_path: Path) -> None:
     opts = {"runs": 4, "warmup": 1, "max_retries": 0}
-    run_campaign(tmp_path / "p.db", space=ToySpace(), measurer=plugins.get_measurer("cpu-timer-paired", opts),
-                 setting="tiny", n=3, seed=1, passes=2, progress=False)
+    meas = plugins.get_measurer("cpu-timer-paired", opts)
+    references = []
+    original = meas.set_reference
+
+    def spy(model, example_input, **kw):
+        references.append((model, kw.get("anchor")))
+        return original(model, example_input, **kw)
+
+    meas.set_reference = spy
+    run_campaign(tmp_path / "p.db", space=ToySpace(), measurer=meas, setting="tiny", n=3, seed=1, passes=2,
+                 progress=False)
+    # the anchor measured (after one discarded measurement), then a new reference network for pass 2
+    assert [a is None for _, a in references] == [True, True, False]
+    assert references[2][1] == pytest.approx(meas.reference_anchor) and references[2][0] is not references[1][0]
     with CostDatabase(tmp_path / "p.db") as db:
         (group,) = db.groups()
         (anchor,) = [m for _, m in db.references(group)]  # the anchor was measured once
