@@ -161,6 +161,17 @@ def noise_split(a: dict[str, Runs], b: dict[str, Runs], keys: list[str], runs: i
     return {"per_run": per_run, "per_measurement": per_measurement, "spread": spread}
 
 
+def floor_interval(a: dict[str, Runs], b: dict[str, Runs], keys: list[str], runs: int,
+                   draws: int = 500, seed: int = 0) -> tuple[float, float]:
+    """90% bootstrap interval (architectures resampled) of the per-measurement sd: the floor is a
+    difference of two noisy variances, so say how well it is known."""
+    gen = np.random.default_rng(seed)
+    keys_arr = np.asarray(keys)
+    sds = [np.sqrt(noise_split(a, b, list(gen.choice(keys_arr, len(keys))), runs)["per_measurement"])
+           for _ in range(draws)]
+    return float(np.percentile(sds, 5)), float(np.percentile(sds, 95))
+
+
 def predicted_tau(split: dict[str, float], runs: float, visits: int = 1) -> float:
     """Kendall tau between two campaigns of ``visits`` visits of ``runs`` runs each per architecture
     (bivariate normal approximation; visits assumed to draw the per-measurement part afresh)."""
@@ -175,7 +186,7 @@ def forecast_line(split: dict[str, float]) -> str:
         f", unlimited runs {predicted_tau(split, np.inf):.3f}")
 
 
-def report_visits(db: Path) -> bool:
+def report_visits(db: Path, draws: int = 500) -> bool:
     """The noise split of one campaign from its first two visits; False when it has no visits."""
     visits = visit_runs(db)
     if len(visits) < 10:
@@ -190,8 +201,10 @@ def report_visits(db: Path) -> bool:
     print(f"{db}: {len(keys)} architectures with two visits of {runs} runs; visit 1 vs visit 2: "
           f"tau {kendalltau(x, y).statistic:.3f}, median rel. diff {np.median(np.abs(x - y) / x):.2%}, "
           f"sd log difference {np.std(np.log(x / y)):.4f}")
+    lo, hi = floor_interval(first, second, keys, runs, draws)
     print(f"  noise of log latency: per run {np.sqrt(split['per_run']):.4f} (/sqrt(runs)), per visit "
-          f"{np.sqrt(split['per_measurement']):.4f}; spread {np.sqrt(max(split['spread'], 0)):.4f}")
+          f"{np.sqrt(split['per_measurement']):.4f} (90% interval {lo:.4f}-{hi:.4f}); "
+          f"spread {np.sqrt(max(split['spread'], 0)):.4f}")
     for total in (50, 100, 200):
         line = ", ".join(f"{v}x{total // v} {predicted_tau(split, total // v, v):.3f}" for v in (1, 2, 4))
         print(f"  forecast tau of two campaigns at {total} runs per architecture (visits x runs): {line}")
@@ -236,8 +249,10 @@ def main() -> None:
     # Halves of a pooled row are its visits: with visits, the split printed first is the one to read.
     if not any(with_visits):
         split = noise_split(a, b, keys, runs)
+        lo, hi = floor_interval(a, b, keys, runs)
         print(f"noise of log latency: per run {np.sqrt(split['per_run']):.4f} (/sqrt(runs)), per measurement "
-              f"{np.sqrt(split['per_measurement']):.4f} (a floor); spread of the architectures "
+              f"{np.sqrt(split['per_measurement']):.4f} (a floor; 90% interval {lo:.4f}-{hi:.4f}); "
+              f"spread of the architectures "
               f"{np.sqrt(max(split['spread'], 0)):.4f}")
         print(f"predicted Kendall tau between two campaigns: {forecast_line(split)}")
         if args.spread:

@@ -40,6 +40,8 @@ def test_noise_split_recovers_the_floor_and_predicts_tau(floor: float) -> None:
     # the median of n normal runs has variance (pi/2) sigma^2 / n
     assert math.sqrt(split["per_run"]) == pytest.approx(sigma * math.sqrt(math.pi / 2), rel=0.2)
     assert math.sqrt(split["per_measurement"]) == pytest.approx(floor, abs=0.005)
+    lo, hi = estimators.floor_interval(a, b, keys, runs, draws=10)
+    assert lo <= hi and lo - 0.002 <= floor <= hi + 0.002
     assert math.sqrt(split["spread"]) == pytest.approx(0.12, rel=0.1)
     x = np.array([np.median(a[k][0] / a[k][1]) for k in keys])
     y = np.array([np.median(b[k][0] / b[k][1]) for k in keys])
@@ -76,4 +78,4 @@ def test_two_visits_forecast_and_read_back_from_a_campaign_of_passes(tmp_path: P
     keys = sorted(visits)
     got = estimators.noise_split({k: visits[k][0] for k in keys}, {k: visits[k][1] for k in keys}, keys, runs)
     assert math.sqrt(got["per_measurement"]) == pytest.approx(floor, abs=0.006)
-    assert estimators.report_visits(db)  # the script's one-campaign report runs on it
+    assert estimators.report_visits(db, draws=5)  # the script's one-campaign report runs on it
