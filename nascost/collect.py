@@ -15,7 +15,7 @@ flagged (``drift``); :meth:`CostDatabase.query` leaves flagged rows out unless
 asked.
 
 Passes: a measurement's samples share the machine state of its few seconds
-(and the built model's memory layout), which more runs cannot average out.
+and one build of the network, which more runs in the same visit do not vary.
 ``passes=P`` visits every architecture P times, each pass over all of them in
 its own random order, and pools the visits in the architecture's one row
 (:meth:`CostDatabase.add_visit`); a row's ``extra.visits`` says which visits it

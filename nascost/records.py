@@ -180,10 +180,10 @@ def pool_visits(previous: Measurement, new: Measurement, *, previous_visit: dict
                 new_visit: dict[str, Any], noisy_threshold: float | None = None) -> Measurement:
     """One measurement from two visits of the same architecture: the samples pooled.
 
-    Why visits: a few seconds of one architecture share a machine state (and a
-    model's memory layout) that more runs in the same visit cannot average out;
-    a second visit at another time, with the model rebuilt, can (see
-    ``docs/measurement.md``, "Passes"). The pooled statistics are those of all
+    Why visits: the runs of one visit share a few seconds of the machine's
+    state and one build of the network; a second visit at another time, with
+    the network rebuilt, draws both again (how much that buys is measured in
+    ``docs/benchmarks.md``, "Campaign passes"). The pooled statistics are those of all
     samples; ``extra.visits`` keeps one summary per visit (oldest first) and
     paired timing's raw times are concatenated in visit order, so each visit
     can still be read back. ``noisy``: the pooled IQR/median above

@@ -120,7 +120,7 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
               help="Relative change of the reference that counts as drift.")
 @click.option("--passes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Visit every architecture this many times, in separate passes, pooling the samples "
-                   "(averages out what more runs in one visit cannot; re-run with a higher value to add passes).")
+                   "(spreads each over separate times; re-run with a higher value to add passes).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where to measure: this process, or Ray workers (extra 'ray').")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
