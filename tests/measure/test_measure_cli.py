@@ -114,7 +114,8 @@ def test_collect_info_export_round_trip(toy, run_cli, tmp_path: Path) -> None:
 
     code, out, err = run_cli("data", "export", str(db), "--format", "csv", "-o", str(tmp_path / "x.csv"))
     assert code == 0, err
-    rows = list(csv.DictReader((tmp_path / "x.csv").open()))
+    with (tmp_path / "x.csv").open() as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 12 and {r["measurer"] for r in rows} == {"costmodel"}
     code, out, err = run_cli("data", "import", str(tmp_path / "x.csv"), "--db", str(tmp_path / "copy.db"))
     assert code == 0 and "added 12 rows" in out, err

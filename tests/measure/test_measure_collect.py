@@ -87,7 +87,7 @@ def test_campaign_survives_sigkill_and_resumes(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait()
+        proc.communicate()  # waits, and closes the pipes
     assert proc.returncode == -signal.SIGKILL
     before = _keys_in_order(db)
     assert 5 <= len(before) < 40

@@ -174,7 +174,8 @@ def test_info_and_exports(tmp_path: Path) -> None:
     assert info["devices"][0]["fingerprint"] == DEV_A.fingerprint
 
     n = export_database(tmp_path / "c.db", tmp_path / "out.csv", fmt="csv")
-    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    with (tmp_path / "out.csv").open() as f:
+        rows = list(csv.DictReader(f))
     assert n == len(rows) == len(archs) + 1
     assert json.loads(rows[0]["arch"]) == archs[0].spec
     assert float(rows[0]["median"]) == 1.0 and len(json.loads(rows[0]["samples"])) == 3

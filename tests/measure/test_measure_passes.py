@@ -177,7 +177,7 @@ def test_a_multi_pass_campaign_survives_sigkill_in_its_second_pass(tmp_path: Pat
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait()
+        proc.communicate()  # waits, and closes the pipes
     before = _visits(db)
     done_twice = sum(1 for v in before.values() if v != [None])
     assert len(before) == 20 and 3 <= done_twice < 20
