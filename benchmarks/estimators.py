@@ -27,10 +27,10 @@ tau = 2/pi * arcsin(rho)), which is what to read before paying for a campaign.
 A campaign of two or more passes (``nascost collect --passes P``) holds two
 visits of every architecture, so the same split comes out of that one
 database: halves of one visit against the two visits (``visit_runs``). Its
-per-visit part is what visits average down; what two campaigns (two
-processes) differ by beyond that stays, so forecasts from one campaign of
-passes are optimistic (at ``imagenet`` on the development VM: per visit sd
-0.0026, between campaigns 0.0075; docs/benchmarks.md, "Campaign passes").
+per-visit part is what visits average down. At ``imagenet`` on the development
+VM it matched the floor between two campaigns once each pass rebuilt the
+paired reference network too (sd 0.0090 against 0.0075; with the reference
+shared, 0.0026): docs/benchmarks.md, "Campaign passes".
 """
 
 from __future__ import annotations
@@ -208,8 +208,7 @@ def report_visits(db: Path, draws: int = 500) -> bool:
           f"spread {np.sqrt(max(split['spread'], 0)):.4f}")
     for total in (50, 100, 200):
         line = ", ".join(f"{v}x{total // v} {predicted_tau(split, total // v, v):.3f}" for v in (1, 2, 4))
-        print(f"  forecast tau at {total} runs per architecture (visits x runs; optimistic: leaves out "
-              f"what differs between processes): {line}")
+        print(f"  forecast tau of two such campaigns at {total} runs per architecture (visits x runs): {line}")
     return True
 
 
