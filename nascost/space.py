@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -70,6 +70,15 @@ class SuperNet(nn.Module, ABC):
     def derive(self) -> Architecture:
         """The discrete architecture the method derives from the current weights."""
 
+    def operation_logits(self) -> list[torch.Tensor]:
+        """The architecture parameters whose softmax mixes operations (``[edges, ops]`` each).
+
+        Regularisers of the architecture distribution (beta-DARTS) act on these;
+        parameters of another role (PC-DARTS's edge betas) are left out. Default:
+        every architecture parameter.
+        """
+        return list(self.arch_parameters())
+
     def on_epoch(self, epoch: int, epochs: int) -> None:
         """Called at the start of each search epoch (schedules such as P-DARTS's skip dropout)."""
 
@@ -87,6 +96,12 @@ class SearchSpace(Plugin, ABC):
     #: (DARTS, PC-DARTS and P-DARTS differ only in their supernets), so a cost
     #: measured and fitted in one of them holds in all.
     cost_family: ClassVar[tuple[str, ...]] = ()
+
+    #: The setting measurements and costs use when none is named (None: the first setting).
+    default_setting: ClassVar[str | None] = None
+    #: The setting a ``--calibrate`` measures in when neither the cost nor the user names one
+    #: (None: :attr:`default_setting`); adapted to the dataset's classes and input size.
+    calibration_setting: ClassVar[str | None] = None
 
     @classmethod
     def kind_label(cls) -> str:
@@ -114,7 +129,7 @@ class SearchSpace(Plugin, ABC):
         return [self.sample(gen) for _ in range(n)]
 
     def resolve(self, ref: str | Path) -> Architecture:
-        """A preset name or a path to a JSON file holding a description."""
+        """A preset name, a path to a JSON file holding a description, or the space's text form."""
         ref_s = str(ref)
         presets = self.presets()
         if ref_s in presets:
@@ -124,8 +139,17 @@ class SearchSpace(Plugin, ABC):
             if not path.is_file():
                 raise NascostError(f"genotype file {ref_s!r} does not exist")
             try:
-                data = json.loads(path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                text = path.read_text()
+            except UnicodeDecodeError:
+                raise NascostError(f"{ref_s}: not a text file") from None
+            if path.suffix != ".json" and self.looks_like_text(text.strip()):
+                try:
+                    return self.parse_arch(text.strip())
+                except NascostError as exc:
+                    raise NascostError(f"{ref_s}: {exc}") from None
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
                 raise NascostError(f"{ref_s}: malformed JSON ({exc})") from None
             if not isinstance(data, dict):
                 raise NascostError(f"{ref_s}: expected a JSON object describing an architecture")
@@ -135,11 +159,51 @@ class SearchSpace(Plugin, ABC):
                 )
             data = {k: v for k, v in data.items() if k != "space"}
             return self.validate(data.get("genotype", data) if isinstance(data.get("genotype"), dict) else data)
+        if self.looks_like_text(ref_s):
+            return self.parse_arch(ref_s)
         hint = closest(ref_s, presets)
         raise UnknownNameError(
             f"unknown architecture {ref_s!r}: not a preset of {self.name!r} and not a file"
             f" (presets: {', '.join(presets)}{hint})"
         )
+
+    # --- text form ---------------------------------------------------------
+    def format_arch(self, arch: Architecture) -> str:
+        """One line that :meth:`parse_arch` reads back: how tables and files name architectures.
+
+        Default: the description as compact JSON with sorted keys. Spaces with a
+        published string form override both (NAS-Bench-201's ``|op~0|+...``).
+        """
+        return json.dumps(arch.spec, sort_keys=True, separators=(",", ":"))
+
+    def parse_arch(self, text: str) -> Architecture:
+        """The architecture :meth:`format_arch` wrote (or a JSON description); one-line errors."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError):
+            raise NascostError(f"cannot read {str(text)[:80]!r} as an architecture of space {self.name!r}") from None
+        if not isinstance(data, dict):
+            raise NascostError(f"{str(text)[:80]!r} is not an architecture of space {self.name!r} (expected a JSON object)")
+        if "space" in data and data["space"] != self.name:
+            raise NascostError(f"{str(text)[:80]!r} describes an architecture of space {data['space']!r}, not {self.name!r}")
+        data = {k: v for k, v in data.items() if k != "space"}
+        return self.validate(data.get("genotype", data) if isinstance(data.get("genotype"), dict) else data)
+
+    def looks_like_text(self, text: str) -> bool:
+        """Whether ``text`` is meant as the text form (then its parse errors are reported as such)."""
+        return text.lstrip().startswith("{")
+
+    def describe(self, arch: Architecture) -> list[str]:
+        """Lines that show an architecture to a person (``nascost search`` prints them)."""
+        return [self.format_arch(arch)]
+
+    def num_architectures(self) -> int | None:
+        """How many architectures the space holds, where it can enumerate them (else None)."""
+        return None
+
+    def enumerate(self) -> Iterator[Architecture]:
+        """Every architecture once, in a fixed order (spaces with :meth:`num_architectures`)."""
+        raise NascostError(f"search space {self.name!r} is too large to enumerate")
 
     # --- encodings -------------------------------------------------------
     @property
@@ -170,6 +234,14 @@ class SearchSpace(Plugin, ABC):
     @abstractmethod
     def settings(self) -> dict[str, Setting]:
         """Named settings (e.g. ``cifar10``, ``imagenet``)."""
+
+    def default_setting_name(self) -> str:
+        """:attr:`default_setting`, else the first named setting."""
+        return self.default_setting or next(iter(self.settings()))
+
+    def calibration_setting_name(self) -> str:
+        """:attr:`calibration_setting`, else :meth:`default_setting_name`."""
+        return self.calibration_setting or self.default_setting_name()
 
     def setting(self, name_or_setting: str | Setting, **overrides: Any) -> Setting:
         """A named setting, optionally with fields overridden (``channels=8``)."""

@@ -27,23 +27,28 @@ def _space(space: str, opts: tuple[str, ...]) -> SearchSpace:
 
 
 def _default_setting(space: SearchSpace) -> str:
-    names = list(space.settings())
-    if not names:
+    if not space.settings():
         raise NascostError(f"search space {space.name!r} has no named settings")
-    return "cifar10" if "cifar10" in names else names[0]
+    return space.default_setting_name()
+
+
+_FIELDS = ("space", "key", "arch", "setting", "params", "params_with_aux", "macs", "encoding_id", "encoding", "genotype")
 
 
 def arch_info(space: SearchSpace, arch: Architecture, setting: Setting) -> dict[str, Any]:
     """Counts and encoding of one architecture in one setting (plain JSON types)."""
     counts = space.count(arch, setting)
     encoding = space.encode([arch])[0]
+    extra = {k: int(v) for k, v in counts.items() if k not in ("params", "params_with_aux", "macs")}
     return {
         "space": space.name,
         "key": arch.key(),
+        "arch": space.format_arch(arch),
         "setting": setting.model_dump(),
         "params": int(counts["params"]),
         "params_with_aux": int(counts["params_with_aux"]),
         "macs": int(counts["macs"]),
+        **extra,  # space-specific counts (nb201: "flops" as NAS-Bench-201 reports them)
         "encoding_id": space.encoding_id,
         "encoding": [round(float(v)) for v in encoding],
         "genotype": arch.spec,
@@ -104,6 +109,8 @@ def info_cmd(
             ["params (without auxiliary head)", f"{info['params']:,}"],
             ["params with auxiliary head", f"{info['params_with_aux']:,}"],
             ["MACs (conv + linear, batch 1)", f"{info['macs']:,}"],
+            *[[f"{k} (the space's convention)", f"{info[k]:,}"] for k in info
+              if k not in _FIELDS and isinstance(info[k], int)],
             ["encoding", f"{info['encoding_id']}: {len(info['encoding'])} bits, ones at {ones}"],
             ["key", info["key"]],
         ],
@@ -138,7 +145,7 @@ def sample_cmd(space: str, n: int, seed: int | None, opts: tuple[str, ...], as_j
 @_opt_option
 @config_option
 def draw_cmd(architecture: str, space: str, output: str, opts: tuple[str, ...]) -> None:
-    """Draw ARCH (a preset name or a JSON file) to an image."""
+    """Draw ARCH (a preset name, a JSON file or the space's text form) to an image."""
     sp = _space(space, opts)
     path = sp.draw(sp.resolve(architecture), Path(output))
     click.echo(str(path))

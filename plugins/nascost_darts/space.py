@@ -124,6 +124,9 @@ class DartsSpace(SearchSpace):
     cost_family: ClassVar[tuple[str, ...]] = FAMILY
     #: Operation names in alpha-column order (``nascost report`` labels its plots with them).
     operation_names: ClassVar[list[str]] = list(PRIMITIVES)
+    default_setting: ClassVar[str | None] = "cifar10"
+    #: The size of the DARTS search network: cheap to measure on a CPU.
+    calibration_setting: ClassVar[str | None] = "cifar-small"
 
     class Options(SearchSpace.Options):
         #: Which cells the encoding covers: the normal cell (112 bits, the paper's) or both (224).
@@ -178,6 +181,11 @@ class DartsSpace(SearchSpace):
                 except NascostError as exc:
                     raise NascostError(f"{ref}: {exc}") from None
         return super().resolve(ref)
+
+    def describe(self, arch: Architecture) -> list[str]:
+        """One line per cell: ``normal  op<-input, ...`` and ``reduce ...``."""
+        spec = self.genotype(arch).to_spec()
+        return [f"{cell:7s} " + ", ".join(f"{op}<-{src}" for op, src in spec[cell]) for cell in ("normal", "reduce")]
 
     def wrap(self, genotype: Genotype) -> Architecture:
         return Architecture(space=self.name, spec=genotype.to_spec())
