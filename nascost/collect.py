@@ -134,6 +134,10 @@ def measure_one(space: SearchSpace, measurer: CostMeasurer, arch: Architecture, 
     A paired measurer gets the space's reference network first (see :func:`ensure_reference`);
     ``anchor`` puts the value on a given scale (a predictor's ``reference_latency``).
     """
+    if not getattr(measurer, "measures_networks", True):  # a lookup (a public device's table)
+        t0 = time.perf_counter()
+        m = measurer.measure_architecture(space, arch, setting, batch_size)
+        return m, time.perf_counter() - t0
     ensure_reference(space, measurer, setting, batch_size, anchor=anchor)
     model = space.build_for_measurement(arch, setting)
     x = space.example_input(setting, batch_size)
@@ -308,6 +312,8 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
             )
         window = []
 
+    if not getattr(measurer, "measures_networks", True):
+        reference_every = 0  # a lookup returns the same value every time: no drift to watch
     paired = bool(getattr(measurer, "paired", False))
     if paired and total:
         # Every run is timed against the reference, so periodic drift checks
@@ -367,6 +373,9 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
     summary.wall_s = time.perf_counter() - t_start
     group = _group(db, space, measurer, setting, batch, device)
     summary.group_count = group.count if group else 0
+    recorded = measurer.recorded_options() if hasattr(measurer, "recorded_options") else None
+    if group is not None and recorded:
+        db.record_measurer_options(group, recorded)
     return summary
 
 

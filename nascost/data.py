@@ -20,6 +20,9 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``):
   unique per ``(group_id, arch_key)``.
 - ``references(group_id, campaign, seq, arch_key, median, measured_at)``: the
   reference architecture re-measured during campaigns (drift detection).
+- ``group_info(group_id, json)``: what else a group needs to be measured again
+  the same way, e.g. ``{"measurer_options": {"path": ..., "device": ...}}`` of a
+  table's column (created on first use; older databases lack it).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,7 @@ CREATE TABLE IF NOT EXISTS measurements (
     drift INTEGER NOT NULL DEFAULT 0,
     UNIQUE (group_id, arch_key)
 );
+CREATE TABLE IF NOT EXISTS group_info (group_id INTEGER PRIMARY KEY REFERENCES groups(id), json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS references_ (
     id INTEGER PRIMARY KEY,
     group_id INTEGER NOT NULL REFERENCES groups(id),
@@ -133,6 +137,8 @@ class CostData:
     encodings: np.ndarray | None = None
     #: Paired timing's anchor of these rows (None for unpaired measurements).
     reference_latency: float | None = None
+    #: Options that make the group's measurer measure as these rows were (a table's path and column).
+    measurer_options: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -408,6 +414,28 @@ class CostDatabase:
         anchor = json.loads(row[0]).get("paired", {}).get("anchor")
         return float(anchor) if anchor else None
 
+    def _has_table(self, name: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+    def group_info(self, group: GroupInfo) -> dict[str, Any]:
+        """What ``group_info`` records for a group (``{}`` when nothing, or an older database)."""
+        if not self._has_table("group_info"):
+            return {}
+        row = self._conn.execute("SELECT json FROM group_info WHERE group_id=?", (group.id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def _set_group_info(self, c: sqlite3.Connection, group_id: int, info: dict[str, Any]) -> None:
+        c.execute("CREATE TABLE IF NOT EXISTS group_info (group_id INTEGER PRIMARY KEY REFERENCES groups(id), "
+                  "json TEXT NOT NULL)")
+        c.execute("INSERT OR REPLACE INTO group_info VALUES (?, ?)", (group_id, json.dumps(info, sort_keys=True)))
+
+    def record_measurer_options(self, group: GroupInfo, options: dict[str, Any]) -> None:
+        """Remember how the group's measurer was configured (a table's file and column)."""
+        with self._transaction() as c:
+            info = self.group_info(group)
+            if info.get("measurer_options") != options:
+                self._set_group_info(c, group.id, {**info, "measurer_options": options})
+
     def flag_drift(self, group: GroupInfo, keys: Sequence[str]) -> int:
         """Mark rows of a group as measured during drift; returns how many changed."""
         if not keys:
@@ -467,7 +495,7 @@ class CostDatabase:
         if setting is not None:
             groups = [g for g in groups if setting in (g.setting.name, g.setting.key())]
         if device is not None:
-            groups = [g for g in groups if g.device.fingerprint.startswith(device)]
+            groups = [g for g in groups if g.device.fingerprint.startswith(device) or g.device.name == device]
         if batch_size is not None:
             groups = [g for g in groups if g.batch_size == batch_size]
         if not groups:
@@ -534,6 +562,7 @@ class CostDatabase:
             keys=[r[0] for r in rows],
             encodings=np.asarray(enc, dtype=np.float32) if enc else np.zeros((0, 0), dtype=np.float32),
             reference_latency=self.paired_anchor(g),
+            measurer_options=dict(self.group_info(g).get("measurer_options") or {}),
         )
 
     def keys(self, group: GroupInfo | None) -> set[str]:
@@ -821,3 +850,55 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
                 Path(str(db_path) + suffix).unlink(missing_ok=True)
         raise
     return added, skipped
+
+
+def import_table(table: Any, db_path: str | Path, *, space: Any, setting: Setting, batch_size: int = 1,
+                 measurer: str = "table", options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Write every column of a :class:`nascost.tables.Table` into a database as its own group.
+
+    A column becomes the group ``(space, measurer, setting, batch_size, the column's
+    table device)``; each architecture one row holding the table's value as its
+    only sample (what the ``table`` measurer returns for it). ``options[column]``
+    is stored as the group's measurer options (how the ``table`` measurer finds
+    the same value). One transaction for the whole table: on any error nothing is
+    written (and a new database file is removed). Rows already in their group are
+    skipped. Returns per column ``{"device", "fingerprint", "added", "skipped"}``.
+    """
+    db_path = Path(db_path)
+    existed = db_path.exists() and db_path.stat().st_size > 0
+    arch_json = [json.dumps(a.spec, sort_keys=True) for a in table.archs]
+    enc_json = [_encoding_json(e) for e in space.encode(table.archs).tolist()]
+    campaign, now = f"table:{table.path.name}", _now()
+    report = []
+    try:
+        with CostDatabase(db_path, create=True) as db:
+            db.check_space(space.name)
+            with db._transaction() as c:
+                db._set_space(c, space.name)
+                for column, values in table.columns.items():
+                    device = table.device(column)
+                    gid = db._group_id(c, space.name, measurer, setting, batch_size, device, table.unit, create=True)
+                    have = db.keys(GroupInfo(space.name, measurer, setting, batch_size, device, table.unit, 0, 0, gid))
+                    rows = []
+                    for i, key in enumerate(table.keys):
+                        if key in have:
+                            continue
+                        v = float(values[i])
+                        rows.append((gid, key, arch_json[i], enc_json[i], v, v, 0.0, 0.0, v, 0.0, 1, 0, 1,
+                                     json.dumps([v]), json.dumps({"table": {"line": table.lines[i]}}), now,
+                                     campaign, 0))
+                        have.add(key)
+                    c.executemany(
+                        "INSERT INTO measurements (group_id, arch_key, arch, encoding, median, mean, std, iqr, p90,"
+                        " cv, n, noisy, attempts, samples, extra, measured_at, campaign, drift)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    if options and column in options:
+                        db._set_group_info(c, gid, {"measurer_options": options[column]})
+                    report.append({"device": column, "fingerprint": device.fingerprint, "added": len(rows),
+                                   "skipped": len(table) - len(rows)})
+    except BaseException:
+        if not existed:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db_path) + suffix).unlink(missing_ok=True)
+        raise
+    return report

@@ -49,6 +49,32 @@ class CostMeasurer(Plugin, ABC):
     def measure(self, model: nn.Module, example_input: torch.Tensor) -> Measurement:
         """Measure ``model`` (random weights, eval mode) on ``example_input``."""
 
+    #: False for measurers that look architectures up instead of running networks
+    #: (the ``table`` measurer: a public device's published latencies); campaigns
+    #: then call :meth:`measure_architecture` and build nothing.
+    measures_networks: ClassVar[bool] = True
+
+    def measure_architecture(self, space: Any, arch: Any, setting: Any, batch_size: int) -> Measurement:
+        """The cost of ``arch`` of ``space`` in ``setting`` (measurers with ``measures_networks = False``)."""
+        raise NascostError(f"measurer {self.name!r} measures built networks, not architectures")
+
+    def known_costs(self, space: Any) -> dict[str, float] | None:
+        """Architecture key -> cost of every architecture the measurer can look up (None: it measures).
+
+        A device table knows them all, which is what the true Pareto front of
+        the device is drawn from.
+        """
+        return None
+
+    def recorded_options(self) -> dict[str, Any] | None:
+        """Options a database keeps with the measurer's rows so they can be measured again the same way.
+
+        ``None`` (default): nothing to keep. The ``table`` measurer returns its
+        file and column, so a cost fitted on imported rows can look up the true
+        cost of the architecture a search derives.
+        """
+        return None
+
 
 class TimerMeasurer(CostMeasurer):
     """Base of repeated-sample measurers: warm-up, n runs, statistics, bounded re-measurement.

@@ -93,6 +93,9 @@ class CostPredictor(Plugin, ABC):
     requires_fit: ClassVar[bool] = True
     #: True if the predicted cost is a sum over encoding bits (exact expectation possible).
     additive: ClassVar[bool] = False
+    #: True if it predicts exactly the rows it was fitted on and nothing else (the
+    #: ``table`` cost): fitted on every row, never scored on held-out ones.
+    memorizes: ClassVar[bool] = False
 
     #: ``[D, K]``: what :meth:`map_inputs` multiplies encodings by (``inputs="op-counts"``), else None.
     input_map: torch.Tensor | None = None
@@ -204,6 +207,8 @@ class PredictorMetadata(BaseModel):
     #: ``None`` for device-independent costs (MACs).
     device: DeviceInfo | None = None
     measurer: str | None = None
+    #: Options that make ``measurer`` measure as the training data were (a table's file and column).
+    measurer_options: dict[str, Any] = Field(default_factory=dict)
     unit: str
     target_scaling: str = "none"
     n_train: int = 0

@@ -94,11 +94,18 @@ class DeviceInfo(BaseModel):
     extra: dict[str, str] = Field(default_factory=dict)
 
     @property
+    def name(self) -> str | None:
+        """A short name ``--device`` also accepts (``extra["name"]``: a table's column, e.g. ``pixel3``)."""
+        return self.extra.get("name")
+
+    @property
     def fingerprint(self) -> str:
         """Short stable hash of every field: equal iff the device is the same."""
         return hashlib.sha256(_canonical(self.model_dump()).encode()).hexdigest()[:12]
 
     def label(self) -> str:
+        if self.runtime == "table":
+            return f"table {self.extra.get('table', '?')}: {self.name or self.cpu_model} [{self.fingerprint}]"
         what = self.gpu_name if self.runtime == "cuda" and self.gpu_name else self.cpu_model
         threads = f", {self.threads} threads" if self.threads else ""
         return f"{self.runtime}: {what}{threads} [{self.fingerprint}]"

@@ -55,6 +55,7 @@ FALLBACK_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.025,
     "learning_rate_min": 0.001,
     "momentum": 0.9,
+    "nesterov": False,
     "weight_decay": 3e-4,
     "arch_learning_rate": 3e-4,
     "arch_weight_decay": 1e-3,
@@ -125,7 +126,7 @@ class SearchConfig(BaseModel):
     target: str | None = Field(default=None, description="budget of the first cost, e.g. '25ms'")
     target_mode: Literal["hinge", "adaptive"] = "hinge"
     dual_lr: float = Field(default=0.05, ge=0, description="adaptive target: multiplier step per relative overshoot")
-    estimator: Literal["st", "expectation", "reinforce"] = "st"
+    estimator: Literal["st", "expectation", "reinforce", "exact"] = "st"
     samples: int = Field(default=20, ge=1, description="M: sub-architectures sampled per step (the paper: 20)")
     cost_noise: float = Field(default=0.0, ge=0, description="sigma of N(0, sigma) noise on predicted costs")
     cost_noise_mode: Literal["relative", "absolute"] = "relative"
@@ -144,6 +145,20 @@ class SearchConfig(BaseModel):
     calibrate_predictor_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the predictor fitted by --calibrate (e.g. target_scaling)"
     )
+    # --- regularisation of the architecture (collapse remedies) ---
+    regularizer: Literal["none", "beta"] = Field(
+        default="none",
+        description="'beta': beta-DARTS (Ye et al., CVPR 2022), the mean log-sum-exp of the operation logits "
+                    "added to the architecture loss with a weight rising linearly from 0",
+    )
+    regularizer_weight: float | None = Field(
+        default=None, ge=0, description="the regulariser's final weight (beta: 50, the reference's)"
+    )
+    # --- ground truth (spaces with published accuracies) ---
+    accuracy_table: str | None = Field(
+        default=None, description="FILE[:COLUMN]: true accuracies; the summary records the derived cell's, "
+                                  "its true cost and its regret to the true front"
+    )
     # --- network and optimisation (None: the space's defaults) ---
     C: int | None = Field(default=None, gt=0)
     layers: int | None = Field(default=None, gt=0)
@@ -152,6 +167,7 @@ class SearchConfig(BaseModel):
     learning_rate: float | None = Field(default=None, gt=0)
     learning_rate_min: float | None = Field(default=None, ge=0)
     momentum: float | None = Field(default=None, ge=0)
+    nesterov: bool | None = Field(default=None, description="Nesterov momentum for the weights [space default]")
     weight_decay: float | None = Field(default=None, ge=0)
     arch_learning_rate: float | None = Field(default=None, gt=0)
     arch_weight_decay: float | None = Field(default=None, ge=0)
@@ -256,6 +272,15 @@ def make_cost_terms(
     config: SearchConfig, costs: list[ResolvedCost], space: Any
 ) -> tuple[list[CostTerm], dict[str, float]]:
     """One :class:`CostTerm` per cost; ``--target`` applies to the first cost."""
+    from nascost.penalty import EXACT_LIMIT
+
+    if costs and config.estimator == "exact":
+        size = space.num_architectures()
+        if size is None or size > EXACT_LIMIT:
+            raise NascostError(
+                f"--estimator exact sums over every architecture, and space {space.name!r} "
+                f"{'cannot enumerate them' if size is None else f'has {size:,}'}; use --estimator st or reinforce"
+            )
     terms: list[CostTerm] = []
     refs: dict[str, float] = {}
     for i, cost in enumerate(costs):
@@ -382,6 +407,40 @@ def alpha_entropy(arch_params: list[torch.Tensor]) -> float:
         p = F.softmax(a.detach().float().reshape(-1, a.shape[-1]), dim=-1)
         rows.append(-(p * p.clamp_min(1e-12).log()).sum(-1))
     return float(torch.cat(rows).mean()) if rows else 0.0
+
+
+#: The final weight of each regulariser when the config gives none.
+REGULARIZER_WEIGHTS = {"none": 0.0, "beta": 50.0}
+
+
+def regularizer_weight(config: SearchConfig, epoch: int, epochs: int) -> float:
+    """The regulariser's weight in ``epoch`` of ``epochs``: rising linearly from 0.
+
+    beta-DARTS (Sunshine-Ye/Beta-DARTS, ``optimizers/darts/architect.py``) weights
+    its term ``50 * epoch / 100`` over its 100-epoch default: from 0 towards 50.
+    Here the weight reaches ``regularizer_weight`` (default 50) at the last epoch
+    whatever the length of the search, ``w * epoch / (epochs - 1)``.
+    """
+    if config.regularizer == "none":
+        return 0.0
+    final = REGULARIZER_WEIGHTS[config.regularizer] if config.regularizer_weight is None else config.regularizer_weight
+    return final * epoch / max(1, epochs - 1)
+
+
+def regularizer_loss(name: str, model: Any) -> torch.Tensor:
+    """The regulariser's value, differentiable in the architecture parameters.
+
+    ``beta``: the mean over edges of ``logsumexp(alpha_edge)`` (beta-DARTS's
+    "beta-decay" loss, its ``mlc_loss``) over the supernet's operation logits
+    (:meth:`SuperNet.operation_logits`). Its gradient is ``softmax(alpha)``:
+    it pulls the largest logits down the most, so no operation (skip
+    connections, or the cheapest one under a latency term) can run away
+    with an edge.
+    """
+    if name == "beta":
+        rows = [a.reshape(-1, a.shape[-1]) for a in model.operation_logits()]
+        return torch.logsumexp(torch.cat(rows), dim=-1).mean()
+    raise NascostError(f"unknown regularizer {name!r} (regularizers: none, beta)")
 
 
 def predicted_cost(term: CostTerm, space: Any, arch: Architecture) -> float | None:
@@ -516,6 +575,11 @@ def _run_search(
     if dataset is None:
         dataset = plugins.get_dataset(config.dataset, config.dataset_options or None)
     config = config.with_defaults(space.search_defaults())
+    accuracy = None
+    if config.accuracy_table:
+        from nascost.tables import read_accuracy_table
+
+        accuracy = read_accuracy_table(config.accuracy_table, space)
     device = _resolve_device(config.device)
     train_set = dataset.load("train", augment=True)  # a failed download fails here, before any write
     if resume:
@@ -620,7 +684,7 @@ def _run_search(
 
     assert model is not None
     arch = model.derive()
-    return _finish(out, space, arch, costs, terms, config, say)
+    return _finish(out, space, arch, costs, terms, config, say, accuracy)
 
 
 def _truncate_metrics(path: Path, stage: int, epoch: int) -> None:
@@ -662,7 +726,8 @@ def _run_stage(
 ) -> Architecture:
     epochs = int(cfg.epochs)  # type: ignore[arg-type]
     w_opt = torch.optim.SGD(
-        model.weight_parameters(), lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        model.weight_parameters(), lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+        nesterov=bool(cfg.nesterov) and bool(cfg.momentum),
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, float(epochs), eta_min=cfg.learning_rate_min)
     architect = Architect(
@@ -700,6 +765,8 @@ def _run_stage(
         sums = {"train_loss": 0.0, "train_acc": 0.0, "search_val_loss": 0.0, "search_val_acc": 0.0, "n": 0, "na": 0}
         cost_sums = {t.name: 0.0 for t in terms}
         penalty_sum = 0.0
+        reg_weight = regularizer_weight(cfg, epoch, epochs)
+        reg_sums: list[float] = []
         model.train()
         bar = _progress(show_progress)
         label = f"epoch {epoch + 1}/{epochs}" + (f" (stage {stage + 1}/{stages})" if stages > 1 else "")
@@ -719,6 +786,8 @@ def _run_stage(
                         lat_values: dict[str, float] = lat_values,
                         penalties: list[float] = penalties,
                         gen: torch.Generator = gen,
+                        reg_weight: float = reg_weight,
+                        reg_sums: list[float] = reg_sums,
                     ) -> torch.Tensor:
                         total = torch.zeros((), device=device)
                         for term in terms:
@@ -726,9 +795,13 @@ def _run_stage(
                             lat_values[term.name] = float(lat.detach()) / term.scale
                             total = total + term.penalty(lat)
                         penalties.append(float(total.detach()))
+                        if reg_weight:
+                            reg = regularizer_loss(cfg.regularizer, model)
+                            reg_sums.append(float(reg.detach()))
+                            total = total + reg_weight * reg
                         return total
 
-                    vl, va = architect.step(x, y, xv, yv, lr, cost_loss if terms else None)
+                    vl, va = architect.step(x, y, xv, yv, lr, cost_loss if (terms or reg_weight) else None)
                     for term in terms:
                         term.after_step(lat_values[term.name] * term.scale)
                         cost_sums[term.name] += lat_values[term.name]
@@ -764,6 +837,9 @@ def _run_stage(
         elif sums["na"]:
             row["val_loss"], row["val_acc"] = sums["search_val_loss"] / na, sums["search_val_acc"] / na
         row["cost_term"] = penalty_sum / na if (sums["na"] and terms) else None
+        if cfg.regularizer != "none":
+            row["regularizer"] = {"name": cfg.regularizer, "weight": reg_weight,
+                                  "value": sum(reg_sums) / len(reg_sums) if reg_sums else None}
         row["expected_cost"] = {k: v / na for k, v in cost_sums.items()} if sums["na"] else None
         arch = model.derive()
         row["derived_cost"] = {t.name: predicted_cost(t, space, arch) for t in terms}
@@ -845,6 +921,7 @@ def _finish(
     terms: list[CostTerm],
     config: SearchConfig,
     say: Callable[[str], None],
+    accuracy: Any = None,
 ) -> SearchResult:
     write_text(out / "genotype.json", json.dumps({"space": arch.space, **arch.spec}, indent=2))
     predicted = {t.name: predicted_cost(t, space, arch) for t in terms}
@@ -855,10 +932,13 @@ def _finish(
             counts = space.count(arch, setting)
         except Exception as exc:  # counting is a report, not the search
             say(f"could not count params/MACs in {setting.label()}: {exc}")
-    measured = _measure_final(space, arch, costs, say) if config.measure_final else {}
+    measurers: dict[str, Any] = {}
+    measured = _measure_final(space, arch, costs, say, measurers) if config.measure_final else {}
+    truth = ground_truth(space, arch, costs, measured, measurers, accuracy)
     summary = {
         "space": arch.space,
         "genotype": arch.spec,
+        "arch": _text(space, arch),
         "predicted_cost": {
             t.name: {"value": predicted[t.name], "unit": c.unit} for c, t in zip(costs, terms, strict=True)
         },
@@ -866,14 +946,72 @@ def _finish(
         "setting": setting.model_dump() if setting else None,
         "counts": counts,
     }
+    if truth:
+        summary["truth"] = truth
+        for line in truth_lines(truth):
+            say(line)
     write_text(out / "summary.json", json.dumps(summary, indent=2))
     return SearchResult(
         architecture=arch, out_dir=out, predicted=predicted, counts=counts, summary=summary, measured=measured
     )
 
 
+def _text(space: Any, arch: Architecture) -> str | None:
+    try:
+        return space.format_arch(arch)
+    except Exception:
+        return None
+
+
+def ground_truth(space: Any, arch: Architecture, costs: list[ResolvedCost], measured: dict[str, Any],
+                 measurers: dict[str, Any], accuracy: Any) -> dict[str, Any]:
+    """What the published tables say of the derived architecture (empty where nothing is known).
+
+    ``accuracy``: its true accuracy from an accuracy table. Per cost measured by a
+    lookup (a device table): its true cost and, with the accuracy too, its regret
+    to the device's true front, the cell the front picks at that cost, the
+    cheapest cell as accurate, and the front itself (for reports).
+    """
+    from nascost.pareto import build_front
+
+    truth: dict[str, Any] = {}
+    acc = accuracy.get(arch) if accuracy is not None else None
+    if accuracy is not None:
+        truth["accuracy"] = {"table": accuracy.label(), "value": acc}
+    for cost in costs:
+        measurer, value = measurers.get(cost.name), (measured.get(cost.name) or {}).get("value")
+        if measurer is None or getattr(measurer, "measures_networks", True) or value is None:
+            continue
+        entry: dict[str, Any] = {"value": value, "unit": measured[cost.name]["unit"],
+                                 "device": measured[cost.name]["device"]}
+        known = measurer.known_costs(space)
+        if accuracy is not None and acc is not None and known:
+            front = build_front(known, accuracy.values, names=accuracy.names, unit=entry["unit"])
+            entry.update({k: v for k, v in front.judge(arch.key(), value, acc).items() if k not in ("cost", "accuracy")})
+            entry["front"] = [[float(front.costs[i]), float(front.accs[i]), front.names[i]] for i in front.front]
+        truth.setdefault("costs", {})[cost.name] = entry
+    return truth
+
+
+def truth_lines(truth: dict[str, Any]) -> list[str]:
+    """The ground truth of a derived architecture in one line per cost."""
+    acc = (truth.get("accuracy") or {}).get("value")
+    lines = []
+    if acc is not None:
+        lines.append(f"true accuracy ({truth['accuracy']['table']}): {acc:.2f}%")
+    for name, c in (truth.get("costs") or {}).items():
+        line = f"true cost on {c['device']} ({name}): {c['value']:.4g} {c['unit']}"
+        if c.get("regret") is not None:
+            pick = c.get("front_pick") or {}
+            line += (f"; regret {c['regret']:.2f} points to the true front (at this cost it offers "
+                     f"{pick.get('accuracy', float('nan')):.2f}% for {pick.get('cost', float('nan')):.4g} {c['unit']})")
+        lines.append(line)
+    return lines
+
+
 def _measure_final(
-    space: Any, arch: Architecture, costs: list[ResolvedCost], say: Callable[[str], None]
+    space: Any, arch: Architecture, costs: list[ResolvedCost], say: Callable[[str], None],
+    measurers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Measure the derived architecture with each cost's measurer, in the cost's setting and batch size."""
     from nascost import plugins
@@ -894,6 +1032,8 @@ def _measure_final(
         batch = int(cost.info.get("batch_size") or measurer.default_batch_size)
         anchor = cost.info.get("reference_latency")
         m, _ = measure_one(space, measurer, arch, cost.setting, batch, anchor=anchor)
+        if measurers is not None:
+            measurers[cost.name] = measurer
         out[cost.name] = {"value": m.value, "unit": m.unit, "iqr": m.iqr, "n": m.n, "device": m.device.label()}
         if getattr(measurer, "paired", False):  # the scale the value is on: the predictor's data's
             out[cost.name]["anchor"] = measurer.reference_anchor

@@ -20,9 +20,6 @@ from nascost.errors import NascostError
 from nascost.records import Setting
 from nascost.search import ResolvedCost, SearchConfig
 
-#: The measurement setting a calibration uses when neither the cost nor the user names one.
-CALIBRATION_SETTING = "cifar-small"
-
 
 def _is_path(ref: str) -> bool:
     return Path(ref).is_file() or "/" in ref or "\\" in ref or Path(ref).suffix in (".nascost", ".pt")
@@ -32,16 +29,16 @@ def cost_setting(config: SearchConfig, space: Any, recipe: Any, dataset: Any, *,
     """The setting a cost is looked up (or calibrated) in.
 
     ``--cost-setting`` wins, then the recipe's own setting. A calibration with
-    neither uses the space's ``cifar-small`` setting adapted to the dataset
-    (classes, input size, channels): the network one would train on this data.
+    neither uses the space's calibration setting (``SearchSpace.calibration_setting``,
+    DARTS: ``cifar-small``) adapted to the dataset (classes, input size, channels):
+    the network one would train on this data.
     """
     name = config.cost_setting or getattr(recipe, "setting", None)
     overrides = dict(config.cost_setting_overrides)
     if name is None and not calibrating:
         return space.setting(next(iter(space.settings())), **overrides) if overrides else None
     if name is None:
-        settings = space.settings()
-        name = CALIBRATION_SETTING if CALIBRATION_SETTING in settings else next(iter(settings))
+        name = space.calibration_setting_name()
         overrides = {
             "num_classes": dataset.num_classes,
             "input_size": dataset.input_size,
@@ -88,6 +85,9 @@ def resolve_costs(
                 )
             )
             continue
+        if ref not in plugins.registry("costs"):
+            resolved.append(_stored_cost(ref, spec, config, space))
+            continue
         recipe = plugins.get_cost(ref)
         calibrating = config.calibrate > 0
         setting = cost_setting(config, space, recipe, dataset, calibrating=calibrating)
@@ -118,7 +118,7 @@ def resolve_costs(
                 from nascost.fit import build_predictor
 
                 pred, meta = build_predictor(
-                    space=space, predictor=recipe.predictor, setting=setting or space.setting(CALIBRATION_SETTING),
+                    space=space, predictor=recipe.predictor, setting=setting or space.setting(space.calibration_setting_name()),
                     measurer=recipe.measurer, batch_size=config.cost_batch_size,
                 )
             source = f"cost store: {ref}"
@@ -134,11 +134,39 @@ def resolve_costs(
     return resolved
 
 
+def _stored_cost(ref: str, spec: Any, config: SearchConfig, space: Any) -> ResolvedCost:
+    """A cost named only in the cost store (``nascost fit --as-cost NAME``): its file says the rest."""
+    from nascost.cost import CostStore, load_cost
+
+    store = CostStore()
+    if not store.entries(ref):
+        known = sorted(plugins.registry("costs").names())
+        stored = sorted({e.name for e in store.list()})
+        from nascost.plugins import closest
+
+        raise NascostError(
+            f"unknown cost {ref!r}: neither a cost recipe ({', '.join(known)}) nor a name in the cost store "
+            f"{str(store.costs_dir)!r} ({', '.join(stored) or 'empty'}){closest(ref, known + stored)}; "
+            f"create it with 'nascost fit --db DB --predictor lpm --as-cost {ref}'"
+        )
+    if config.calibrate:
+        raise NascostError(f"--calibrate needs a cost recipe (measurer + predictor); {ref!r} is only a fitted "
+                           "predictor in the cost store")
+    setting = space.setting(config.cost_setting, **config.cost_setting_overrides) if config.cost_setting else None
+    pred, meta = _load_quietly(load_cost, ref, space=space, setting=setting, batch_size=config.cost_batch_size)
+    return ResolvedCost(name=ref, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting,
+                        source=f"cost store: {ref}", measurer=meta.measurer, info=_cost_info(meta))
+
+
 def _cost_info(meta: Any) -> dict[str, Any]:
     """What the final measurement needs from a predictor's metadata to measure as its data were."""
     info: dict[str, Any] = {"batch_size": meta.batch_size, "n_train": meta.n_train}
     if meta.reference_latency:  # paired timing: measure on the training data's scale
         info["reference_latency"] = meta.reference_latency
+    if meta.measurer_options:  # e.g. a public device's table: the final measurement looks the cell up there
+        info["measurer_options"] = dict(meta.measurer_options)
+    if meta.device is not None:
+        info["device"] = meta.device.label()
     return info
 
 
@@ -175,7 +203,7 @@ def calibrate(
     from nascost.predict import save_predictor
 
     if setting is None:
-        setting = space.setting(CALIBRATION_SETTING)
+        setting = space.setting(space.calibration_setting_name())
     measurer = plugins.get_measurer(recipe.measurer, measurer_options or None)
     measurer.require_available()
     predictor_cls = plugins.get("predictors", recipe.predictor)

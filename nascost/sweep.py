@@ -270,8 +270,11 @@ def run_sweep(
     space_obj = plugins.get_space(space)
     dataset_obj = plugins.get_dataset(dataset)
     for name in costs:
-        if not Path(name).suffix and "/" not in name:
-            plugins.get_cost(name)
+        if not Path(name).suffix and "/" not in name and name not in plugins.registry("costs"):
+            from nascost.cost import CostStore
+
+            if not CostStore().entries(name):
+                plugins.get_cost(name)  # the unknown-name error, with the known names
     out.mkdir(parents=True, exist_ok=True)
     write_json(record_path, record)
 
@@ -294,7 +297,7 @@ def run_sweep(
         if (run / "measurement.json").is_file():
             continue
         arch = space_obj.resolve(run / "genotype.json")
-        m = measure_architecture(space_obj, arch, cost, measurer_options)
+        m = measure_architecture(space_obj, arch, cost, measurer_options or cost.info.get("measurer_options"))
         m["predicted"] = {cost.name: predict_cost(space_obj, arch, cost)}
         write_json(run / "measurement.json", m)
         say(f"{run.name}: measured {m['median']:.4g} {m['unit']} ({cost.measurer}); predicted "
@@ -303,7 +306,7 @@ def run_sweep(
     if references and not (out / "references.json").is_file():
         refs = []
         for name, arch in space_obj.presets().items():
-            m = measure_architecture(space_obj, arch, cost, measurer_options)
+            m = measure_architecture(space_obj, arch, cost, measurer_options or cost.info.get("measurer_options"))
             counts = None
             if cost.setting is not None:
                 try:

@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "nascost.cli.sweep",
     "nascost.cli.arch",
     "nascost.cli.search",
+    "nascost.cli.pareto",
 ]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from nascost import plugins
@@ -13,7 +16,7 @@ from nascost.errors import NascostError
 def _setting(space, name: str | None, channels: int | None, layers: int | None, input_size: int | None):
     """The named setting (default: the space's first) with size overrides."""
     if name is None:
-        name = getattr(space, "default_setting", None) or next(iter(space.settings()))
+        name = space.default_setting_name()
     return space.setting(name, channels=channels, layers=layers, input_size=input_size)
 
 
@@ -79,6 +82,8 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
         if measurer is None:
             raise NascostError(f"{like!r} records no measurer; pass --measurer")
         st, batch_size, anchor = meta.setting, meta.batch_size, meta.reference_latency
+        if measurer == meta.measurer and meta.measurer_options:
+            opts = tuple(f"{k}={json.dumps(v)}" for k, v in meta.measurer_options.items()) + opts
         predicted = float(pred.predict(sp.encode([arch])).reshape(-1)[0])
     elif measurer is None:
         raise NascostError("pass --measurer NAME (or --like COST to measure as a predictor's data were)")
@@ -230,13 +235,84 @@ def export_cmd(db: str, fmt: str, output: str, no_samples: bool, campaign: str |
 @data_group.command("import")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("--db", "db", required=True, type=click.Path(dir_okay=False), help="Cost database to add to (created if missing).")
+@click.option("--space", help="Device tables: the search space of the architecture column (e.g. nb201).")
+@click.option("--devices", help="Device tables: comma-separated columns to import (default: all).")
+@click.option("--unit", default="ms", show_default=True,
+              help="Device tables: unit of the values (s, ms, us are stored as ms; others as given).")
+@click.option("--arch-column", help="Device tables: the column naming architectures (default: arch_str, arch, ...).")
+@click.option("--index", type=click.Path(dir_okay=False),
+              help="HELP .pt latency files: the architectures' order (str_arch2idx.pt, or a table in index order).")
+@click.option("--setting", help="Device tables: the setting the costs were measured in (default: the space's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Device tables: the batch size the costs were measured at.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
 @config_option
-def import_cmd(source: str, db: str) -> None:
-    """Load a CSV export (plain or .gz) into a cost database; rows already there are skipped."""
+def import_cmd(source: str, db: str, space: str | None, devices: str | None, unit: str, arch_column: str | None,
+               index: str | None, setting: str | None, batch_size: int, as_json: bool) -> None:
+    """Load a CSV export of a cost database, or a public device table, into a cost database.
+
+    A nascost export (plain or .gz) is recognised by its columns; rows already there are
+    skipped. Any other CSV is a device table (one architecture per row, one column per
+    device, --space required): each column becomes a group measured by the 'table'
+    measurer on a device named after the column and the file. HELP's per-device .pt
+    latency files are read with --index. Nothing is written when any row is bad.
+    """
     from nascost.data import import_csv
 
-    added, skipped = import_csv(source, db)
-    click.echo(f"added {added} rows to {db} ({skipped} already there)")
+    if space is None and not any(v is not None for v in (devices, arch_column, index, setting)) and _is_export(source):
+        added, skipped = import_csv(source, db)
+        if as_json:
+            echo_json({"added": added, "skipped": skipped})
+            return
+        click.echo(f"added {added} rows to {db} ({skipped} already there)")
+        return
+    if space is None:
+        raise NascostError(f"{source!r} is not a nascost export; to import it as a device table name its "
+                           "search space with --space (e.g. --space nb201)")
+    from nascost.data import import_table
+    from nascost.tables import read_table
+
+    sp = plugins.get_space(space)
+    st = sp.setting(setting or sp.default_setting_name())
+    wanted = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
+    table = read_table(source, sp, columns=wanted, unit=unit, arch_column=arch_column, index=index)
+    options = {}
+    for column in table.columns:
+        opts: dict = {"path": str(table.path.resolve()), "device": column}
+        if arch_column:
+            opts["arch_column"] = arch_column
+        if index:
+            opts["index"] = str(Path(index).resolve())
+        if unit != "ms":
+            opts["unit"] = unit
+        options[column] = opts
+    report = import_table(table, db, space=sp, setting=st, batch_size=batch_size, options=options)
+    if as_json:
+        echo_json({"table": str(table.path), "rows": len(table), "unit": table.unit, "setting": st.name,
+                   "devices": report})
+        return
+    for r in report:
+        click.echo(f"{r['device']}: added {r['added']} rows ({r['skipped']} already there), device "
+                   f"{r['fingerprint']}, measurer 'table', setting {st.name}, batch {batch_size}")
+    click.echo(f"imported {len(report)} device(s) of {table.path.name} ({len(table)} architectures, {table.unit}) into {db}")
+
+
+def _is_export(source: str) -> bool:
+    """Whether ``source`` is a CSV written by 'nascost data export' (its header names the columns)."""
+    from nascost.data import _IMPORT_REQUIRED, _open_text
+
+    path = Path(source)
+    if not path.is_file():
+        raise NascostError(f"{source!r} does not exist")
+    if path.suffix == ".pt":
+        return False
+    try:
+        with _open_text(path, "r") as f:
+            header = f.readline()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise NascostError(f"cannot read {source!r} ({exc})") from None
+    names = {h.strip() for h in header.split(",")}
+    return all(c in names for c in _IMPORT_REQUIRED)
 
 
 def register(cli: click.Group) -> None:

@@ -59,7 +59,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--predictor", "predictor_name", required=True, help="Predictor name: lpm, ridge, xgboost, flops, lut, ...")
 @click.option("--space", help="Search space (default: the database's).")
 @click.option("--setting", help="Setting name (filters the database; required to build flops/lut).")
-@click.option("--device", help="Device fingerprint (prefix) of the rows to fit on.")
+@click.option("--device", help="Device of the rows to fit on: fingerprint (prefix) or name (a table's column).")
 @click.option("--measurer", help="Measurer of the rows to fit on (building lut: the measurer to use).")
 @click.option("--batch-size", type=int, help="Batch size of the rows to fit on (building lut: to measure at).")
 @click.option("--channels", type=click.IntRange(min=1), help="Building flops/lut: override the setting's channels.")
@@ -76,13 +76,15 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="Share of rows held out for the metrics stored with the predictor.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
+@click.option("--train-size", type=int, help="Train on a seeded random subset of this many rows (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 @config_option
 def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str | None, device: str | None,
             measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
             input_size: int | None, measurer_opts: tuple[str, ...], include_flagged: bool, exclude_noisy: bool,
             campaign: str | None, output: str | None,
-            as_cost: str | None, opts: tuple[str, ...], val_fraction: float, seed: int, as_json: bool) -> None:
+            as_cost: str | None, opts: tuple[str, ...], val_fraction: float, seed: int, train_size: int | None,
+            as_json: bool) -> None:
     """Fit a cost predictor on a database (or build flops/lut from the space) and save it."""
     from nascost.cost import CostStore
     from nascost.fit import build_predictor, fit_from_database
@@ -112,11 +114,13 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
                 db, space=space_obj, predictor=predictor_name, setting=setting, device=device,
                 measurer=measurer, batch_size=batch_size, options=options, progress=bar,
                 val_fraction=val_fraction, seed=seed, include_flagged=include_flagged,
-                exclude_noisy=exclude_noisy, campaign=campaign,
+                exclude_noisy=exclude_noisy, campaign=campaign, train_size=train_size,
             )
         else:
             if db is not None:
                 raise NascostError(f"predictor {predictor_name!r} is built from the space, not fitted: drop --db")
+            if train_size is not None:
+                raise NascostError("--train-size selects database rows; a built predictor measures its own")
             if setting is None:
                 raise NascostError(
                     f"building {predictor_name!r} needs --setting (settings of {space_obj.name!r}: "

@@ -50,15 +50,10 @@ def _print_summary(result: Any, as_json: bool) -> None:
     if as_json:
         echo_json(summary)
         return
-    spec = result.architecture.spec
-    click.echo(f"derived architecture ({result.architecture.space}), saved to {result.out_dir / 'genotype.json'}:")
-    for cell in ("normal", "reduce"):
-        if cell in spec:
-            ops = ", ".join(f"{op}<-{src}" for op, src in spec[cell])
-            click.echo(f"  {cell:7s} {ops}")
-    for key in spec:
-        if key not in ("normal", "reduce", "normal_concat", "reduce_concat"):
-            click.echo(f"  {key}: {spec[key]}")
+    arch = result.architecture
+    click.echo(f"derived architecture ({arch.space}), saved to {result.out_dir / 'genotype.json'}:")
+    for line in _describe(arch):
+        click.echo(f"  {line}")
     for name, pred in summary.get("predicted_cost", {}).items():
         line = f"  {name}: predicted {_num(pred['value'])} {pred['unit']}"
         meas = summary.get("measured_cost", {}).get(name)
@@ -76,6 +71,16 @@ def _print_summary(result: Any, as_json: bool) -> None:
             f"  params {counts['params']:,}, MACs {counts['macs']:,} "
             f"(setting: C={setting.get('channels')}, {setting.get('layers')} cells, {setting.get('input_size')}px)"
         )
+
+
+def _describe(arch: Any) -> list[str]:
+    """The space's own description of an architecture (its JSON where the space is not installed)."""
+    from nascost import plugins
+
+    try:
+        return plugins.get_space(arch.space).describe(arch)
+    except NascostError:
+        return [json.dumps(arch.spec)]
 
 
 def _num(v: float | None) -> str:
@@ -112,7 +117,7 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 
 
 @click.command("search")
-@click.option("--space", default="pcdarts", show_default=True, help="Search space with a supernet (darts, pcdarts, pdarts).")
+@click.option("--space", default="pcdarts", show_default=True, help="Search space with a supernet (darts, pcdarts, pdarts, nb201).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, synthetic, cifar10, cifar100 or imagefolder:PATH.")
 @click.option("--data-opt", "data_opts", multiple=True, metavar="KEY=VALUE",
               help="Dataset option, e.g. --data-opt input_size=16 for imagefolder (as in 'nascost train').")
@@ -121,13 +126,19 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--lambda", "lam", type=float, help="lambda, in 1/(cost unit), for costs without their own [0.1].")
 @click.option("--target", help="Budget for the first cost, e.g. 25ms (see --target-mode).")
 @click.option("--target-mode", type=click.Choice(["hinge", "adaptive"]), help="hinge penalty or adaptive multiplier [hinge].")
-@click.option("--estimator", type=click.Choice(["st", "expectation", "reinforce"]),
-              help="st: straight-through (the paper); expectation: exact, additive costs; reinforce: any cost [st].")
+@click.option("--estimator", type=click.Choice(["st", "expectation", "reinforce", "exact"]),
+              help="st: straight-through (the paper); expectation: exact, additive costs; reinforce: any cost; "
+                   "exact: sum over every architecture of a small space (nb201), any cost [st].")
 @click.option("--samples", type=int, help="M, sub-architectures sampled per step [20].")
 @click.option("--cost-noise", type=float, help="sigma of N(0, sigma) noise on predicted costs (paper: 0.025) [0].")
 @click.option("--cost-noise-mode", type=click.Choice(["relative", "absolute"]), help="noise relative to the cost or in its unit [relative].")
 @click.option("--cost-scale", type=click.Choice(["raw", "paper"]),
               help="paper: rescale costs so a random architecture costs 30, the paper's ms, so its lambdas transfer [raw].")
+@click.option("--regularizer", type=click.Choice(["none", "beta"]),
+              help="Collapse remedy on the architecture weights: beta (beta-DARTS) [none].")
+@click.option("--regularizer-weight", type=float, help="Final weight of the regularizer [beta: 50].")
+@click.option("--accuracy-table", metavar="FILE[:COLUMN]",
+              help="True accuracies (e.g. NAS-Bench-201's): record the derived cell's, its true cost and regret.")
 @click.option("--calibrate", type=int, help="Measure N architectures here and fit the cost before searching.")
 @click.option("--cost-setting", help="Setting the cost is looked up or calibrated in (default: the cost's own).")
 @click.option("--cost-batch-size", type=int, help="Batch size of the cost's measurements.")

@@ -1,0 +1,124 @@
+"""Ground truth: the table cost, the true Pareto front, and searches scored against both."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from nascost.data import import_table
+from nascost.pareto import build_front
+from nascost.search import SearchConfig, run_search
+from nascost.tables import read_table
+
+
+@pytest.fixture
+def full_db(tmp_path, full_tables, nb201):
+    latency, _ = full_tables
+    db = tmp_path / "full.db"
+    table = read_table(latency, nb201)
+    options = {c: {"path": str(latency.resolve()), "device": c} for c in table.columns}
+    import_table(table, db, space=nb201, setting=nb201.setting("cifar10"), options=options)
+    return db
+
+
+def test_front_and_regret_by_hand() -> None:
+    costs = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 2.5, "e": 4.0}
+    accs = {"a": 50.0, "b": 70.0, "c": 80.0, "d": 60.0, "e": 79.0}
+    front = build_front(costs, accs)
+    assert [front.keys[i] for i in front.front] == ["a", "b", "c"]
+    assert front.regret(2.5, 60.0) == pytest.approx(10.0)  # b is cheaper and 10 points better
+    assert front.regret(4.0, 79.0) == pytest.approx(1.0)
+    assert front.regret(3.0, 80.0) == 0.0 and front.regret(0.5, 10.0) == 0.0
+    assert front.keys[front.best_within(2.9)] == "b" and front.best_within(0.9) is None
+    judged = front.judge("d", 2.5, 60.0)
+    assert judged["front_pick"]["key"] == "b" and judged["cheapest_as_accurate"]["key"] == "b" and not judged["on_front"]
+
+
+def test_table_cost_is_exact_and_compare_leaves_it_out(run_cli, tmp_path, device_table, nb201, cells) -> None:
+    db = tmp_path / "t.db"
+    assert run_cli("data", "import", str(device_table), "--space", "nb201", "--db", str(db))[0] == 0
+    code, out, err = run_cli("fit", "--db", str(db), "--device", "phone", "--predictor", "table", "--json",
+                             "-o", str(tmp_path / "phone.nascost"))
+    assert code == 0, err
+    meta = json.loads(out)["metadata"]
+    assert meta["n_train"] == len(cells) and meta["measurer"] == "table"
+    assert meta["measurer_options"]["device"] == "phone"
+    from nascost.cost import load_cost
+
+    pred, _ = load_cost(tmp_path / "phone.nascost", space=nb201)
+    table = read_table(device_table, nb201, columns=["phone"])
+    got = pred.predict(nb201.encode(cells[:50])).numpy()
+    assert np.allclose(got, table.columns["phone"][:50])
+    with pytest.raises(Exception, match="holds no cost"):
+        pred.predict(nb201.encode([a for a in nb201.sample_many(200, 99) if a.key() not in set(table.keys)][:1]))
+    code, out, err = run_cli("compare", "--db", str(db), "--device", "phone", "--predictors", "ridge,table", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["table"]["available"] is False and res["ridge"]["kendall_tau"] > 0.8
+
+
+def test_pareto_command_prints_the_front_and_regrets(run_cli, tmp_path, full_db, full_tables, nb201) -> None:
+    _, accuracy = full_tables
+    resnet = nb201.format_arch(nb201.resolve("resnet"))
+    code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
+                             "--device", "phone", "--arch", resnet, "--arch", "all-conv3x3", "--plot",
+                             str(tmp_path / "front.png"), "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["cells"] == 15625 and res["front_size"] >= 5
+    costs = [p["cost"] for p in res["front"]]
+    accs = [p["accuracy"] for p in res["front"]]
+    assert costs == sorted(costs) and accs == sorted(accs)
+    conv = res["judged"][1]
+    assert conv["regret"] == 0.0 and conv["on_front"]  # the most accurate cell is on the front
+    assert res["judged"][0]["regret"] >= 0 and (tmp_path / "front.png").stat().st_size > 1000
+    code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
+                             "--device", "gpu", "--budget", "8", "--budget", "1")
+    assert code == 0, err
+    assert "none within budget" in out
+    code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
+                             "--device", "watch")
+    assert code == 2 and "no rows" in err
+
+
+def _search(tmp_path, name, extra):
+    config = SearchConfig.build({
+        "space": "nb201", "dataset": "synthetic", "C": 4, "layers": 1, "epochs": 2, "batch_size": 8, "max_steps": 2,
+        "max_train_samples": 32, "threads": 1, "arch_learning_rate": 0.05, **extra,
+    })
+    return run_search(config, tmp_path / name, show_progress=False)
+
+
+def test_a_search_records_true_accuracy_cost_and_regret(run_cli, tmp_path, full_db, full_tables, nb201) -> None:
+    _, accuracy = full_tables
+    assert run_cli("fit", "--db", str(full_db), "--device", "phone", "--predictor", "ridge", "--train-size", "300",
+                   "--as-cost", "phone-ridge")[0] == 0
+    result = _search(tmp_path, "run", {"costs": ["phone-ridge"], "lambda": 0.5, "accuracy_table": str(accuracy)})
+    truth = result.summary["truth"]
+    arch = result.architecture
+    acc = {r["arch_str"]: float(r["cifar10_test"]) for r in csv.DictReader(accuracy.open())}
+    assert truth["accuracy"]["value"] == pytest.approx(acc[nb201.format_arch(arch)])
+    cost = truth["costs"]["phone-ridge"]
+    table = read_table(full_tables[0], nb201, columns=["phone"]).values("phone")
+    assert cost["value"] == pytest.approx(table[arch.key()])
+    front = build_front(table, {nb201.parse_arch(k).key(): v for k, v in acc.items()})
+    assert cost["regret"] == pytest.approx(front.regret(cost["value"], truth["accuracy"]["value"]))
+    assert cost["front"] and cost["front_pick"]["cost"] <= cost["value"] + 1e-9
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["truth"] == truth
+
+
+def test_the_exact_estimator_searches_on_the_table_itself(run_cli, tmp_path, full_db, full_tables, nb201) -> None:
+    assert run_cli("fit", "--db", str(full_db), "--device", "gpu", "--predictor", "table", "--as-cost", "gpu-table")[0] == 0
+    result = _search(tmp_path, "exact", {"costs": ["gpu-table"], "lambda": 2.0, "estimator": "exact"})
+    rows = [json.loads(line) for line in (tmp_path / "exact" / "metrics.jsonl").read_text().splitlines()]
+    table = read_table(full_tables[0], nb201, columns=["gpu"])
+    mean = float(np.mean(table.columns["gpu"]))
+    # a nearly uniform alpha: the expected cost is the mean over all cells, and lambda pulls it down
+    assert rows[0]["expected_cost"]["gpu-table"] == pytest.approx(mean, rel=0.05)
+    assert rows[-1]["expected_cost"]["gpu-table"] < rows[0]["expected_cost"]["gpu-table"]
+    assert result.summary["measured_cost"]["gpu-table"]["value"] == pytest.approx(table.values("gpu")[result.architecture.key()])
+    with pytest.raises(Exception, match="straight-through"):
+        _search(tmp_path, "st", {"costs": ["gpu-table"], "lambda": 1.0})
