@@ -86,7 +86,7 @@ def test_help_latency_files_with_their_index(run_cli, tmp_path, nb201, cells) ->
     data = load_data(db, space="nb201", device="pixel9")
     by_key = dict(zip(data.keys, data.values, strict=True))
     assert by_key[cells[7].key()] == 7.5
-    code, out, err = run_cli("data", "import", str(tmp_path / "pixel9.pt"), "--space", "nb201", "--db",
+    code, _out, err = run_cli("data", "import", str(tmp_path / "pixel9.pt"), "--space", "nb201", "--db",
                              str(tmp_path / "x.db"))
     assert code == 2 and "--index" in err and not (tmp_path / "x.db").exists()
 
@@ -119,7 +119,7 @@ def test_bad_tables_are_one_line_errors_and_write_nothing(run_cli, tmp_path, nb2
     rows = [[text if c == "ROW0" else c for c in r] for r in rows]
     path = write_csv(tmp_path / "bad.csv", ["arch_str", "dev"], rows)
     db = tmp_path / "bad.db"
-    code, out, err = run_cli("data", "import", str(path), "--space", "nb201", "--db", str(db))
+    code, _out, err = run_cli("data", "import", str(path), "--space", "nb201", "--db", str(db))
     assert code == 2 and len(err.strip().splitlines()) == 1
     import re
 
@@ -132,7 +132,7 @@ def test_unknown_device_column_and_missing_space(run_cli, tmp_path, device_table
     code, out, err = run_cli("data", "import", str(device_table), "--space", "nb201", "--db", str(db),
                              "--devices", "phon")
     assert code == 2 and "no device column 'phon'" in err and "did you mean 'phone'" in err and not db.exists()
-    code, out, err = run_cli("data", "import", str(device_table), "--db", str(db))
+    code, _out, err = run_cli("data", "import", str(device_table), "--db", str(db))
     assert code == 2 and "--space" in err
 
 
