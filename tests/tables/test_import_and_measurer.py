@@ -80,7 +80,7 @@ def test_help_latency_files_with_their_index(run_cli, tmp_path, nb201, cells) ->
     torch.save(lat.tolist(), tmp_path / "pixel9.pt")
     torch.save({nb201.format_arch(a): i for i, a in enumerate(cells)}, tmp_path / "str_arch2idx.pt")
     db = tmp_path / "h.db"
-    code, out, err = run_cli("data", "import", str(tmp_path / "pixel9.pt"), "--space", "nb201", "--db", str(db),
+    code, _out, err = run_cli("data", "import", str(tmp_path / "pixel9.pt"), "--space", "nb201", "--db", str(db),
                              "--index", str(tmp_path / "str_arch2idx.pt"))
     assert code == 0, err
     data = load_data(db, space="nb201", device="pixel9")
@@ -129,7 +129,7 @@ def test_bad_tables_are_one_line_errors_and_write_nothing(run_cli, tmp_path, nb2
 
 def test_unknown_device_column_and_missing_space(run_cli, tmp_path, device_table) -> None:
     db = tmp_path / "u.db"
-    code, out, err = run_cli("data", "import", str(device_table), "--space", "nb201", "--db", str(db),
+    code, _out, err = run_cli("data", "import", str(device_table), "--space", "nb201", "--db", str(db),
                              "--devices", "phon")
     assert code == 2 and "no device column 'phon'" in err and "did you mean 'phone'" in err and not db.exists()
     code, _out, err = run_cli("data", "import", str(device_table), "--db", str(db))
