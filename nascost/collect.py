@@ -211,12 +211,15 @@ def run_campaign(
     campaign: str | None = None,
     ray_address: str | None = None,
     passes: int = 1,
+    archs: list[Architecture] | None = None,
 ) -> CampaignSummary:
     """Measure ``n`` architectures sampled from ``seed`` into ``db_path`` (resumable).
 
     ``reference_every=0`` turns drift detection off. ``passes`` > 1 visits
     every architecture that many times, one pass over all of them after the
     other, and pools the visits' samples in its row. See the module docstring.
+    ``archs`` measures these architectures instead of sampling (a transfer
+    plan; resumable as long as the same list is given again).
     """
     if n < 1:
         raise NascostError(f"--n must be at least 1 (got {n})")
@@ -241,7 +244,10 @@ def run_campaign(
             )
         _import_ray()
     validate_campaign(db_path, space, measurer, here=executor == "local")
-    archs = sample_architectures(space, n, seed)
+    if archs is None:
+        archs = sample_architectures(space, n, seed)
+    else:
+        archs = list({a.key(): a for a in archs}.values())[:n]
     campaign = campaign or f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     if executor == "ray":
         return _run_ray(db_path, space, measurer, setting, archs, batch, seed, campaign, progress,

@@ -213,6 +213,8 @@ class PredictorMetadata(BaseModel):
     target_scaling: str = "none"
     n_train: int = 0
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    #: Transferred costs: the source devices they were fitted from (``nascost fit --transfer-from``).
+    sources: list[dict[str, Any]] = Field(default_factory=list)
     #: Paired timing's anchor (the reference network's latency) of the training
     #: data: measure with this anchor to compare measurements with predictions.
     reference_latency: float | None = None
@@ -249,7 +251,7 @@ def _digest(meta_json: str, state_json: str, tensors: dict[str, torch.Tensor]) -
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 

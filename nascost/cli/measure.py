@@ -126,6 +126,10 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
 @click.option("--passes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Visit every architecture this many times, in separate passes, pooling the samples "
                    "(spreads each over separate times; re-run with a higher value to add passes).")
+@click.option("--plan", type=click.Choice(["random", "transfer"]), default="random", show_default=True,
+              help="Which architectures: sampled at random, or the N a transfer from --transfer-from needs most.")
+@click.option("--transfer-from", "transfer_from", multiple=True, metavar="SOURCES",
+              help="With --plan transfer: the source devices (as for 'nascost fit --transfer-from').")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where to measure: this process, or Ray workers (extra 'ray').")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
@@ -135,19 +139,34 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
 def collect_cmd(space: str, measurer: str, n: int, db: str, seed: int, setting: str | None,
                 channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
                 runs: int | None, warmup: int | None, opts: tuple[str, ...], reference_every: int,
-                drift_threshold: float, passes: int, executor: str, ray_address: str | None, quiet: bool,
-                as_json: bool) -> None:
-    """Measure N sampled architectures into a cost database (resumable: re-run to continue)."""
-    from nascost.collect import run_campaign
+                drift_threshold: float, passes: int, plan: str, transfer_from: tuple[str, ...], executor: str,
+                ray_address: str | None, quiet: bool, as_json: bool) -> None:
+    """Measure N architectures into a cost database (resumable: re-run to continue).
+
+    The architectures are sampled from --seed, or with --plan transfer chosen for a
+    transfer from other devices (the N that pin down the new device best).
+    """
+    from nascost.collect import run_campaign, validate_campaign
 
     sp = plugins.get_space(space)
     st = _setting(sp, setting, channels, layers, input_size)
     options = _measurer_options(measurer, opts, runs, warmup)
     m = plugins.get_measurer(measurer, options)
+    archs = None
+    if plan == "transfer":
+        if not transfer_from:
+            raise NascostError("--plan transfer chooses architectures for a transfer: add --transfer-from SOURCES")
+        validate_campaign(db, sp, m, here=executor == "local")
+        from nascost.transfer import load_sources, plan_architectures
+
+        sources = load_sources(transfer_from, sp, seed=seed)
+        archs = plan_architectures(sp, sources, n, seed=seed)
+    elif transfer_from:
+        raise NascostError("--transfer-from chooses the architectures of --plan transfer; add --plan transfer")
     summary = run_campaign(
         db, space=sp, measurer=m, setting=st, n=n, seed=seed, batch_size=batch_size,
         reference_every=reference_every, drift_threshold=drift_threshold, executor=executor,
-        progress=not quiet, measurer_options=options, ray_address=ray_address, passes=passes,
+        progress=not quiet, measurer_options=options, ray_address=ray_address, passes=passes, archs=archs,
     )
     if as_json:
         echo_json(summary.to_dict())

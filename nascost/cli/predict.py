@@ -56,7 +56,11 @@ def _fmt(v: Any, digits: int = 4) -> str:
 
 @click.command("fit")
 @click.option("--db", type=click.Path(dir_okay=False), help="Cost database from 'nascost collect' (not for flops/lut).")
-@click.option("--predictor", "predictor_name", required=True, help="Predictor name: lpm, ridge, xgboost, flops, lut, ...")
+@click.option("--predictor", "predictor_name",
+              help="Predictor name: lpm, ridge, xgboost, flops, lut, table, ... [with --transfer-from: transfer]")
+@click.option("--transfer-from", "transfer_from", multiple=True, metavar="SOURCES",
+              help="Fit the target rows (--db) from other devices: comma-separated databases (DB or DB:DEVICE) "
+                   "and cost-store names (repeatable).")
 @click.option("--space", help="Search space (default: the database's).")
 @click.option("--setting", help="Setting name (filters the database; required to build flops/lut).")
 @click.option("--device", help="Device of the rows to fit on: fingerprint (prefix) or name (a table's column).")
@@ -79,7 +83,8 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--train-size", type=int, help="Train on a seeded random subset of this many rows (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 @config_option
-def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str | None, device: str | None,
+def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str, ...], space: str | None,
+            setting: str | None, device: str | None,
             measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
             input_size: int | None, measurer_opts: tuple[str, ...], include_flagged: bool, exclude_noisy: bool,
             campaign: str | None, output: str | None,
@@ -91,7 +96,16 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
     from nascost.predict import save_predictor
 
     options = parse_kv(opts, "--opt")
+    if predictor_name is None:
+        if not transfer_from:
+            raise NascostError("name the predictor with --predictor (e.g. lpm), or give --transfer-from SOURCES")
+        predictor_name = "transfer"
     cls = plugins.get("predictors", predictor_name)
+    if transfer_from and not getattr(cls, "transfers", False):
+        raise NascostError(f"--transfer-from needs a predictor that transfers between devices (transfer), "
+                           f"not {predictor_name!r}")
+    if getattr(cls, "transfers", False) and not transfer_from:
+        raise NascostError(f"predictor {predictor_name!r} is fitted from other devices: add --transfer-from SOURCES")
     cls.parse_options(options)  # validate before any work
     if as_cost is not None:
         CostStore.check_name(as_cost)
@@ -102,8 +116,24 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
     if out is not None and out.is_dir():
         raise NascostError(f"{str(out)!r} is a directory; give a file name with -o")
     overrides = {"channels": channels, "layers": layers, "input_size": input_size}
+    report = None
     with _bar("epoch" if cls.requires_fit else "net", as_json, "fitting" if cls.requires_fit else "building") as bar:
-        if cls.requires_fit:
+        if transfer_from:
+            if db is None:
+                raise NascostError("--transfer-from fits the target device's rows: pass them with --db FILE")
+            if any(v is not None for v in overrides.values()) or measurer_opts:
+                raise NascostError("--channels/--layers/--input-size/--measurer-opt shape a built predictor, not a transfer")
+            from nascost.fit import load_data
+            from nascost.transfer import fit_transfer
+
+            data = load_data(db, space=space_obj.name, setting=setting, device=device, measurer=measurer,
+                             batch_size=batch_size, include_flagged=include_flagged, exclude_noisy=exclude_noisy,
+                             campaign=campaign)
+            if train_size is not None:
+                data = _subset(data, train_size, seed)
+            model, meta, report = fit_transfer(data, transfer_from, space=space_obj, predictor=predictor_name,
+                                               options=options, progress=bar, seed=seed)
+        elif cls.requires_fit:
             if any(v is not None for v in overrides.values()):
                 raise NascostError("--channels/--layers/--input-size shape a built predictor; with --db use --setting")
             if db is None:
@@ -147,11 +177,13 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
             tmp_file = save_predictor(model, Path(tmp) / "predictor.nascost", meta)
             written.append(str(CostStore().put(as_cost, tmp_file)))
     if as_json:
-        echo_json({"files": written, "metadata": meta.model_dump(mode="json")})
+        echo_json({"files": written, "metadata": meta.model_dump(mode="json"), **({"transfer": report} if report else {})})
         return
     m = meta.metrics
     click.echo(f"{meta.predictor} for {meta.context()}")
-    if cls.requires_fit:
+    if report is not None:
+        _print_transfer(report, meta)
+    elif cls.requires_fit:
         click.echo(
             f"trained on {meta.n_train} architectures; held out {_fmt(m.get('n_test'))}: MAE {_fmt(m.get('mae'))} "
             f"{meta.unit}, MAPE {_fmt(m.get('mape'))}%, Kendall tau {_fmt(m.get('kendall_tau'))}, "
@@ -161,6 +193,34 @@ def fit_cmd(db: str | None, predictor_name: str, space: str | None, setting: str
         click.echo(f"built from {meta.n_train} architectures; " + ", ".join(f"{k} {_fmt(v)}" for k, v in m.items()))
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def _subset(data: Any, n: int, seed: int) -> Any:
+    """A seeded random ``n`` of the rows (e.g. ten rows of an imported table, as a new device would give)."""
+    import dataclasses
+
+    import numpy as np
+
+    if not 2 <= n <= len(data):
+        raise NascostError(f"--train-size {n}: choose between 2 and the {len(data)} selected rows")
+    idx = np.sort(np.random.default_rng(seed).permutation(len(data))[:n])
+    enc = data.encodings[idx] if data.encodings is not None and len(data.encodings) else data.encodings
+    return dataclasses.replace(data, archs=[data.archs[i] for i in idx], values=data.values[idx],
+                               keys=[data.keys[i] for i in idx], encodings=enc)
+
+
+def _print_transfer(report: dict[str, Any], meta: Any) -> None:
+    loo = report.get("leave_one_out") or {}
+    click.echo(f"transferred from {len(report['sources'])} source(s) with {report['target_rows']} target rows "
+               f"(method {meta.options.get('method')})")
+    if loo:
+        click.echo(f"leave-one-out on the target rows: Spearman {_fmt(loo.get('spearman'))}, Kendall tau "
+                   f"{_fmt(loo.get('kendall_tau'))}, MAPE {_fmt(loo.get('mape'))}%")
+    closest = report.get("closest_source")
+    if closest:
+        click.echo(f"closest source: {closest['name']} (Spearman {_fmt(closest['spearman'])} on the target rows)")
+    for w in report.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
 
 
 @click.command("compare")
@@ -309,7 +369,59 @@ def costs_list_cmd(as_json: bool) -> None:
     )
 
 
+@click.command("predict")
+@click.argument("archs", nargs=-1, metavar="[ARCH]...")
+@click.option("--cost", "cost", required=True, help="A cost-store name (nascost costs list) or a predictor file.")
+@click.option("--space", required=True, help="Search space of the architectures.")
+@click.option("--file", "arch_file", type=click.Path(dir_okay=False),
+              help="Architectures one per line: the space's text form (a NAS-Bench-201 string), a preset, or "
+                   "genotype JSON; blank lines and '#' comments are skipped.")
+@click.option("--setting", help="The setting whose cost-store entry to use (default: any).")
+@click.option("--batch-size", type=int, help="The batch size whose cost-store entry to use (default: any).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the cost and one object per architecture.")
+@config_option
+def predict_cmd(archs: tuple[str, ...], cost: str, space: str, arch_file: str | None, setting: str | None,
+                batch_size: int | None, as_json: bool) -> None:
+    """Print a cost's prediction for given architectures (how to check a cost, and score it)."""
+    from nascost.cost import load_cost
+
+    sp = plugins.get_space(space)
+    refs = [(f"argument {i + 1}", a) for i, a in enumerate(archs)]
+    if arch_file is not None:
+        path = Path(arch_file)
+        if not path.is_file():
+            raise NascostError(f"architecture file {arch_file!r} does not exist")
+        try:
+            lines = path.read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NascostError(f"cannot read {arch_file!r}: {exc}") from None
+        refs += [(f"{arch_file} line {n}", line.strip()) for n, line in enumerate(lines, 1)
+                 if line.strip() and not line.lstrip().startswith("#")]
+    if not refs:
+        raise NascostError("give architectures to predict: as arguments or with --file ARCHS.txt")
+    resolved = []
+    for where, ref in refs:
+        try:
+            resolved.append(sp.resolve(ref))
+        except NascostError as exc:
+            raise NascostError(f"{where}: {exc}") from None
+    st = sp.setting(setting) if setting else None
+    pred, meta = load_cost(cost, space=sp, setting=st, batch_size=batch_size)
+    import torch
+
+    with torch.no_grad():
+        values = torch.as_tensor(pred.predict(sp.encode(resolved))).reshape(-1).tolist()
+    rows = [{"arch": sp.format_arch(a), "key": a.key(), "predicted": float(v)} for a, v in zip(resolved, values, strict=True)]
+    if as_json:
+        echo_json({"cost": cost, "predictor": meta.predictor, "unit": meta.unit, "context": meta.context(),
+                   "n_train": meta.n_train, "sources": [s.get("name") for s in meta.sources], "predictions": rows})
+        return
+    print_table(f"{cost}: {meta.predictor} ({meta.context()})", ["architecture", f"predicted ({meta.unit})"],
+                [[r["arch"], _fmt(r["predicted"])] for r in rows])
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(fit_cmd)
+    cli.add_command(predict_cmd)
     cli.add_command(compare_cmd)
     cli.add_command(costs_group)
