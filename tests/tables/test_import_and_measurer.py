@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from nb201_tables import DEVICES, write_csv
 
 from nascost import plugins
 from nascost.collect import run_campaign
 from nascost.data import CostDatabase, database_info
 from nascost.fit import load_data
 from nascost.tables import read_accuracy_table, read_table
-
-from nb201_tables import DEVICES, write_csv
 
 
 def test_import_makes_one_group_per_device_named_after_the_table(run_cli, tmp_path, device_table, cells) -> None:

@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from nb201_tables import DEVICES, cell_costs, write_csv
 from scipy import stats
 
 from nascost import plugins
@@ -20,8 +21,6 @@ from nascost.data import import_table
 from nascost.fit import load_data
 from nascost.tables import read_table
 from nascost.transfer import Source, d_optimal, fit_transfer, load_sources, plan_architectures
-
-from nb201_tables import DEVICES, cell_costs, write_csv
 
 FAST = {"epochs": 40, "finetune_steps": 60}
 
@@ -88,7 +87,7 @@ def test_a_device_unlike_every_source_is_warned_about(tmp_path, three_devices, n
 
 
 def test_fit_transfer_from_the_cli_stores_an_ordinary_cost(run_cli, tmp_path, three_devices, nb201, cells) -> None:
-    target_db, truth = _target(tmp_path, nb201, cells, [0.15, 0.35, 1.8, 4.0, 1.1])
+    target_db, _truth = _target(tmp_path, nb201, cells, [0.15, 0.35, 1.8, 4.0, 1.1])
     code, out, err = run_cli("fit", "--db", str(target_db), "--transfer-from", f"{three_devices}:phone",
                              "--transfer-from", f"{three_devices}:gpu", "--opt", "epochs=40", "--as-cost", "new-t")
     assert code == 0, err
@@ -158,9 +157,9 @@ def test_collect_plan_transfer_is_deterministic_and_resumable(run_cli, tmp_path,
 
 def test_transfer_works_in_another_space(register_plugin, tmp_path) -> None:
     """The toy chain space of the measurement tests: a campaign at one size transfers to another."""
-    from nascost.collect import run_campaign
-
     from measure.fakes import CostModelMeasurer, ToyPlugin
+
+    from nascost.collect import run_campaign
 
     register_plugin(ToyPlugin, "toy-transfer")
     space = plugins.get_space("toy")
@@ -170,7 +169,7 @@ def test_transfer_works_in_another_space(register_plugin, tmp_path) -> None:
     target_db = tmp_path / "toy-small.db"
     run_campaign(target_db, space=space, measurer=CostModelMeasurer(), setting="small", n=10, seed=5,
                  progress=False, reference_every=0)
-    model, meta, report = fit_transfer(load_data(target_db, space="toy"), str(db), space=space, options=FAST)
+    model, meta, _report = fit_transfer(load_data(target_db, space="toy"), str(db), space=space, options=FAST)
     truth = load_data(db, space="toy")  # at the small setting the costs scale but rank alike
     with torch.no_grad():
         pred = model.predict(space.encode(truth.archs)).numpy()
