@@ -1,6 +1,6 @@
-"""Transfer between devices on NAS-Bench-201's public latency tables (docs/benchmarks.md, issue 18).
+"""Transfer between devices (docs/benchmarks.md, issue 18): NAS-Bench-201's public tables, and DARTS campaigns.
 
-Leave one device out: for each device of the table, the sources are all other
+``nb201``: leave one device out: for each device of the table, the sources are all other
 devices except other batch sizes of the same GPU (``titanx_1`` is no source
 for ``titanx_32``); the target gets 5 / 10 / 20 / 50 / 100 rows. HELP's protocol
 (Lee et al., NeurIPS 2021, ``loader.py``): rows are in benchmark index order;
@@ -10,13 +10,20 @@ of architectures 0-899, the test set is the central 80% of architectures
 seeds. ``--plan`` adds the rows chosen by ``nascost collect --plan transfer``
 (D-optimal in the sources' predictions, test cells excluded) instead of random ones.
 
+``darts``: the repository's 5,000-row paired CPU campaign (``data/darts-cpu-paired-c8l5s16``,
+C=8, 5 cells, 16x16) as the source; the target is the ``imagenet`` setting (C=48, 14 cells,
+224x224) on the same CPU: target rows drawn from its 2,000 training rows
+(``darts-cpu-paired-imagenet-q`` and ``-more``), scored on its precise test campaign (150
+architectures, 60 paired runs); beside an LPM fitted from scratch on 2,000 target rows.
+
 Usage::
 
-    .venv/bin/python benchmarks/transfer.py --table ../shared/data/nb201/latency.csv.gz \\
+    .venv/bin/python benchmarks/transfer.py nb201 --table ../shared/data/nb201/latency.csv.gz \\
         [--rows 5,10,20,50,100] [--seeds 5] [--methods mixture,embedding,ridge,finetune] [--plan] \\
         [--devices pixel3,gold_6240] [--json results.json]
+    .venv/bin/python benchmarks/transfer.py darts [--rows 10,50] [--seeds 5] [--plan]
 
-Prints markdown tables (per row count the mean over devices; at 10 rows every
+Prints markdown tables (nb201: per row count the mean over devices; at 10 rows every
 device). Source models are cached in ``--cache`` (default: a temporary
 NASCOST_HOME), so each set of sources is fitted once for all methods.
 """
@@ -62,17 +69,26 @@ def ridge_scratch(x: np.ndarray, y: np.ndarray, xt: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--table", required=True)
-    ap.add_argument("--rows", default="5,10,20,50,100")
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--methods", default="mixture,embedding,ridge,finetune")
-    ap.add_argument("--devices", help="targets (default: every column)")
-    ap.add_argument("--plan", action="store_true", help="also the D-optimal plan's rows at each row count")
-    ap.add_argument("--cache", help="NASCOST_HOME for cached source models (default: a temporary directory)")
-    ap.add_argument("--json", help="write every figure to this file")
+    sub = ap.add_subparsers(dest="what", required=True)
+    nb = sub.add_parser("nb201", help="leave one device out on a NAS-Bench-201 latency table")
+    nb.add_argument("--table", required=True)
+    nb.add_argument("--rows", default="5,10,20,50,100")
+    nb.add_argument("--devices", help="targets (default: every column)")
+    da = sub.add_parser("darts", help="the 5,000-row cifar-small campaign to the imagenet setting")
+    da.add_argument("--rows", default="10,50")
+    da.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "data"))
+    for p in (nb, da):
+        p.add_argument("--seeds", type=int, default=5)
+        p.add_argument("--methods", default="mixture,embedding,ridge,finetune")
+        p.add_argument("--plan", action="store_true", help="also the D-optimal plan's rows at each row count")
+        p.add_argument("--cache", help="NASCOST_HOME for cached source models (default: a temporary directory)")
+        p.add_argument("--json", help="write every figure to this file")
     args = ap.parse_args()
     os.environ["NASCOST_HOME"] = args.cache or tempfile.mkdtemp(prefix="nascost-transfer-")
     torch.set_num_threads(1)
+    if args.what == "darts":
+        darts(args)
+        return
 
     from nascost import plugins
     from nascost.tables import read_table
@@ -138,6 +154,74 @@ def main() -> None:
         print(f"| {t} | " + " | ".join(f"{results[t][n][10]['spearman']:.3f}" for n in names if 10 in results[t][n]) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps({"targets": targets, "results": results, "published": PUBLISHED}, indent=1))
+
+
+def darts(args: argparse.Namespace) -> None:
+    """The DARTS space: from the cifar-small campaign to the imagenet setting on the same CPU."""
+    from nascost import plugins
+    from nascost.data import import_csv
+    from nascost.fit import load_data
+    from nascost.transfer import load_sources, plan_architectures
+
+    space = plugins.get_space("darts")
+    work = Path(tempfile.mkdtemp(prefix="nascost-darts-transfer-"))
+    data = Path(args.data)
+    import_csv(data / "darts-cpu-paired-c8l5s16.csv.gz", work / "src.db")
+    for name in ("darts-cpu-paired-imagenet-q.csv.gz", "darts-cpu-paired-imagenet-q-more.csv.gz"):
+        import_csv(data / name, work / "target.db")
+    test_campaign = "20261128T074243-6600da"
+    everything = load_data(work / "target.db", space="darts")
+    test = load_data(work / "target.db", space="darts", campaign=test_campaign)
+    test_keys = set(test.keys)
+    train_idx = np.array([i for i, k in enumerate(everything.keys) if k not in test_keys])
+    x_all = space.encode(everything.archs).to(torch.float32)
+    y_all = everything.values
+    xt, yt = space.encode(test.archs).to(torch.float32), test.values
+    t0 = time.perf_counter()
+    sources = load_sources(str(work / "src.db"), space)
+    print(f"# source: {sources[0].name}, {len(sources[0].y)} rows; target: {len(train_idx)} training rows, "
+          f"{len(test)} test rows (campaign {test_campaign})", file=sys.stderr)
+    rows = [int(r) for r in args.rows.split(",")]
+    table: list[tuple[str, int, float, float]] = []
+
+    def score(pred: np.ndarray) -> tuple[float, float]:
+        return float(stats.spearmanr(pred, yt).statistic), float(stats.kendalltau(pred, yt).statistic)
+
+    for k in rows:
+        picks = [np.random.default_rng(seed).choice(train_idx, k, replace=False) for seed in range(args.seeds)]
+        variants = [("random", picks)]
+        if args.plan:
+            # the plan among the architectures the target campaign measured
+            cand = {everything.keys[i]: i for i in train_idx}
+            planned = plan_architectures(space, sources, k, candidates=[everything.archs[i] for i in train_idx])
+            variants.append(("plan", [np.array([cand[a.key()] for a in planned])]))
+        for method in [*args.methods.split(","), "ridge-scratch"]:
+            for kind, pick_list in variants:
+                res = []
+                for pick in pick_list:
+                    if method == "ridge-scratch":
+                        pred = ridge_scratch(x_all[pick].numpy(), y_all[pick], xt.numpy())
+                    else:
+                        model = plugins.get_predictor("transfer", {"method": method})
+                        model.fit(x_all[pick], torch.as_tensor(y_all[pick]), sources=sources, space=space)
+                        with torch.no_grad():
+                            pred = model.predict(xt).numpy()
+                    res.append(score(pred))
+                if res:
+                    table.append((f"{method}/{kind}", k, float(np.mean([r[0] for r in res])),
+                                  float(np.mean([r[1] for r in res]))))
+    lpm_rows = min(2000, len(train_idx))
+    lpm = plugins.get_predictor("lpm")
+    pick = np.random.default_rng(0).choice(train_idx, lpm_rows, replace=False)
+    lpm.fit(x_all[pick], torch.as_tensor(y_all[pick]), space=space)
+    with torch.no_grad():
+        table.append(("lpm from scratch", lpm_rows, *score(lpm.predict(xt).numpy())))
+    print(f"# {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print("\n| method | target rows | Spearman | Kendall tau |\n|---|---|---|---|")
+    for name, k, rho, tau in table:
+        print(f"| {name} | {k} | {rho:.3f} | {tau:.3f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(table, indent=1))
 
 
 if __name__ == "__main__":

@@ -123,8 +123,10 @@ def plot_front(front: Front, path: str | Path, *, points: list[dict[str, Any]] |
         ax.scatter(front.costs, front.accs, s=3, color="#c8c8c8", label=f"all {len(front):,} cells", zorder=1,
                    rasterized=True)
     idx = front.front
-    ax.step(front.costs[idx], front.accs[idx], where="post", color="black", lw=1.2, label="true Pareto front",
-            zorder=2)
+    right = max([float(front.costs[-1])] + [p["cost"] for p in points or []])
+    xs = np.append(front.costs[idx], right)  # the best cell stays the best for any larger budget
+    ys = np.append(front.accs[idx], front.accs[idx[-1]])
+    ax.step(xs, ys, where="post", color="black", lw=1.2, label="true Pareto front", zorder=2)
     palette = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink",
                "tab:olive", "tab:cyan"]
     groups: dict[str, str] = {}

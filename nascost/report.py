@@ -573,9 +573,94 @@ def _space(name: str | None) -> Any:
         return None
 
 
-def build_report(paths: list[str | Path], output: str | Path, title: str | None = None) -> dict[str, Any]:
-    """Write the HTML report and its PNGs; return what was written."""
+# --- ground truth ------------------------------------------------------------------------
+
+
+def run_truth(run: Run, space: Any, accuracy: Any) -> dict[str, Any]:
+    """The run's ground truth: what its search recorded, its accuracy from ``accuracy`` where given."""
+    truth = json.loads(json.dumps(run.summary.get("truth") or {}))
+    if accuracy is not None and space is not None and run.spec is not None:
+        try:
+            value = accuracy.get(space.validate(run.spec))
+        except NascostError:
+            value = None
+        truth["accuracy"] = {"table": accuracy.label(), "value": value}
+    return truth
+
+
+def _table_front(run: Run, space: Any, accuracy: Any, unit: str) -> Any:
+    """The full front of the run's first table cost (every cell), where the table is still on disk."""
+    from nascost import plugins
+    from nascost.pareto import build_front
+
+    for c in run.config.get("costs", []):
+        opts = c.get("measurer_options") if isinstance(c, dict) else None
+        if not opts:
+            continue
+        try:
+            known = plugins.get_measurer("table", opts).known_costs(space)
+        except (NascostError, KeyError):
+            return None
+        return build_front(known, accuracy.values, names=accuracy.names, unit=unit)
+    return None
+
+
+def truth_fronts(runs: list[Run], accuracy: Any = None) -> list[dict[str, Any]]:
+    """Per device: its true front and the runs' derived cells on it (true cost, accuracy, regret)."""
+    from nascost.pareto import build_front
+
+    by_device: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        space = _space(run.space_name)
+        truth = run_truth(run, space, accuracy)
+        acc = (truth.get("accuracy") or {}).get("value")
+        for name, c in (truth.get("costs") or {}).items():
+            if acc is None or c.get("value") is None:
+                continue
+            entry = by_device.setdefault(c["device"], {"device": c["device"], "unit": c.get("unit", ""),
+                                                       "front": None, "points": []})
+            if entry["front"] is None and accuracy is not None and space is not None:
+                entry["front"] = _table_front(run, space, accuracy, entry["unit"])
+            if entry["front"] is None and c.get("front"):
+                pts = c["front"]
+                entry["front"] = build_front({p[2]: p[0] for p in pts}, {p[2]: p[1] for p in pts},
+                                             names={p[2]: p[2] for p in pts}, unit=entry["unit"])
+            label = run.path.name
+            entry["points"].append({"run": run.name, "cost_name": name, "cost": float(c["value"]), "accuracy": float(acc),
+                                    "label": label, "group": _kind(run)})
+    for entry in by_device.values():
+        front = entry["front"]
+        for p in entry["points"]:
+            if front is not None:
+                p.update({k: v for k, v in front.judge(None, p["cost"], p["accuracy"]).items()
+                          if k in ("regret", "front_pick")})
+    return [e for e in by_device.values() if e["front"] is not None]
+
+
+def _kind(run: Run) -> str:
+    active = [n for n, lam in run.lambdas.items() if lam]
+    if not active:
+        return "no cost term (λ=0)"
+    return "FLOPs-aware" if any("flop" in n.lower() for n in active) else "latency-aware"
+
+
+def build_report(paths: list[str | Path], output: str | Path, title: str | None = None,
+                 accuracy_table: str | None = None) -> dict[str, Any]:
+    """Write the HTML report and its PNGs; return what was written.
+
+    ``accuracy_table`` (``FILE[:COLUMN]``) scores every derived cell against the true
+    accuracies and draws it on its device's true front (searches record their own
+    truth when they were given one).
+    """
     runs, references = expand(paths)
+    accuracy = None
+    if accuracy_table:
+        from nascost.tables import read_accuracy_table
+
+        space = next((s for s in (_space(r.space_name) for r in runs) if s is not None), None)
+        if space is None:
+            raise NascostError("--accuracy-table needs the runs' search space installed")
+        accuracy = read_accuracy_table(accuracy_table, space)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     stem = output.stem
@@ -618,6 +703,26 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
               "; ".join(f"{k} {v:.4g}" for k, v in (r.get("predicted") or {}).items()) or None,
               (r.get("counts") or {}).get("params"), (r.get("counts") or {}).get("macs")] for r in references],
         ))  # fmt: skip
+
+    fronts = truth_fronts(runs, accuracy)
+    if fronts:
+        from nascost.pareto import plot_front
+
+        parts.append("<h2>Against the truth</h2>")
+        parts.append('<p class="note">True accuracy from the accuracy table, true cost from the device\'s '
+                     "table; regret: the accuracy points the true front gains at the same or lower cost.</p>")
+        for k, entry in enumerate(fronts):
+            path = keep(plot_front(entry["front"], png(f"truth-{k}"), points=entry["points"],
+                                   title=f"{entry['device']}: derived cells on the true front"))
+            parts.append(f"<h3>{html.escape(entry['device'])}</h3>")
+            parts.append(_img(path, f"derived cells on the true front of {entry['device']}"))
+            parts.append(_table(
+                ["run", "cost", f"true cost ({entry['unit']})", "true accuracy (%)", "regret (points)",
+                 "front at this cost", "its accuracy (%)"],
+                [[p["run"], p["cost_name"], p["cost"], p["accuracy"], p.get("regret"),
+                  (p.get("front_pick") or {}).get("arch"), (p.get("front_pick") or {}).get("accuracy")]
+                 for p in sorted(entry["points"], key=lambda q: q["cost"])],
+            ))
 
     if len(runs) > 1 or references:
         pareto = keep(plot_pareto(runs, references, png("pareto")))

@@ -268,19 +268,24 @@ class ResolvedCost:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def check_exact(space: Any) -> None:
+    """The ``exact`` estimator needs a space small enough to enumerate."""
+    from nascost.penalty import EXACT_LIMIT
+
+    size = space.num_architectures()
+    if size is None or size > EXACT_LIMIT:
+        raise NascostError(
+            f"--estimator exact sums over every architecture, and space {space.name!r} "
+            f"{'cannot enumerate them' if size is None else f'has {size:,}'}; use --estimator st or reinforce"
+        )
+
+
 def make_cost_terms(
     config: SearchConfig, costs: list[ResolvedCost], space: Any
 ) -> tuple[list[CostTerm], dict[str, float]]:
     """One :class:`CostTerm` per cost; ``--target`` applies to the first cost."""
-    from nascost.penalty import EXACT_LIMIT
-
     if costs and config.estimator == "exact":
-        size = space.num_architectures()
-        if size is None or size > EXACT_LIMIT:
-            raise NascostError(
-                f"--estimator exact sums over every architecture, and space {space.name!r} "
-                f"{'cannot enumerate them' if size is None else f'has {size:,}'}; use --estimator st or reinforce"
-            )
+        check_exact(space)
     terms: list[CostTerm] = []
     refs: dict[str, float] = {}
     for i, cost in enumerate(costs):
@@ -575,6 +580,8 @@ def _run_search(
     if dataset is None:
         dataset = plugins.get_dataset(config.dataset, config.dataset_options or None)
     config = config.with_defaults(space.search_defaults())
+    if config.costs and config.estimator == "exact":
+        check_exact(space)
     accuracy = None
     if config.accuracy_table:
         from nascost.tables import read_accuracy_table

@@ -236,21 +236,24 @@ def d_optimal(features: np.ndarray, k: int, *, exclude: set[int] | None = None, 
 
 def plan_architectures(space: Any, sources: list[Source], k: int, *, predictor: str = "transfer",
                        options: dict[str, Any] | None = None, seed: int = 0, components: int = 5,
-                       progress: Any = None, exclude: set[str] | None = None) -> list[Architecture]:
+                       progress: Any = None, exclude: set[str] | None = None,
+                       candidates: list[Architecture] | None = None) -> list[Architecture]:
     """The ``k`` architectures to measure on a new device, for a transfer from ``sources``.
 
     The sources' model predicts every candidate (all architectures of a small
     space, else a seeded sample); the design is D-optimal on the intercept and the
     first ``components`` principal components of those predictions, the
     directions in which devices differ. Deterministic for the same sources and seed.
-    ``exclude`` holds keys of architectures not to choose (a benchmark's test set).
+    ``exclude`` holds keys of architectures not to choose (a benchmark's test set);
+    ``candidates`` replaces the pool (e.g. architectures already measured elsewhere).
     """
     if k < 1:
         raise NascostError(f"--n must be at least 1 (got {k})")
     model = plugins.get_predictor(predictor, options)
     if not getattr(model, "transfers", False):
         raise NascostError(f"predictor {predictor!r} does not transfer between devices (use 'transfer')")
-    candidates = pool_architectures(space, seed)
+    if candidates is None:
+        candidates = pool_architectures(space, seed)
     x = space.encode(candidates).to(torch.float32)
     feats = model.source_features(x, sources=sources, space=space, progress=progress)
     f = feats - feats.mean(0)

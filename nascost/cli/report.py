@@ -13,9 +13,12 @@ from nascost.config import config_option
 @click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(dir_okay=False),
               help="HTML file to write; its PNGs go next to it.")
 @click.option("--title", default=None, help="Title of the page.")
+@click.option("--accuracy-table", metavar="FILE[:COLUMN]",
+              help="True accuracies: score every derived cell and draw it on its device's true Pareto front.")
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 @config_option
-def report_cmd(run_dirs: tuple[str, ...], output: str, title: str | None, as_json: bool) -> None:
+def report_cmd(run_dirs: tuple[str, ...], output: str, title: str | None, accuracy_table: str | None,
+               as_json: bool) -> None:
     """Report on RUN_DIRS (search, training or sweep directories) in one HTML file.
 
     Shows the derived cells, architecture-weight evolution, loss and accuracy curves,
@@ -24,7 +27,7 @@ def report_cmd(run_dirs: tuple[str, ...], output: str, title: str | None, as_jso
     """
     from nascost.report import build_report
 
-    result = build_report(list(run_dirs), output, title=title)
+    result = build_report(list(run_dirs), output, title=title, accuracy_table=accuracy_table)
     if as_json:
         echo_json(result)
         return

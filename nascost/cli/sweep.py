@@ -25,6 +25,9 @@ from nascost.config import config_option
 @click.option("--layers", type=int, default=None, help="Supernet cells.")
 @click.option("--batch-size", type=int, default=None, help="Search batch size.")
 @click.option("--max-steps", type=int, default=None, help="Cap on search steps per epoch.")
+@click.option("--accuracy-table", metavar="FILE[:COLUMN]",
+              help="True accuracies: each search records its derived cell's, its true cost and regret; the report "
+                   "draws them on the device's true front.")
 @click.option("--search-opt", "search_opts", multiple=True, metavar="KEY=VALUE",
               help="Any other search option (see 'nascost config schema search'), e.g. arch_learning_rate=0.003.")
 @click.option("--train", "train_preset", type=click.Choice(["quick", "cifar", "imagenet"]), default=None,
@@ -44,7 +47,7 @@ from nascost.config import config_option
 def sweep_cmd(
     space: str, costs: tuple[str, ...], lambdas: str, dataset: str, out: str, executor: str, resources: str,
     calibrate: int, epochs: int | None, C: int | None, layers: int | None, batch_size: int | None,
-    max_steps: int | None, search_opts: tuple[str, ...], train_preset: str | None, train_dataset: str | None,
+    max_steps: int | None, accuracy_table: str | None, search_opts: tuple[str, ...], train_preset: str | None, train_dataset: str | None,
     train_sets: tuple[str, ...], train_seeds: int, measurer_opts: tuple[str, ...], no_references: bool, quiet: bool, as_json: bool,
 ) -> None:
     """Search once per lambda, measure each derived cell (and the published cells) here, report.
@@ -58,6 +61,8 @@ def sweep_cmd(
     search = {k: v for k, v in {"epochs": epochs, "C": C, "layers": layers, "batch_size": batch_size,
                                 "max_steps": max_steps}.items() if v is not None}  # fmt: skip
     search.update(parse_kv(search_opts, "--search-opt"))
+    if accuracy_table:
+        search["accuracy_table"] = accuracy_table
     res = {k: float(v) for k, v in parse_kv(resources.split(",") if resources else [], "--resources").items()}
 
     def log(msg: str) -> None:

@@ -88,15 +88,26 @@ class TableMeasurer(CostMeasurer):
             "'nascost collect', 'nascost measure' or a search (they pass the architecture)"
         )
 
+    #: Tables read in this process, by file identity and options: a sweep measures many cells with
+    #: new measurer objects, and a table of 15,625 rows takes a second to read and check.
+    _read: ClassVar[dict[tuple, tuple[Table, dict[str, int]]]] = {}
+
     def table(self, space: Any) -> tuple[Table, dict[str, int]]:
         """The table read for ``space`` (cached) and its architecture key -> row index."""
         if space.name not in self._tables:
             self.require_available()
-            o = self.options
-            t = read_table(self._path(), space, columns=[self._column()], unit=o.unit, arch_column=o.arch_column,
-                           index=o.index)
-            self._sha = t.sha256
-            self._tables[space.name] = (t, {k: i for i, k in enumerate(t.keys)})
+            o, path = self.options, self._path()
+            stat = path.stat()
+            key = (str(path), stat.st_mtime_ns, stat.st_size, self._column(), o.unit, o.arch_column, o.index,
+                   space.name)
+            if key not in self._read:
+                t = read_table(path, space, columns=[self._column()], unit=o.unit, arch_column=o.arch_column,
+                               index=o.index)
+                if len(self._read) > 32:
+                    self._read.clear()
+                self._read[key] = (t, {k: i for i, k in enumerate(t.keys)})
+            self._tables[space.name] = self._read[key]
+            self._sha = self._tables[space.name][0].sha256
         return self._tables[space.name]
 
     def measure_architecture(self, space: Any, arch: Any, setting: Any, batch_size: int) -> Measurement:

@@ -122,3 +122,40 @@ def test_the_exact_estimator_searches_on_the_table_itself(run_cli, tmp_path, ful
     assert result.summary["measured_cost"]["gpu-table"]["value"] == pytest.approx(table.values("gpu")[result.architecture.key()])
     with pytest.raises(Exception, match="straight-through"):
         _search(tmp_path, "st", {"costs": ["gpu-table"], "lambda": 1.0})
+
+
+def test_a_sweep_and_its_report_are_judged_against_the_truth(run_cli, tmp_path, full_db, full_tables, nb201) -> None:
+    from nascost.report import build_report
+    from nascost.sweep import run_sweep
+
+    _, accuracy = full_tables
+    assert run_cli("fit", "--db", str(full_db), "--device", "phone", "--predictor", "ridge", "--train-size", "300",
+                   "--as-cost", "phone-ridge")[0] == 0
+    search = {"C": 4, "layers": 1, "epochs": 1, "batch_size": 8, "max_steps": 2, "max_train_samples": 32,
+              "threads": 1, "accuracy_table": str(accuracy)}
+    record = run_sweep(space="nb201", costs=["phone-ridge"], lambdas=[0.0, 1.0], out=tmp_path / "sw",
+                       dataset="synthetic", search_options=search, show_progress=False)
+    table = read_table(full_tables[0], nb201, columns=["phone"]).values("phone")
+    for lam in ("0", "1"):
+        run = tmp_path / "sw" / "runs" / f"lambda_{lam}"
+        summary = json.loads((run / "summary.json").read_text())
+        measured = json.loads((run / "measurement.json").read_text())
+        arch = nb201.validate(summary["genotype"])
+        # the sweep's measurement of the derived cell is the device's table value: its true cost
+        assert measured["median"] == pytest.approx(table[arch.key()])
+        assert summary["truth"]["costs"]["phone-ridge"]["regret"] >= 0
+    html = (tmp_path / "sw" / "report.html").read_text()
+    assert "Against the truth" in html and record["report"]
+    # a report over runs of its own, scoring them with an accuracy table
+    out = build_report([tmp_path / "sw"], tmp_path / "again.html", accuracy_table=str(accuracy))
+    assert any(p.endswith("again-truth-0.png") for p in out["images"])
+
+
+def test_search_refuses_bad_truth_options_before_writing(run_cli, tmp_path) -> None:
+    out = tmp_path / "never"
+    code, _, err = run_cli("search", "--space", "nb201", "--dataset", "synthetic", "--accuracy-table",
+                           str(tmp_path / "missing.csv"), "--out", str(out), "--quiet")
+    assert code == 2 and "accuracy table" in err and not out.exists()
+    code, _, err = run_cli("search", "--space", "darts", "--dataset", "synthetic", "--cost", "flops",
+                           "--estimator", "exact", "--out", str(out), "--quiet", "--C", "4", "--layers", "3")
+    assert code == 2 and "exact" in err and "enumerate" in err and not out.exists()
