@@ -268,7 +268,7 @@ def run_sweep(
         raise NascostError(f"{out} is not empty and holds no sweep; choose another --out")
     # names are checked before anything is written
     space_obj = plugins.get_space(space)
-    dataset_obj = plugins.get_dataset(dataset)
+    dataset_obj = plugins.get_dataset(dataset, search.get("dataset_options") or None)
     for name in costs:
         if not Path(name).suffix and "/" not in name and name not in plugins.registry("costs"):
             from nascost.cost import CostStore

@@ -14,6 +14,8 @@ from nascost.config import config_option
               help="Cost of the searches (cost-store name such as cpu-lpm, or a predictor file).")
 @click.option("--lambdas", default="0,0.1,0.2", show_default=True, help="Comma-separated lambdas, one search each.")
 @click.option("--dataset", default="digits", show_default=True, help="Search dataset.")
+@click.option("--data-opt", "data_opts", multiple=True, metavar="KEY=VALUE",
+              help="Dataset option, e.g. --data-opt input_size=16 for imagefolder (as in 'nascost search').")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Sweep directory.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Run the searches here one after another, or as Ray Tune trials.")
@@ -45,7 +47,7 @@ from nascost.config import config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep record as JSON.")
 @config_option
 def sweep_cmd(
-    space: str, costs: tuple[str, ...], lambdas: str, dataset: str, out: str, executor: str, resources: str,
+    space: str, costs: tuple[str, ...], lambdas: str, dataset: str, data_opts: tuple[str, ...], out: str, executor: str, resources: str,
     calibrate: int, epochs: int | None, C: int | None, layers: int | None, batch_size: int | None,
     max_steps: int | None, accuracy_table: str | None, search_opts: tuple[str, ...], train_preset: str | None, train_dataset: str | None,
     train_sets: tuple[str, ...], train_seeds: int, measurer_opts: tuple[str, ...], no_references: bool, quiet: bool, as_json: bool,
@@ -63,6 +65,8 @@ def sweep_cmd(
     search.update(parse_kv(search_opts, "--search-opt"))
     if accuracy_table:
         search["accuracy_table"] = accuracy_table
+    if data_opts:
+        search["dataset_options"] = {**search.get("dataset_options", {}), **parse_kv(data_opts, "--data-opt")}
     res = {k: float(v) for k, v in parse_kv(resources.split(",") if resources else [], "--resources").items()}
 
     def log(msg: str) -> None:

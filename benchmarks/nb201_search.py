@@ -1,0 +1,209 @@
+"""NAS-Bench-201: searches and predictors judged against the true tables (docs/benchmarks.md, issue 17).
+
+Subcommands (run from the repository root; each writes under ``--work``):
+
+- ``prepare``: import the latency table into ``WORK/nb201.db`` and fit, per device, the
+  latency prediction module on 1,000 random rows (``--train-size 1000``) as the cost
+  ``<device>-lpm`` in ``WORK/home`` (the cost store these searches use).
+- ``sweep --device D``: a lambda sweep of CPU-scale searches with the cost ``D-lpm`` on the
+  real CIFAR-10 subset (``--dataset``), each derived cell scored by the accuracy table and
+  the device's table (``nascost sweep --accuracy-table``). ``--device flops`` sweeps the
+  FLOPs cost instead (the FLOPs-aware baseline).
+- ``summary SWEEP...``: the tables of docs/benchmarks.md: per device and lambda the derived
+  cell, true accuracy and latency, regret and the front's pick; the trade-off target; FLOPs-aware
+  cells on each device's table; hardware specificity (each device's cells on the others').
+- ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
+  ridge, xgboost), scored on the rest of the table.
+
+The search protocol (the same for every device; lambda on the paper's scale, so one lambda
+means the same pressure everywhere): the nb201 supernet at C=8, one cell per stage, 16x16
+input; 10 epochs, the first 3 training weights only; batch 64; architecture learning rate
+3e-3; beta-DARTS regularisation rising to 1; the benchmark's other DARTS hyper-parameters;
+one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+LAMBDAS = "0,0.001,0.002,0.005,0.01"
+SEARCH = {"C": 8, "layers": 1, "epochs": 10, "arch_frozen_epochs": 3, "batch_size": 64,
+          "arch_learning_rate": 3e-3, "regularizer": "beta", "regularizer_weight": 1.0, "cost_scale": "paper",
+          "threads": 1, "dataset_options": {"input_size": 16}}
+
+
+def _env(work: Path) -> None:
+    os.environ["NASCOST_HOME"] = str(work / "home")
+
+
+def prepare(args: argparse.Namespace) -> None:
+    from nascost import plugins
+    from nascost.cost import CostStore
+    from nascost.data import import_table
+    from nascost.fit import fit_from_database
+    from nascost.predict import save_predictor
+    from nascost.tables import read_table
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    _env(work)
+    space = plugins.get_space("nb201")
+    db = work / "nb201.db"
+    table = read_table(args.latency, space)
+    if not db.exists():
+        options = {c: {"path": str(Path(args.latency).resolve()), "device": c} for c in table.columns}
+        import_table(table, db, space=space, setting=space.setting("cifar10"), options=options)
+    store = CostStore()
+    for device in args.devices.split(","):
+        t0 = time.perf_counter()
+        model, meta = fit_from_database(db, space=space, predictor="lpm", device=device, train_size=1000, seed=0)
+        tmp = work / f"{device}-lpm.nascost"
+        save_predictor(model, tmp, meta)
+        store.put(f"{device}-lpm", tmp)
+        m = meta.metrics
+        print(f"{device}: lpm on 1000 rows, held out {m.get('n_test')}: Kendall tau {m['kendall_tau']:.3f}, "
+              f"MAPE {m['mape']:.1f}% ({time.perf_counter() - t0:.0f} s)")
+
+
+def sweep(args: argparse.Namespace) -> None:
+    from nascost.sweep import parse_lambdas, run_sweep
+
+    work = Path(args.work)
+    _env(work)
+    cost = "flops" if args.device == "flops" else f"{args.device}-lpm"
+    search = dict(SEARCH)
+    search["accuracy_table"] = args.accuracy
+    if args.device == "flops":
+        search["cost_setting"] = "cifar10"
+    record = run_sweep(space="nb201", costs=[cost], lambdas=parse_lambdas(args.lambdas),
+                       out=work / f"sweep-{args.device}", dataset=args.dataset, search_options=search,
+                       references=False, show_progress=False, log=lambda m: print(m, flush=True))
+    print(record["report"])
+
+
+def _runs(sweep_dir: Path) -> list[dict]:
+    out = []
+    for run in sorted((sweep_dir / "runs").glob("lambda_*"), key=lambda p: float(p.name.split("_", 1)[1])):
+        s = run / "summary.json"
+        if s.is_file():
+            out.append({"lambda": float(run.name.split("_", 1)[1]), **json.loads(s.read_text())})
+    return out
+
+
+def summary(args: argparse.Namespace) -> None:
+    from nascost import plugins
+    from nascost.pareto import build_front
+    from nascost.tables import read_accuracy_table, read_table
+
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in lat.columns}
+    cells: dict[str, list[dict]] = {}
+    for d in args.sweeps:
+        name = Path(d).name.removeprefix("sweep-")
+        cells[name] = _runs(Path(d))
+    for device, runs in cells.items():
+        if device == "flops":
+            continue
+        front = fronts[device]
+        print(f"\n#### {device}\n")
+        print("| λ | derived cell | true accuracy % | true latency ms | regret | front's pick at that latency |")
+        print("|---|---|---|---|---|---|")
+        base = None
+        for r in runs:
+            arch = space.validate(r["genotype"])
+            a, c = acc.values[arch.key()], lat.values(device)[arch.key()]
+            j = front.judge(arch.key(), c, a)
+            base = base or (a, c)
+            pick = j["front_pick"]
+            print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {a:.2f} | {c:.3g} | {j['regret']:.2f} | "
+                  f"{pick['accuracy']:.2f}% at {pick['cost']:.3g} ms |")
+        ok = [r for r in runs if acc.values[space.validate(r["genotype"]).key()] >= base[0] - 0.5]
+        best = max(ok, key=lambda r: r["lambda"])
+        c = lat.values(device)[space.validate(best["genotype"]).key()]
+        print(f"\nlargest λ within 0.5 points of λ=0: {best['lambda']:g}, true latency {c:.3g} ms vs {base[1]:.3g} ms "
+              f"({100 * (1 - c / base[1]):.1f}% lower)")
+    if "flops" in cells:
+        print("\n#### FLOPs-aware cells on each device's table\n")
+        devices = [d for d in cells if d != "flops"]
+        print("| λ | cell | FLOPs (M) | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
+        print("|---|---|---|---|" + "---|" * len(devices))
+        for r in cells["flops"]:
+            arch = space.validate(r["genotype"])
+            a = acc.values[arch.key()]
+            flops = space.count(arch, space.setting("cifar10"))["flops"] / 1e6
+            parts = []
+            for d in devices:
+                c = lat.values(d)[arch.key()]
+                parts.append(f"{c:.3g} ({fronts[d].regret(c, a):.2f})")
+            print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {flops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
+    devices = [d for d in cells if d != "flops"]
+    if len(devices) > 1:
+        print("\n#### Hardware specificity: each device's cells on every device's table (latency ms, regret)\n")
+        print("| searched for | λ | " + " | ".join(devices) + " |")
+        print("|---|---|" + "---|" * len(devices))
+        for src in devices:
+            for r in cells[src]:
+                arch = space.validate(r["genotype"])
+                a = acc.values[arch.key()]
+                parts = []
+                for d in devices:
+                    c = lat.values(d)[arch.key()]
+                    parts.append(f"{c:.3g} ({fronts[d].regret(c, a):.2f})")
+                print(f"| {src} | {r['lambda']:g} | " + " | ".join(parts) + " |")
+
+
+def predictors(args: argparse.Namespace) -> None:
+    from nascost import plugins
+    from nascost.fit import build_predictor, compare_predictors, load_data
+
+    work = Path(args.work)
+    _env(work)
+    space = plugins.get_space("nb201")
+    db = work / "nb201.db"
+    print("| device | predictor | n_train | Kendall tau | Spearman | MAPE % |\n|---|---|---|---|---|---|")
+    for device in args.devices.split(","):
+        data = load_data(db, space="nb201", device=device)
+        measurer = plugins.get_measurer("table", data.measurer_options)
+        lut, lut_meta = build_predictor(space=space, predictor="lut", setting=data.setting, measurer=measurer)
+        res = compare_predictors(data, ["lpm", "ridge", "xgboost", "flops", "lut"], space=space,
+                                 train_sizes=[20, 100, 900], test_fraction=0.9, seed=0, lut=lut)
+        for name, r in res.items():
+            for c in r.get("learning_curve", []):
+                n = c["n_train"] if name != "lut" else f"{lut_meta.n_train} (its design)"
+                print(f"| {device} | {name} | {n} | {c['kendall_tau']:.3f} | {c['spearman']:.3f} | {c['mape']:.1f} |",
+                      flush=True)
+                if name == "lut":
+                    break
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="nb201-bench")
+    ap.add_argument("--latency", default=str(SHARED / "nb201" / "latency.csv.gz"))
+    ap.add_argument("--accuracy", default=str(SHARED / "nb201" / "accuracy.csv.gz"))
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p = sub.add_parser("sweep")
+    p.add_argument("--device", required=True)
+    p.add_argument("--lambdas", default=LAMBDAS)
+    p.add_argument("--dataset", default=f"imagefolder:{SHARED / 'cifar10-subset'}")
+    p = sub.add_parser("summary")
+    p.add_argument("sweeps", nargs="+")
+    p = sub.add_parser("predictors")
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    args = ap.parse_args()
+    {"prepare": prepare, "sweep": sweep, "summary": summary, "predictors": predictors}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
