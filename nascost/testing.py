@@ -155,12 +155,25 @@ def check_predictor(cls: type[CostPredictor], tmp_path: Path) -> None:
     """Fit (or build) a predictor, predict, save, load, and check gradients if differentiable.
 
     Fitted predictors learn a synthetic additive cost on 112-D one-hot-like
-    encodings. Predictors built from a space (``requires_fit=False``) are built
+    encodings; predictors that ``transfer`` learn ten rows of a blend of two
+    synthetic source devices (``fit(x, y, sources=...)``). Predictors built from a space (``requires_fit=False``) are built
     on the first registered space at a tiny setting with the device-independent
     ``flops`` measurer, so the check runs anywhere.
     """
     assert isinstance(cls.differentiable, bool)
-    if cls.requires_fit:
+    if getattr(cls, "transfers", False):
+        # fitted from source devices: two synthetic sources, ten target rows (nascost.transfer)
+        from nascost.transfer import Source
+
+        x, y = _synthetic()
+        _, y2 = _synthetic(seed=1)
+        sources = [Source(name="a", x=x, y=y.double(), unit="ms"), Source(name="b", x=x, y=y2.double(), unit="ms")]
+        quick = {"epochs": 20} if "epochs" in cls.Options.model_fields else {}
+        if "cache" in cls.Options.model_fields:
+            quick["cache"] = False
+        pred = cls(quick).fit(x[:10], 0.5 * y[:10] + 0.5 * y2[:10], sources=sources)
+        meta = {"space": "contract", "encoding_id": "contract/synthetic", "encoding_dim": x.shape[1], "unit": "ms"}
+    elif cls.requires_fit:
         x, y = _synthetic()
         # Iterative predictors get a short fit: the contract checks the interface, not accuracy.
         quick = {"epochs": 50} if "epochs" in cls.Options.model_fields else {}
@@ -193,7 +206,7 @@ def check_predictor(cls: type[CostPredictor], tmp_path: Path) -> None:
         xr = x[:4].clone().requires_grad_(True)
         pred.predict(xr).sum().backward()
         assert xr.grad is not None and torch.any(xr.grad != 0)
-    if cls.requires_fit and "inputs" in cls.Options.model_fields:
+    if cls.requires_fit and "inputs" in cls.Options.model_fields and not getattr(cls, "transfers", False):
         # inputs="op-counts": learn from x @ the space's matrix, keep it in the file.
         groups = 8
         space = SimpleNamespace(name="contract", op_count_matrix=lambda: torch.eye(groups)[torch.arange(x.shape[1]) % groups])
