@@ -99,7 +99,8 @@ def test_a_search_records_true_accuracy_cost_and_regret(run_cli, tmp_path, full_
     result = _search(tmp_path, "run", {"costs": ["phone-ridge"], "lambda": 0.5, "accuracy_table": str(accuracy)})
     truth = result.summary["truth"]
     arch = result.architecture
-    acc = {r["arch_str"]: float(r["cifar10_test"]) for r in csv.DictReader(accuracy.open())}
+    with accuracy.open() as fh:
+        acc = {r["arch_str"]: float(r["cifar10_test"]) for r in csv.DictReader(fh)}
     assert truth["accuracy"]["value"] == pytest.approx(acc[nb201.format_arch(arch)])
     cost = truth["costs"]["phone-ridge"]
     table = read_table(full_tables[0], nb201, columns=["phone"]).values("phone")
