@@ -216,11 +216,15 @@ def info_cmd(db: str, as_json: bool) -> None:
                 f"  values: min {_fmt(d['min'])}  q10 {_fmt(q['q10'])}  q25 {_fmt(q['q25'])}  median {_fmt(d['median'])}"
                 f"  q75 {_fmt(q['q75'])}  q90 {_fmt(q['q90'])}  max {_fmt(d['max'])}"
             )
-        click.echo(
-            f"  noise: median cv {_fmt(noise['median_cv'])}, median IQR/median {_fmt(noise['median_relative_iqr'])}, "
-            f"noisy {noise['share_noisy']:.1%}, re-measured {noise['remeasured']}, "
-            f"reference measurements {noise['reference_measurements']} (spread {_fmt(noise['reference_spread'])})"
-        )
+        if all(c["runs"]["max"] == 1 for c in g["campaigns"]):
+            # one value per architecture (a device table, a count): there is no run-to-run noise to show
+            click.echo("  one value per architecture (no repeated runs)")
+        else:
+            click.echo(
+                f"  noise: median cv {_fmt(noise['median_cv'])}, median IQR/median {_fmt(noise['median_relative_iqr'])}, "
+                f"noisy {noise['share_noisy']:.1%}, re-measured {noise['remeasured']}, "
+                f"reference measurements {noise['reference_measurements']} (spread {_fmt(noise['reference_spread'])})"
+            )
         v = noise["visits"]
         if v["max"] > 1:
             click.echo(f"  visits per row {v['min']}-{v['max']}; first two visits differ by "
