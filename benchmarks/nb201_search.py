@@ -146,6 +146,24 @@ def summary(args: argparse.Namespace) -> None:
                 parts.append(f"{c:.3g} ({fronts[d].regret(c, a):.2f})")
             print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {flops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
     devices = [d for d in cells if d != "flops"]
+    if "flops" in cells and devices:
+        print("\n#### Latency-aware against FLOPs-aware at (nearly) equal FLOPs\n")
+        print("| device | latency-aware λ | FLOPs (M) | true latency ms | true accuracy % | FLOPs-aware λ | FLOPs (M) | "
+              "true latency ms | true accuracy % |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        fl = []
+        for r in cells["flops"]:
+            arch = space.validate(r["genotype"])
+            fl.append((r["lambda"], arch, space.count(arch, space.setting("cifar10"))["flops"] / 1e6))
+        for d in devices:
+            for r in cells[d]:
+                if not r["lambda"]:
+                    continue
+                arch = space.validate(r["genotype"])
+                f = space.count(arch, space.setting("cifar10"))["flops"] / 1e6
+                lam2, arch2, f2 = min(fl, key=lambda t: abs(t[2] - f))
+                print(f"| {d} | {r['lambda']:g} | {f:.1f} | {lat.values(d)[arch.key()]:.3g} | {acc.values[arch.key()]:.2f} | "
+                      f"{lam2:g} | {f2:.1f} | {lat.values(d)[arch2.key()]:.3g} | {acc.values[arch2.key()]:.2f} |")
     if len(devices) > 1:
         print("\n#### Hardware specificity: each device's cells on every device's table (latency ms, regret)\n")
         print("| searched for | λ | " + " | ".join(devices) + " |")

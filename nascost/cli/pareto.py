@@ -78,7 +78,7 @@ def pareto_cmd(space: str, accuracy_table: str, db: str, device: str | None, mea
         return
     click.echo(f"{data.device.label()}: {len(front):,} cells with a cost and an accuracy ({acc.label()}), "
                f"{len(front.front)} on the true front")
-    header = (["budget"] if budgets else []) + ["cost", "accuracy %", "cell"]
+    header = ([f"budget ({data.unit})"] if budgets else []) + [f"cost ({data.unit})", "accuracy %", "cell"]
     print_table(
         "most accurate cell within each budget" if budgets else "the true front (cheapest first)", header,
         [([_f(r["budget"])] if budgets else []) + [_f(r["cost"]), _f(r["accuracy"]), r["arch"] or "none within budget"]
