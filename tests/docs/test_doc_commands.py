@@ -17,7 +17,8 @@ import pytest
 from nascost.docgen import builtin_cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ["training.md", "reports.md", "tutorial-add-your-hardware.md", "plugins.md", "configuration.md"]
+PAGES = ["training.md", "reports.md", "tutorial-add-your-hardware.md", "plugins.md", "configuration.md",
+         "tutorial-phone.md", "nb201.md", "search.md", "predictors.md", "measurement.md"]
 
 
 def _commands(page: str) -> list[str]:
