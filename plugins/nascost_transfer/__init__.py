@@ -12,9 +12,13 @@ Two parts, both differentiable in the encoding:
 
    - ``mixture`` (default, the best measured, see docs/benchmarks.md): the target's
      log-cost as a non-negative combination of the sources' plus an offset
-     (non-negative least squares). Devices of one kind rank alike, and a new
+     (non-negative least squares), plus per-operation offsets
+     (``SearchSpace.op_count_matrix``) under a ridge penalty that leave-one-out
+     chooses, including "none". Devices of one kind rank alike, and a new
      device is most often a blend of known kinds; the constraint keeps ten rows
-     from fitting noise with opposite-signed weights.
+     from fitting noise with opposite-signed weights, and the offsets catch a
+     device whose operations cost in proportions no source has (another
+     setting, an accelerator).
    - ``embedding``: the same features with unconstrained weights (ridge, its
      penalty chosen by leave-one-out): a learned device embedding in the basis
      of the sources, HELP's idea of representing a device by how it relates to others.
@@ -100,13 +104,52 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a, b).statistic)
 
 
-def _nnls_head(f: np.ndarray, z: np.ndarray) -> tuple[float, np.ndarray]:
-    """``z ~ a + f @ w`` with ``w >= 0`` and a free offset ``a``."""
+def _nnls_head(f: np.ndarray, z: np.ndarray, c: np.ndarray | None = None,
+               penalty: float = math.inf) -> tuple[float, np.ndarray, np.ndarray]:
+    """``z ~ a + f @ w + c @ b`` with ``w >= 0``, a free offset ``a`` and ``penalty * ||b||^2`` on ``b``.
+
+    Solved as one non-negative least-squares problem: ``a`` and ``b`` split into positive
+    and negative parts, the penalty as extra rows. ``penalty=inf`` leaves ``b`` out.
+    """
     from scipy.optimize import nnls
 
-    a_cols = np.hstack([f, np.ones((len(f), 1)), -np.ones((len(f), 1))])
-    sol, _ = nnls(a_cols, z)
-    return float(sol[-2] - sol[-1]), sol[:-2]
+    n = len(f)
+    cols = [f, np.ones((n, 1)), -np.ones((n, 1))]
+    k = 0 if c is None or not math.isfinite(penalty) else c.shape[1]
+    if k:
+        cols += [c, -c]
+    a_mat = np.hstack(cols)
+    rhs = z
+    if k:
+        reg = np.zeros((2 * k, a_mat.shape[1]))
+        reg[:, -2 * k:] = math.sqrt(penalty) * np.eye(2 * k)
+        a_mat, rhs = np.vstack([a_mat, reg]), np.concatenate([z, np.zeros(2 * k)])
+    sol, _ = nnls(a_mat, rhs)
+    s = f.shape[1]
+    b = sol[s + 2: s + 2 + k] - sol[s + 2 + k:] if k else np.zeros(0 if c is None else c.shape[1])
+    return float(sol[s] - sol[s + 1]), sol[:s], b
+
+
+#: Penalties the mixture's per-operation offsets are chosen among (by leave-one-out); inf: no offsets.
+OFFSET_PENALTIES = (math.inf, 30.0, 10.0, 3.0, 1.0, 0.3, 0.1)
+
+
+def _mixture_head(f: np.ndarray, z: np.ndarray, c: np.ndarray | None) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """The mixture with per-operation offsets whose penalty leave-one-out prefers (inf: none)."""
+    if c is None or len(z) < 4:
+        a, w, b = _nnls_head(f, z)
+        return a, w, b, math.inf
+    best, best_err = math.inf, math.inf
+    for pen in OFFSET_PENALTIES:
+        err = 0.0
+        for i in range(len(z)):
+            keep = np.arange(len(z)) != i
+            a, w, b = _nnls_head(f[keep], z[keep], c[keep], pen)
+            err += (a + f[i] @ w + (c[i] @ b if len(b) else 0.0) - z[i]) ** 2
+        if err < best_err - 1e-12:
+            best, best_err = pen, err
+    a, w, b = _nnls_head(f, z, c, best)
+    return a, w, b, best
 
 
 def _ridge_head(f: np.ndarray, z: np.ndarray) -> tuple[float, np.ndarray]:
@@ -254,8 +297,10 @@ class Transfer(CostPredictor):
         method = self.options.method
         f = self.source_features(x)
         if method == "mixture":
-            a, w = _nnls_head(f, z)
-            return {"a": torch.tensor(a, dtype=torch.float64), "w": torch.as_tensor(w)}
+            c = self._counts(x).double().numpy() if self.counts_map is not None else None
+            a, w, b, pen = _mixture_head(f, z, c)
+            return {"a": torch.tensor(a, dtype=torch.float64), "w": torch.as_tensor(w),
+                    "b": torch.as_tensor(b, dtype=torch.float64), "penalty": torch.tensor(pen)}
         if method == "embedding":
             a, w = _ridge_head(f, z)
             return {"a": torch.tensor(a, dtype=torch.float64), "w": torch.as_tensor(w)}
@@ -302,7 +347,10 @@ class Transfer(CostPredictor):
         f = _forward(self.source_params, x.to(torch.float32)).to(torch.float64)
         if method == "ridge":
             f = torch.cat([f[:, int(head["best"]): int(head["best"]) + 1], self._counts(x).to(torch.float64)], dim=1)
-        return head["a"] + f @ head["w"]
+        out = head["a"] + f @ head["w"]
+        if method == "mixture" and "b" in head and head["b"].numel():
+            out = out + self._counts(x).to(torch.float64) @ head["b"]
+        return out
 
     # --- the predictor interface ---------------------------------------------------------------
     def fit(self, x: torch.Tensor, y: torch.Tensor, sources: list[Any] | None = None, space: Any = None,
@@ -318,7 +366,8 @@ class Transfer(CostPredictor):
             raise NascostError("transfer works on positive costs (it fits log-costs)")
         with _threads(self.options.threads):
             self._source_model(sources, progress)
-            if self.options.method == "ridge" and space is not None and hasattr(space, "op_count_matrix"):
+            self.counts_map = None
+            if self.options.method in ("ridge", "mixture") and space is not None and hasattr(space, "op_count_matrix"):
                 m = space.op_count_matrix()
                 self.counts_map = None if m is None else torch.as_tensor(m, dtype=torch.float32)
             self.head = self._fit_head(torch.as_tensor(x, dtype=torch.float32), torch.log(y).numpy())
