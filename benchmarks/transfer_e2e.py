@@ -8,8 +8,8 @@ the source is this machine's 5,000-row paired CPU campaign in the repository
 ``--check N`` it also measures N random cells on the board (measurements the user would not
 make) to say how well the transferred cost ranks them.
 
-Usage (a fresh directory is used for everything; the plugin is installed into the current
-environment)::
+Usage (a fresh directory is used for everything; the plugin is pip-installed into it and put
+on ``PYTHONPATH``, so the current environment is left as it was)::
 
     .venv/bin/python benchmarks/transfer_e2e.py [--rows 10] [--check 100] [--keep DIR]
 """
@@ -48,11 +48,13 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="nascost-e2e-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "NASCOST_HOME": str(work / "home"), "WORK": str(work)}
+    site = work / "site"  # the plugin goes here (on PYTHONPATH), so this environment stays as it was
+    env = {**os.environ, "NASCOST_HOME": str(work / "home"), "WORK": str(work), "PYTHONPATH": str(site)}
     nascost = [sys.executable, "-m", "nascost"]
     log: list[dict] = []
     t_all = time.perf_counter()
-    run("install the device plugin", [sys.executable, "-m", "pip", "install", "-q", "-e",
+    run("install the device plugin", [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                                      "--no-build-isolation", "--target", str(site),
                                       str(ROOT / "examples" / "nascost-example-board")], env, log)
     run("import the source campaign", [*nascost, "data", "import", str(ROOT / "data" / "darts-cpu-paired-c8l5s16.csv.gz"),
                                        "--db", "src.db"], env, log)
