@@ -70,6 +70,10 @@ def prepare(args: argparse.Namespace) -> None:
         m = meta.metrics
         print(f"{device}: lpm on 1000 rows, held out {m.get('n_test')}: Kendall tau {m['kendall_tau']:.3f}, "
               f"MAPE {m['mape']:.1f}% ({time.perf_counter() - t0:.0f} s)")
+        exact, exact_meta = fit_from_database(db, space=space, predictor="table", device=device)
+        tmp = work / f"{device}-table.nascost"
+        save_predictor(exact, tmp, exact_meta)
+        store.put(f"{device}-table", tmp)  # the exact cost, for sweep --exact
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -77,13 +81,16 @@ def sweep(args: argparse.Namespace) -> None:
 
     work = Path(args.work)
     _env(work)
-    cost = "flops" if args.device == "flops" else f"{args.device}-lpm"
+    cost = "flops" if args.device == "flops" else f"{args.device}-{'table' if args.exact else 'lpm'}"
     search = dict(SEARCH)
     search["accuracy_table"] = args.accuracy
+    if args.exact:  # the device's whole table as the cost: the search without predictor error
+        search["estimator"] = "exact"
     if args.device == "flops":
         search["cost_setting"] = "cifar10"
     record = run_sweep(space="nb201", costs=[cost], lambdas=parse_lambdas(args.lambdas),
-                       out=work / f"sweep-{args.device}", dataset=args.dataset, search_options=search,
+                       out=work / f"sweep-{args.device}{'-exact' if args.exact else ''}", dataset=args.dataset,
+                       search_options=search,
                        references=False, show_progress=False, log=lambda m: print(m, flush=True))
     print(record["report"])
 
@@ -110,11 +117,12 @@ def summary(args: argparse.Namespace) -> None:
     for d in args.sweeps:
         name = Path(d).name.removeprefix("sweep-")
         cells[name] = _runs(Path(d))
-    for device, runs in cells.items():
-        if device == "flops":
+    for name, runs in cells.items():
+        if name == "flops":
             continue
+        device = name.removesuffix("-exact")
         front = fronts[device]
-        print(f"\n#### {device}\n")
+        print(f"\n#### {name}\n")
         print("| λ | derived cell | true accuracy % | true latency ms | regret | front's pick at that latency |")
         print("|---|---|---|---|---|---|")
         base = None
@@ -133,7 +141,7 @@ def summary(args: argparse.Namespace) -> None:
               f"({100 * (1 - c / base[1]):.1f}% lower)")
     if "flops" in cells:
         print("\n#### FLOPs-aware cells on each device's table\n")
-        devices = [d for d in cells if d != "flops"]
+        devices = [d for d in cells if d != "flops" and not d.endswith("-exact")]
         print("| λ | cell | FLOPs (M) | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
         print("|---|---|---|---|" + "---|" * len(devices))
         for r in cells["flops"]:
@@ -145,7 +153,7 @@ def summary(args: argparse.Namespace) -> None:
                 c = lat.values(d)[arch.key()]
                 parts.append(f"{c:.3g} ({fronts[d].regret(c, a):.2f})")
             print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {flops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
-    devices = [d for d in cells if d != "flops"]
+    devices = [d for d in cells if d != "flops" and not d.endswith("-exact")]
     if "flops" in cells and devices:
         print("\n#### Latency-aware against FLOPs-aware at (nearly) equal FLOPs\n")
         print("| device | latency-aware λ | FLOPs (M) | true latency ms | true accuracy % | FLOPs-aware λ | FLOPs (M) | "
@@ -215,6 +223,8 @@ def main() -> None:
     p.add_argument("--device", required=True)
     p.add_argument("--lambdas", default=LAMBDAS)
     p.add_argument("--dataset", default=f"imagefolder:{SHARED / 'cifar10-subset'}")
+    p.add_argument("--exact", action="store_true",
+                   help="search with the device's table itself (--estimator exact) instead of its LPM")
     p = sub.add_parser("summary")
     p.add_argument("sweeps", nargs="+")
     p = sub.add_parser("predictors")
