@@ -183,6 +183,8 @@ def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str
     click.echo(f"{meta.predictor} for {meta.context()}")
     if report is not None:
         _print_transfer(report, meta)
+    elif getattr(cls, "memorizes", False):
+        click.echo(f"holds the costs of {meta.n_train} architectures (an exact lookup: nothing held out)")
     elif cls.requires_fit:
         click.echo(
             f"trained on {meta.n_train} architectures; held out {_fmt(m.get('n_test'))}: MAE {_fmt(m.get('mae'))} "
