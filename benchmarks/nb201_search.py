@@ -15,8 +15,9 @@ Subcommands (run from the repository root; each writes under ``--work``):
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
   ridge, xgboost), scored on the rest of the table.
 
-The search protocol (the same for every device; lambda on the paper's scale, so one lambda
-means the same pressure everywhere): the nb201 supernet at C=8, one cell per stage, 16x16
+The search protocol (the same for every device; costs on the ``spread`` scale, random cells'
+costs with a standard deviation of 10, so one lambda means the same pressure everywhere;
+``--scale paper`` is the paper's mean-30 scale): the nb201 supernet at C=8, one cell per stage, 16x16
 input; 10 epochs, the first 3 training weights only; batch 64; architecture learning rate
 3e-3; beta-DARTS regularisation rising to 1; the benchmark's other DARTS hyper-parameters;
 one thread.
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 LAMBDAS = "0,0.001,0.002,0.005,0.01"
 SEARCH = {"C": 8, "layers": 1, "epochs": 10, "arch_frozen_epochs": 3, "batch_size": 64,
-          "arch_learning_rate": 3e-3, "regularizer": "beta", "regularizer_weight": 1.0, "cost_scale": "paper",
+          "arch_learning_rate": 3e-3, "regularizer": "beta", "regularizer_weight": 1.0, "cost_scale": "spread",
           "threads": 1, "dataset_options": {"input_size": 16}}
 
 
@@ -82,14 +83,15 @@ def sweep(args: argparse.Namespace) -> None:
     work = Path(args.work)
     _env(work)
     cost = "flops" if args.device == "flops" else f"{args.device}-{'table' if args.exact else 'lpm'}"
-    search = dict(SEARCH)
+    search = {**SEARCH, "cost_scale": args.scale}
     search["accuracy_table"] = args.accuracy
     if args.exact:  # the device's whole table as the cost: the search without predictor error
         search["estimator"] = "exact"
     if args.device == "flops":
         search["cost_setting"] = "cifar10"
     record = run_sweep(space="nb201", costs=[cost], lambdas=parse_lambdas(args.lambdas),
-                       out=work / f"sweep-{args.device}{'-exact' if args.exact else ''}", dataset=args.dataset,
+                       out=work / f"sweep-{args.device}{'-exact' if args.exact else ''}{'-' + args.scale if args.scale != 'spread' else ''}",
+                       dataset=args.dataset,
                        search_options=search,
                        references=False, show_progress=False, log=lambda m: print(m, flush=True))
     print(record["report"])
@@ -120,7 +122,7 @@ def summary(args: argparse.Namespace) -> None:
     for name, runs in cells.items():
         if name == "flops":
             continue
-        device = name.removesuffix("-exact")
+        device = name.removesuffix("-paper").removesuffix("-exact")
         front = fronts[device]
         print(f"\n#### {name}\n")
         print("| λ | derived cell | true accuracy % | true latency ms | regret | front's pick at that latency |")
@@ -141,7 +143,7 @@ def summary(args: argparse.Namespace) -> None:
               f"({100 * (1 - c / base[1]):.1f}% lower)")
     if "flops" in cells:
         print("\n#### FLOPs-aware cells on each device's table\n")
-        devices = [d for d in cells if d != "flops" and not d.endswith("-exact")]
+        devices = [d for d in cells if d != "flops" and d in fronts]
         print("| λ | cell | FLOPs (M) | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
         print("|---|---|---|---|" + "---|" * len(devices))
         for r in cells["flops"]:
@@ -153,7 +155,7 @@ def summary(args: argparse.Namespace) -> None:
                 c = lat.values(d)[arch.key()]
                 parts.append(f"{c:.3g} ({fronts[d].regret(c, a):.2f})")
             print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {flops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
-    devices = [d for d in cells if d != "flops" and not d.endswith("-exact")]
+    devices = [d for d in cells if d != "flops" and d in fronts]
     if "flops" in cells and devices:
         print("\n#### Latency-aware against FLOPs-aware at (nearly) equal FLOPs\n")
         print("| device | latency-aware λ | FLOPs (M) | true latency ms | true accuracy % | FLOPs-aware λ | FLOPs (M) | "
@@ -223,6 +225,7 @@ def main() -> None:
     p.add_argument("--device", required=True)
     p.add_argument("--lambdas", default=LAMBDAS)
     p.add_argument("--dataset", default=f"imagefolder:{SHARED / 'cifar10-subset'}")
+    p.add_argument("--scale", choices=["spread", "paper"], default="spread", help="the costs' scale (see above)")
     p.add_argument("--exact", action="store_true",
                    help="search with the device's table itself (--estimator exact) instead of its LPM")
     p = sub.add_parser("summary")

@@ -44,6 +44,11 @@ EXACT_LIMIT = 200_000
 #: P100 (Table 2: 23-41 ms). ``cost_scale="paper"`` rescales a cost so that a random
 #: architecture costs this much, so the paper's lambda range (0.1-0.2) transfers.
 PAPER_REFERENCE_COST = 30.0
+#: ``cost_scale="spread"`` rescales a cost so that random architectures' costs have this
+#: standard deviation: 30 with a coefficient of variation of 1/3, a typical spread on that
+#: scale. Devices whose costs vary less around their mean (a GPU with a large fixed cost)
+#: then get the same pressure per lambda as those whose costs vary more (a phone).
+PAPER_SPREAD = 10.0
 
 
 @runtime_checkable
@@ -283,3 +288,9 @@ def reference_cost(fn: CostFunction, encodings: torch.Tensor) -> float:
     """Mean predicted cost of (uniformly random) architectures: the scale of a cost."""
     with torch.no_grad():
         return float(torch.as_tensor(fn.predict(encodings)).float().mean())
+
+
+def reference_spread(fn: CostFunction, encodings: torch.Tensor) -> float:
+    """Standard deviation of the predicted costs of (uniformly random) architectures."""
+    with torch.no_grad():
+        return float(torch.as_tensor(fn.predict(encodings)).double().std())

@@ -40,11 +40,13 @@ from nascost.errors import NascostError
 from nascost.files import torch_save, write_text
 from nascost.penalty import (
     PAPER_REFERENCE_COST,
+    PAPER_SPREAD,
     CostFunction,
     CostTerm,
     check_target,
     parse_target,
     reference_cost,
+    reference_spread,
 )
 from nascost.records import Architecture, Setting
 
@@ -130,8 +132,10 @@ class SearchConfig(BaseModel):
     samples: int = Field(default=20, ge=1, description="M: sub-architectures sampled per step (the paper: 20)")
     cost_noise: float = Field(default=0.0, ge=0, description="sigma of N(0, sigma) noise on predicted costs")
     cost_noise_mode: Literal["relative", "absolute"] = "relative"
-    cost_scale: Literal["raw", "paper"] = Field(
-        default="raw", description="'paper': rescale costs so a random architecture costs 30 (the paper's ms)"
+    cost_scale: Literal["raw", "paper", "spread"] = Field(
+        default="raw", description="'paper': rescale costs so a random architecture costs 30 (the paper's ms); "
+                                   "'spread': so that random architectures' costs spread with a standard deviation "
+                                   "of 10 (the same pressure per lambda on devices whose costs vary more or less)"
     )
     reinforce_baseline_decay: float = Field(default=0.9, ge=0, lt=1)
     # --- calibration (--calibrate N) ---
@@ -291,9 +295,12 @@ def make_cost_terms(
     for i, cost in enumerate(costs):
         scale = 1.0
         ref = float("nan")
+        spread = float("nan")
         try:
-            enc = space.encode(space.sample_many(64, config.seed + 12345))
-            ref = reference_cost(cost.fn, enc)
+            enc = space.encode(space.sample_many(256 if config.cost_scale == "spread" else 64, config.seed + 12345))
+            ref = reference_cost(cost.fn, enc[:64])
+            if config.cost_scale == "spread":
+                spread = reference_spread(cost.fn, enc)
         except Exception:  # a cost function that cannot score random archs: no reference
             ref = float("nan")
         refs[cost.name] = ref
@@ -301,6 +308,11 @@ def make_cost_terms(
             if not (ref > 0 and math.isfinite(ref)):
                 raise NascostError(f"cost {cost.name!r}: cannot compute a reference cost for --cost-scale paper")
             scale = PAPER_REFERENCE_COST / ref
+        elif config.cost_scale == "spread":
+            if not (spread > 0 and math.isfinite(spread)):
+                raise NascostError(f"cost {cost.name!r}: random architectures do not spread in cost; "
+                                   "--cost-scale spread needs them to")
+            scale = PAPER_SPREAD / spread
         target = parse_target(config.target, cost.unit) if (config.target is not None and i == 0) else None
         terms.append(
             CostTerm(
@@ -648,7 +660,8 @@ def _run_search(
         ref = refs.get(c.name)
         extra = f", target {t.target:g} {c.unit} ({t.target_mode})" if t.target is not None else ""
         ref_txt = f"; a random architecture costs {ref:.4g} {c.unit}" if ref is not None and math.isfinite(ref) else ""
-        per = f"per {c.unit or 'unit'}" if t.scale == 1.0 else f"on the paper's scale (costs x {t.scale:.3g})"
+        per = (f"per {c.unit or 'unit'}" if t.scale == 1.0 else
+               f"on the {config.cost_scale} scale (costs x {t.scale:.3g})")
         say(f"cost {c.name}: lambda {t.lam:g} {per}, estimator {t.estimator}{extra}{ref_txt}")
 
     plan = _stage_plan(config, space)

@@ -132,8 +132,10 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--samples", type=int, help="M, sub-architectures sampled per step [20].")
 @click.option("--cost-noise", type=float, help="sigma of N(0, sigma) noise on predicted costs (paper: 0.025) [0].")
 @click.option("--cost-noise-mode", type=click.Choice(["relative", "absolute"]), help="noise relative to the cost or in its unit [relative].")
-@click.option("--cost-scale", type=click.Choice(["raw", "paper"]),
-              help="paper: rescale costs so a random architecture costs 30, the paper's ms, so its lambdas transfer [raw].")
+@click.option("--cost-scale", type=click.Choice(["raw", "paper", "spread"]),
+              help="paper: rescale costs so a random architecture costs 30, the paper's ms, so its lambdas transfer; "
+                   "spread: so random architectures' costs have a standard deviation of 10, the same pressure per "
+                   "lambda on any device [raw].")
 @click.option("--regularizer", type=click.Choice(["none", "beta"]),
               help="Collapse remedy on the architecture weights: beta (beta-DARTS) [none].")
 @click.option("--regularizer-weight", type=float, help="Final weight of the regularizer [beta: 50].")

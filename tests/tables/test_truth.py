@@ -160,3 +160,30 @@ def test_search_refuses_bad_truth_options_before_writing(run_cli, tmp_path) -> N
     code, _, err = run_cli("search", "--space", "darts", "--dataset", "synthetic", "--cost", "flops",
                            "--estimator", "exact", "--out", str(out), "--quiet", "--C", "4", "--layers", "3")
     assert code == 2 and "exact" in err and "enumerate" in err and not out.exists()
+
+
+def test_cost_scales_put_costs_on_a_common_footing(nb201) -> None:
+    """paper: random cells cost 30 on average; spread: they vary with a standard deviation of 10."""
+    import torch as _torch
+
+    from nascost.penalty import PAPER_REFERENCE_COST, PAPER_SPREAD
+    from nascost.search import ResolvedCost, make_cost_terms
+
+    class Affine:
+        differentiable, additive = True, True
+
+        def __init__(self, scale: float, offset: float) -> None:
+            self.w = _torch.linspace(0, 1, 30) * scale
+            self.offset = offset
+
+        def predict(self, x):
+            return _torch.as_tensor(x, dtype=_torch.float32) @ self.w + self.offset
+
+    for kind, target in (("paper", PAPER_REFERENCE_COST), ("spread", PAPER_SPREAD)):
+        config = SearchConfig.build({"space": "nb201", "cost_scale": kind})
+        for fn in (Affine(1.0, 10.0), Affine(5.0, 2.0)):
+            (term,), _ = make_cost_terms(config, [ResolvedCost(name="c", fn=fn, unit="ms")], nb201)
+            enc = nb201.encode(nb201.sample_many(256, config.seed + 12345))
+            costs = fn.predict(enc) * term.scale
+            measured = float(costs[:64].mean()) if kind == "paper" else float(costs.double().std())
+            assert measured == pytest.approx(target, rel=1e-4)
