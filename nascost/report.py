@@ -742,7 +742,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
         space = _space(run.space_name)
         op_names = getattr(space, "operation_names", None) if space is not None else None
         if run.spec is not None:
-            parts.append("<h3>Derived cells</h3>")
+            parts.append("<h3>Derived architecture</h3>")
             cell_png = None
             if space is not None:
                 try:
@@ -750,7 +750,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
                     cell_png = keep(space.draw(space.validate(arch.spec), png(f"{slug}-cells")))
                 except Exception as exc:
                     parts.append(f'<p class="note">cells not drawn: {html.escape(str(exc))}</p>')
-            parts.append(_img(cell_png, "normal and reduction cells") if cell_png else "")
+            parts.append(_img(cell_png, "the derived architecture") if cell_png else "")
             parts.append(f"<details><summary>genotype</summary><pre>{html.escape(json.dumps(run.spec, indent=1))}</pre></details>")
         curves = keep(plot_curves(run, png(f"{slug}-curves")))
         if curves:

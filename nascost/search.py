@@ -1067,9 +1067,10 @@ def _measure_final(
 def _as_encoded(space: Any, arch: Architecture, setting: Setting) -> Architecture | None:
     """The architecture the encoding describes, where it is another network than ``arch`` (else None).
 
-    The paper's encoding covers the normal cell only, so a predictor's value is
-    for the derived normal cell with the space's fixed reduction cell; measuring
-    that too shows how much of a predicted-vs-measured gap is the reduction cell.
+    An encoding need not cover the whole network (the paper's DARTS encoding holds
+    the normal cell only, the reduction cell being the space's fixed one), so a
+    predictor's value is for the network the encoding describes; measuring that
+    too shows how much of a predicted-vs-measured gap the encoding cannot see.
     Decoding may reorder what does not matter (the two inputs of a node), so
     "another network" means other parameter or MAC counts.
     """
