@@ -24,23 +24,25 @@ def count_params(model: nn.Module, exclude: Iterable[str] = ()) -> int:
     )
 
 
-def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
+def count_macs(model: nn.Module, example_input: torch.Tensor, *, biases: bool = False) -> int:
     """Multiply-accumulates of conv and linear layers for one sample (batch 1).
 
     Counted with forward hooks on a real forward pass, so whatever the model
-    actually executes (and only that) is counted.
+    actually executes (and only that) is counted. ``biases`` also counts one
+    addition per output value of a layer with a bias (the convention of
+    NAS-Bench-201's FLOPs).
     """
     total = 0
 
     def conv_hook(module: nn.Conv2d, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal total
         kh, kw = module.kernel_size
-        per_output = (module.in_channels // module.groups) * kh * kw
+        per_output = (module.in_channels // module.groups) * kh * kw + (biases and module.bias is not None)
         total += output[0].numel() * per_output
 
     def linear_hook(module: nn.Linear, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal total
-        total += output[0].numel() * module.in_features
+        total += output[0].numel() * (module.in_features + (biases and module.bias is not None))
 
     handles = []
     for m in model.modules():
