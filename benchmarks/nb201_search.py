@@ -106,6 +106,11 @@ def _runs(sweep_dir: Path) -> list[dict]:
     return out
 
 
+def _dev(name: str) -> str:
+    """The device column of a sweep named ``<device>[-exact][-paper]``."""
+    return name.removesuffix("-paper").removesuffix("-exact")
+
+
 def summary(args: argparse.Namespace) -> None:
     from nascost import plugins
     from nascost.pareto import build_front
@@ -122,7 +127,7 @@ def summary(args: argparse.Namespace) -> None:
     for name, runs in cells.items():
         if name == "flops":
             continue
-        device = name.removesuffix("-paper").removesuffix("-exact")
+        device = _dev(name)
         front = fronts[device]
         print(f"\n#### {name}\n")
         print("| λ | derived cell | true accuracy % | true latency ms | regret | front's pick at that latency |")
@@ -143,7 +148,7 @@ def summary(args: argparse.Namespace) -> None:
               f"({100 * (1 - c / base[1]):.1f}% lower)")
     if "flops" in cells:
         print("\n#### FLOPs-aware cells on each device's table\n")
-        devices = [d for d in cells if d != "flops" and d in fronts]
+        devices = [d for d in cells if d != "flops"]
         print("| λ | cell | FLOPs (M) | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
         print("|---|---|---|---|" + "---|" * len(devices))
         for r in cells["flops"]:
@@ -152,10 +157,10 @@ def summary(args: argparse.Namespace) -> None:
             flops = space.count(arch, space.setting("cifar10"))["flops"] / 1e6
             parts = []
             for d in devices:
-                c = lat.values(d)[arch.key()]
-                parts.append(f"{c:.3g} ({fronts[d].regret(c, a):.2f})")
+                c = lat.values(_dev(d))[arch.key()]
+                parts.append(f"{c:.3g} ({fronts[_dev(d)].regret(c, a):.2f})")
             print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {flops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
-    devices = [d for d in cells if d != "flops" and d in fronts]
+    devices = [d for d in cells if d != "flops"]
     if "flops" in cells and devices:
         print("\n#### Latency-aware against FLOPs-aware at (nearly) equal FLOPs\n")
         print("| device | latency-aware λ | FLOPs (M) | true latency ms | true accuracy % | FLOPs-aware λ | FLOPs (M) | "
@@ -172,8 +177,9 @@ def summary(args: argparse.Namespace) -> None:
                 arch = space.validate(r["genotype"])
                 f = space.count(arch, space.setting("cifar10"))["flops"] / 1e6
                 lam2, arch2, f2 = min(fl, key=lambda t: abs(t[2] - f))
-                print(f"| {d} | {r['lambda']:g} | {f:.1f} | {lat.values(d)[arch.key()]:.3g} | {acc.values[arch.key()]:.2f} | "
-                      f"{lam2:g} | {f2:.1f} | {lat.values(d)[arch2.key()]:.3g} | {acc.values[arch2.key()]:.2f} |")
+                v = lat.values(_dev(d))
+                print(f"| {d} | {r['lambda']:g} | {f:.1f} | {v[arch.key()]:.3g} | {acc.values[arch.key()]:.2f} | "
+                      f"{lam2:g} | {f2:.1f} | {v[arch2.key()]:.3g} | {acc.values[arch2.key()]:.2f} |")
     if len(devices) > 1:
         print("\n#### Hardware specificity: each device's cells on every device's table (latency ms, regret)\n")
         print("| searched for | λ | " + " | ".join(devices) + " |")
@@ -184,8 +190,8 @@ def summary(args: argparse.Namespace) -> None:
                 a = acc.values[arch.key()]
                 parts = []
                 for d in devices:
-                    c = lat.values(d)[arch.key()]
-                    parts.append(f"{c:.3g} ({fronts[d].regret(c, a):.2f})")
+                    c = lat.values(_dev(d))[arch.key()]
+                    parts.append(f"{c:.3g} ({fronts[_dev(d)].regret(c, a):.2f})")
                 print(f"| {src} | {r['lambda']:g} | " + " | ".join(parts) + " |")
 
 
