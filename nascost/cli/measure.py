@@ -282,7 +282,12 @@ def import_cmd(source: str, db: str, space: str | None, devices: str | None, uni
     """
     from nascost.data import import_csv
 
-    if space is None and not any(v is not None for v in (devices, arch_column, index, setting)) and _is_export(source):
+    if _is_export(source):
+        given = [f for f, v in (("--devices", devices), ("--arch-column", arch_column), ("--index", index),
+                                ("--setting", setting)) if v is not None]
+        if given:
+            raise NascostError(f"{source!r} is a nascost export (its rows carry their groups); {', '.join(given)} "
+                               "apply to device tables only")
         added, skipped = import_csv(source, db)
         if as_json:
             echo_json({"added": added, "skipped": skipped})
