@@ -124,8 +124,9 @@ def summary(args: argparse.Namespace) -> None:
     for d in args.sweeps:
         name = Path(d).name.removeprefix("sweep-")
         cells[name] = _runs(Path(d))
+    flops = next((n for n in cells if _dev(n) == "flops"), None)  # the FLOPs-aware sweep, if given
     for name, runs in cells.items():
-        if name == "flops":
+        if name == flops:
             continue
         device = _dev(name)
         front = fronts[device]
@@ -146,28 +147,28 @@ def summary(args: argparse.Namespace) -> None:
         c = lat.values(device)[space.validate(best["genotype"]).key()]
         print(f"\nlargest λ within 0.5 points of λ=0: {best['lambda']:g}, true latency {c:.3g} ms vs {base[1]:.3g} ms "
               f"({100 * (1 - c / base[1]):.1f}% lower)")
-    if "flops" in cells:
+    if flops:
         print("\n#### FLOPs-aware cells on each device's table\n")
-        devices = [d for d in cells if d != "flops"]
+        devices = [d for d in cells if d != flops]
         print("| λ | cell | FLOPs (M) | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
         print("|---|---|---|---|" + "---|" * len(devices))
-        for r in cells["flops"]:
+        for r in cells[flops]:
             arch = space.validate(r["genotype"])
             a = acc.values[arch.key()]
-            flops = space.count(arch, space.setting("cifar10"))["flops"] / 1e6
+            mflops = space.count(arch, space.setting("cifar10"))["flops"] / 1e6
             parts = []
             for d in devices:
                 c = lat.values(_dev(d))[arch.key()]
                 parts.append(f"{c:.3g} ({fronts[_dev(d)].regret(c, a):.2f})")
-            print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {flops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
-    devices = [d for d in cells if d != "flops"]
-    if "flops" in cells and devices:
+            print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {mflops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
+    devices = [d for d in cells if d != flops]
+    if flops and devices:
         print("\n#### Latency-aware against FLOPs-aware at (nearly) equal FLOPs\n")
         print("| device | latency-aware λ | FLOPs (M) | true latency ms | true accuracy % | FLOPs-aware λ | FLOPs (M) | "
               "true latency ms | true accuracy % |")
         print("|---|---|---|---|---|---|---|---|---|")
         fl = []
-        for r in cells["flops"]:
+        for r in cells[flops]:
             arch = space.validate(r["genotype"])
             fl.append((r["lambda"], arch, space.count(arch, space.setting("cifar10"))["flops"] / 1e6))
         for d in devices:
