@@ -724,9 +724,10 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
     import gzip
     import io
 
-    from nascost.files import atomic_write
+    from nascost.files import atomic_write, check_output
 
     output = Path(output)
+    check_output(output, [path])
     if fmt not in ("csv", "parquet"):
         raise NascostError(f"unknown export format {fmt!r} (formats: csv, parquet)")
     if not output.parent.exists():

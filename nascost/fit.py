@@ -23,6 +23,7 @@ import torch
 from nascost import plugins
 from nascost.data import CostData, CostDatabase
 from nascost.errors import NascostError
+from nascost.files import atomic_write
 from nascost.predict import (
     CostPredictor,
     PredictorMetadata,
@@ -506,7 +507,8 @@ def plot_comparison(results: dict[str, dict[str, Any]], out_dir: str | Path) -> 
         ax.set_ylabel(f"predicted ({r['unit']})")
         fig.tight_layout()
         path = out / f"scatter-{name}.png"
-        fig.savefig(path, dpi=110)
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, dpi=110, format="png")
         plt.close(fig)
         written.append(path)
     if avail:
@@ -526,7 +528,8 @@ def plot_comparison(results: dict[str, dict[str, Any]], out_dir: str | Path) -> 
             ax.legend(fontsize=8)
         fig.tight_layout()
         path = out / "learning-curve.png"
-        fig.savefig(path, dpi=110)
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, dpi=110, format="png")
         plt.close(fig)
         written.append(path)
     return written

@@ -644,6 +644,30 @@ def _kind(run: Run) -> str:
     return "FLOPs-aware" if any("flop" in n.lower() for n in active) else "latency-aware"
 
 
+def check_report_output(output: str | Path, accuracy_table: str | None = None) -> None:
+    """Refuse an output that is an input, or an existing file that is not an HTML page.
+
+    Why: a report is written over whatever ``-o`` names; a genotype, a database
+    or any other file there would be replaced by HTML. An earlier report is fine.
+    """
+    from nascost.files import check_output
+
+    table = None
+    if accuracy_table:
+        table = accuracy_table if Path(accuracy_table).exists() else accuracy_table.rpartition(":")[0] or None
+    check_output(output, [table], option="-o")
+    out = Path(output)
+    if out.is_file() and out.stat().st_size > 0:
+        try:
+            with out.open("rb") as fh:
+                head = fh.read(512).lstrip().lower()
+        except OSError:
+            return
+        if not head.startswith((b"<!doctype html", b"<html")):
+            raise NascostError(f"-o {str(output)!r} exists and is not an HTML report: writing the report would "
+                               "destroy it; choose another output file")
+
+
 def build_report(paths: list[str | Path], output: str | Path, title: str | None = None,
                  accuracy_table: str | None = None) -> dict[str, Any]:
     """Write the HTML report and its PNGs; return what was written.
@@ -652,6 +676,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
     accuracies and draws it on its device's true front (searches record their own
     truth when they were given one).
     """
+    check_report_output(output, accuracy_table)
     runs, references = expand(paths)
     accuracy = None
     if accuracy_table:

@@ -882,6 +882,7 @@ def _run_stage(
                 "stage_states": stage_states,
             },
             out / CHECKPOINT,
+            sole_writer=True,  # one writer per run directory: a killed write's leftovers go
         )
         costs_txt = " ".join(
             f"{k}={v:.4g}" for k, v in row["derived_cost"].items() if v is not None

@@ -402,6 +402,7 @@ def train(
                 "cutout_rng": cut_gen.get_state(),
             },
             ckpt_path,
+            sole_writer=True,  # one writer per run directory: a killed write's leftovers go
         )
         _write_metrics(out / "metrics.jsonl", history)
         test_s = f", test acc {row['test_acc']:.2f}%" if "test_acc" in row else ""

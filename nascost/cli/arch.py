@@ -146,6 +146,9 @@ def sample_cmd(space: str, n: int, seed: int | None, opts: tuple[str, ...], as_j
 @config_option
 def draw_cmd(architecture: str, space: str, output: str, opts: tuple[str, ...]) -> None:
     """Draw ARCH (a preset name, a JSON file or the space's text form) to an image."""
+    from nascost.files import check_output
+
+    check_output(output, [architecture])
     sp = _space(space, opts)
     path = sp.draw(sp.resolve(architecture), Path(output))
     click.echo(str(path))

@@ -281,7 +281,9 @@ def import_cmd(source: str, db: str, space: str | None, devices: str | None, uni
     latency files are read with --index. Nothing is written when any row is bad.
     """
     from nascost.data import import_csv
+    from nascost.files import check_output
 
+    check_output(db, [source, index], option="--db")
     if _is_export(source):
         given = [f for f, v in (("--devices", devices), ("--arch-column", arch_column), ("--index", index),
                                 ("--setting", setting)) if v is not None]

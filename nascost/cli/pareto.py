@@ -45,6 +45,11 @@ def pareto_cmd(space: str, accuracy_table: str, db: str, device: str | None, mea
     from nascost.tables import read_accuracy_table
 
     sp = plugins.get_space(space)
+    if plot is not None:
+        from nascost.files import check_output
+
+        check_output(plot, [db, accuracy_table if Path(accuracy_table).exists() else accuracy_table.rpartition(":")[0]],
+                     option="--plot")
     if plot is not None and not Path(plot).parent.exists():
         raise NascostError(f"directory {str(Path(plot).parent)!r} does not exist")
     judged = [sp.resolve(a) for a in archs]

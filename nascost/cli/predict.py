@@ -111,6 +111,10 @@ def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str
         CostStore.check_name(as_cost)
     space_obj = _space_for(db, space)
     out = Path(output) if output else (None if as_cost else Path(f"{predictor_name}-{space_obj.name}.nascost"))
+    if out is not None:
+        from nascost.files import check_output
+
+        check_output(out, [db, *_source_files(transfer_from)])
     if out is not None and not out.parent.exists():
         raise NascostError(f"directory {str(out.parent)!r} does not exist")
     if out is not None and out.is_dir():
@@ -195,6 +199,17 @@ def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str
         click.echo(f"built from {meta.n_train} architectures; " + ", ".join(f"{k} {_fmt(v)}" for k, v in m.items()))
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def _source_files(sources: tuple[str, ...]) -> list[str]:
+    """The database files among --transfer-from sources (``DB`` or ``DB:DEVICE``, comma-separated)."""
+    files = []
+    for group in sources:
+        for item in group.split(","):
+            item = item.strip()
+            if item:
+                files.append(item if Path(item).exists() else item.rpartition(":")[0] or item)
+    return files
 
 
 def _subset(data: Any, n: int, seed: int) -> Any:
