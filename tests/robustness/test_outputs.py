@@ -100,7 +100,7 @@ def test_a_full_disk_names_the_file_and_the_fix(tmp_path: Path, monkeypatch: pyt
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(NascostError, match="cannot write .*predictor.nascost.*No space left.*free some disk space"):
+    with pytest.raises(NascostError, match=r"cannot write .*predictor.nascost.*No space left.*free some disk space"):
         torch_save({"a": 1}, target)
     assert target.read_bytes() == b"old" and not temp_files(tmp_path)
 
@@ -108,7 +108,7 @@ def test_a_full_disk_names_the_file_and_the_fix(tmp_path: Path, monkeypatch: pyt
 def test_an_unwritable_directory_names_the_file(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a regular file, so nothing can be created below it (works as root too)")
-    with pytest.raises(NascostError, match="cannot write .*file/x.json"):
+    with pytest.raises(NascostError, match=r"cannot write .*file/x.json"):
         write_text(blocker / "x.json", "{}")
 
 
