@@ -23,7 +23,7 @@ of the 112 bits; see :meth:`nascost.predict.CostPredictor.map_inputs`.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from pydantic import Field
@@ -118,7 +118,8 @@ class LPM(CostPredictor):
     additive = False
 
     class Options(FittedOptions):
-        hidden: list[int] = Field(default=[256, 64], description="hidden layer widths (paper: 256, 64)")
+        hidden: list[Annotated[int, Field(ge=1)]] = Field(
+            default=[256, 64], description="hidden layer widths, each >= 1 (paper: 256, 64)")
         activation: Literal["sigmoid", "relu", "tanh", "gelu"] = "sigmoid"
         epochs: int = Field(default=1000, gt=0, description="training epochs (paper: 1000)")
         batch_size: int = Field(default=200, gt=0, description="minibatch size (paper: 200)")

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -173,7 +173,8 @@ class Transfer(CostPredictor):
     class Options(PluginOptions):
         method: Literal["mixture", "embedding", "ridge", "finetune"] = Field(
             "mixture", description="how the target's head is fitted (see the plugin's docstring)")
-        hidden: list[int] = Field(default=[256, 128], description="hidden widths of the source model")
+        hidden: list[Annotated[int, Field(ge=1)]] = Field(
+            default=[256, 128], description="hidden widths of the source model, each >= 1")
         epochs: int = Field(200, gt=0, description="source-model training epochs (Adam)")
         batch_size: int = Field(256, gt=0)
         lr: float = Field(1e-3, gt=0, description="source-model learning rate")
