@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from collections.abc import Callable
@@ -55,6 +56,9 @@ def parse_lambdas(text: str) -> list[float]:
         raise NascostError(f"--lambdas {text!r}: use comma-separated numbers, e.g. 0,0.1,0.2") from None
     if not values:
         raise NascostError("--lambdas is empty: give at least one value, e.g. 0,0.1,0.2")
+    bad = [v for v in values if not math.isfinite(v)]
+    if bad:
+        raise NascostError(f"--lambdas {text!r}: {bad[0]} is not a finite number; give values like 0,0.1,0.2")
     if any(v < 0 for v in values):
         raise NascostError(f"--lambdas {text!r}: lambda must be >= 0")
     if len(set(values)) != len(values):
