@@ -105,6 +105,9 @@ class CostSpec(BaseModel):
                 lam = float(tail)
                 name = head
             except ValueError:
+                if Path(head).is_file() or head.endswith((".nascost", ".pt")):
+                    raise NascostError(f"cost {text!r}: {tail!r} is not a lambda; use FILE:LAMBDA with a number, "
+                                       f"e.g. '{head}:0.2'") from None
                 name, lam = text, None
         if not name:
             raise NascostError(f"cannot read cost {text!r}: use NAME or NAME:LAMBDA, e.g. 'cpu-lpm:0.2'")

@@ -77,7 +77,11 @@ def resolve_costs(
         if _is_path(ref):
             if not Path(ref).is_file():
                 raise NascostError(f"predictor file {ref!r} does not exist")
-            pred, meta = _load_quietly(load_cost, ref, space=space)
+            # --cost-setting names the setting the file must be for (an unknown name is an error,
+            # another setting a warning), never an option silently ignored
+            wanted = (space.setting(config.cost_setting, **config.cost_setting_overrides)
+                      if config.cost_setting else None)
+            pred, meta = _load_quietly(load_cost, ref, space=space, setting=wanted)
             resolved.append(
                 ResolvedCost(
                     name=Path(ref).stem, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting,
