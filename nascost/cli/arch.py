@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from nascost import plugins
-from nascost.cli.output import echo_json, parse_kv, print_table
+from nascost.cli.output import SEED, echo_json, parse_kv, print_table
 from nascost.config import config_option
 from nascost.errors import NascostError
 from nascost.records import Architecture, Setting
@@ -120,7 +120,7 @@ def info_cmd(
 @arch_group.command("sample")
 @_space_option
 @click.option("-n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="How many.")
-@click.option("--seed", type=int, default=None, help="Random seed (default: fresh randomness).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (default: fresh randomness).")
 @_opt_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of one JSON object per line.")
 @config_option

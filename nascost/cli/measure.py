@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from nascost import plugins
-from nascost.cli.output import echo_json, parse_kv, print_table
+from nascost.cli.output import SEED, FiniteFloat, echo_json, parse_kv, print_table
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -117,11 +117,11 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
 @click.option("--measurer", default="cpu-timer", show_default=True, help="Cost measurer.")
 @click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Architectures to measure.")
 @click.option("--db", "db", type=click.Path(dir_okay=False), required=True, help="Cost database (SQLite) to add to.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (re-run the same seed to resume).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Sampling seed (re-run the same seed to resume).")
 @_with_size_options
 @click.option("--reference-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="Re-measure the reference architecture every K architectures (0: off).")
-@click.option("--drift-threshold", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
+@click.option("--drift-threshold", type=FiniteFloat(0, lo_open=True), default=0.05, show_default=True,
               help="Relative change of the reference that counts as drift.")
 @click.option("--passes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Visit every architecture this many times, in separate passes, pooling the samples "
@@ -146,8 +146,9 @@ def collect_cmd(space: str, measurer: str, n: int, db: str, seed: int, setting: 
     The architectures are sampled from --seed, or with --plan transfer chosen for a
     transfer from other devices (the N that pin down the new device best).
     """
-    from nascost.collect import run_campaign, validate_campaign
+    from nascost.collect import check_campaign_size, run_campaign, validate_campaign
 
+    check_campaign_size(n)
     sp = plugins.get_space(space)
     st = _setting(sp, setting, channels, layers, input_size)
     options = _measurer_options(measurer, opts, runs, warmup)

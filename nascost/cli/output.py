@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -25,6 +26,35 @@ from rich.table import Table
 from rich.text import Text
 
 console = Console(stderr=True)
+
+#: The type of every ``--seed``: numpy and torch take seeds >= 0, so a negative one is a usage error.
+SEED = click.IntRange(min=0)
+
+
+class FiniteFloat(click.types.FloatParamType):
+    """A float that must be finite and within ``[lo, hi]`` (``lo_open``: above ``lo``).
+
+    click's ``FloatRange`` lets ``nan`` through (every comparison with NaN is
+    false), and a NaN threshold or lambda silently turns a feature off.
+    """
+
+    name = "float"
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> None:
+        self.lo, self.hi, self.lo_open = lo, hi, lo_open
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.lo is not None and (x < self.lo or (self.lo_open and x == self.lo)):
+            self.fail(f"{value!r} must be {'>' if self.lo_open else '>='} {self.lo:g}", param, ctx)
+        if self.hi is not None and x > self.hi:
+            self.fail(f"{value!r} must be <= {self.hi:g}", param, ctx)
+        return x
 
 
 def echo_json(data: Any) -> None:
@@ -145,8 +175,8 @@ def parse_kv(pairs: Sequence[str], what: str = "option") -> dict[str, Any]:
     """``["lr=0.1", "depth=3"]`` -> ``{"lr": 0.1, "depth": 3}`` (values parsed as JSON when they can be)."""
     out: dict[str, Any] = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise click.BadParameter(f"{what} {pair!r} must look like KEY=VALUE")
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            raise click.BadParameter(f"{what} {pair!r} must look like KEY=VALUE (a key, '=', then the value)")
         key, value = pair.split("=", 1)
         try:
             out[key.strip().replace("-", "_")] = json.loads(value)

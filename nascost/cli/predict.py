@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from nascost import plugins
-from nascost.cli.output import echo_json, parse_kv, print_table, progress
+from nascost.cli.output import SEED, echo_json, parse_kv, print_table, progress
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -79,7 +79,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--opt", "opts", multiple=True, help="Predictor option KEY=VALUE (repeatable), e.g. epochs=200.")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="Share of rows held out for the metrics stored with the predictor.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the held-out split.")
 @click.option("--train-size", type=int, help="Train on a seeded random subset of this many rows (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 @config_option
@@ -257,7 +257,7 @@ def _print_transfer(report: dict[str, Any], meta: Any) -> None:
 @click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of rows held out for testing.")
 @click.option("--test-campaign",
               help="Hold out this campaign's rows (e.g. measured with more runs) instead of a random --test-fraction.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (same for every predictor).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the split (same for every predictor).")
 @click.option("--lut", "lut_file", type=click.Path(dir_okay=False), help="A lut predictor file built on the data's device.")
 @click.option("--opt", "opts", multiple=True, help="Option PREDICTOR.KEY=VALUE, e.g. lpm.epochs=300 (repeatable).")
 @click.option("--devices", is_flag=True, help="Compare two databases' latencies of the same architectures.")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from nascost.cli.output import console, echo_json, parse_kv
+from nascost.cli.output import SEED, console, echo_json, parse_kv
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -155,7 +155,7 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--train-portion", type=float, help="Share of the training split for weights [0.5].")
 @click.option("--max-steps", type=int, help="Cap on steps per epoch (quick runs).")
 @click.option("--max-train-samples", type=int, help="Use only this many training images.")
-@click.option("--seed", type=int, help="Random seed [0].")
+@click.option("--seed", type=SEED, help="Random seed [0].")
 @click.option("--device", help="auto, cpu or cuda [auto].")
 @click.option("--threads", type=int, help="CPU threads for torch (1 is fastest on a busy machine) [torch default].")
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Any other search option (see docs/search.md).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from nascost import plugins
-from nascost.cli.output import console, echo_json, parse_kv, progress
+from nascost.cli.output import SEED, console, echo_json, parse_kv, progress
 from nascost.config import config_option
 
 
@@ -23,7 +23,7 @@ from nascost.config import config_option
 @click.option("--lr", type=float, default=None, help="Override the preset's initial learning rate.")
 @click.option("--channels", type=int, default=None, help="Override the preset's initial channels C.")
 @click.option("--layers", type=int, default=None, help="Override the preset's number of cells.")
-@click.option("--seed", type=int, default=None, help="Random seed (default 0).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (default 0).")
 @click.option("--max-steps", type=int, default=None, help="Cap training steps per epoch (smoke tests).")
 @click.option("--workers", type=int, default=None, help="Data-loader worker processes (default 0).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
