@@ -27,6 +27,7 @@ finished one-pass campaign can be given a second pass by re-running it with
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from nascost import plugins
-from nascost.data import CostDatabase, GroupInfo
+from nascost.data import CostDatabase, GroupInfo, check_row
 from nascost.errors import NascostError, UnavailableError
 from nascost.measure import CostMeasurer
 from nascost.records import Architecture, DeviceInfo, Measurement, Setting
@@ -94,8 +95,25 @@ class CampaignSummary:
                 "overhead_timed": self.overhead_timed}
 
 
+#: The most architectures one campaign measures: at a second each that is 11 days of measuring, and
+#: the sampled list is held in memory before the first is measured.
+MAX_CAMPAIGN = 1_000_000
+
+
+def check_campaign_size(n: int) -> None:
+    """Refuse an ``n`` no campaign can finish, before sampling (which holds all ``n`` in memory)."""
+    if n < 1:
+        raise NascostError(f"--n must be at least 1 (got {n})")
+    if n > MAX_CAMPAIGN:
+        raise NascostError(f"--n {n}: a campaign measures at most {MAX_CAMPAIGN:,} architectures (at a second "
+                           "each that is 11 days); collect in several runs with other --seed values into the same --db")
+
+
 def sample_architectures(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
     """``n`` distinct architectures drawn from ``seed`` (deterministic; fewer if the space is small)."""
+    size = space.num_architectures()
+    if size is not None:
+        n = min(n, size)  # no more distinct architectures to find
     gen = np.random.default_rng(seed)
     seen: dict[str, Architecture] = {}
     draws = 0
@@ -166,9 +184,9 @@ def _resolve(space: SearchSpace | str, measurer: CostMeasurer | str, setting: Se
 
 def open_for_campaign(db_path: str | Path, space: str) -> CostDatabase:
     """Open (or create) a database for a campaign of ``space``; refuses one of another space."""
-    path = Path(db_path)
-    exists = path.exists() and path.stat().st_size > 0
-    db = CostDatabase(path, create=not exists)
+    # create=True on an existing file too: of two processes creating one new
+    # database, the second then waits for the first's schema instead of failing
+    db = CostDatabase(Path(db_path), create=True)
     try:
         db.bind_space(space)
     except NascostError:
@@ -221,8 +239,7 @@ def run_campaign(
     ``archs`` measures these architectures instead of sampling (a transfer
     plan; resumable as long as the same list is given again).
     """
-    if n < 1:
-        raise NascostError(f"--n must be at least 1 (got {n})")
+    check_campaign_size(n)
     if passes < 1:
         raise NascostError(f"--passes must be at least 1 (got {passes})")
     if passes > 1 and executor == "ray":
@@ -230,8 +247,8 @@ def run_campaign(
                            "and visits of one architecture must be on the same device)")
     if reference_every < 0:
         raise NascostError(f"--reference-every must be >= 0 (got {reference_every})")
-    if drift_threshold <= 0:
-        raise NascostError(f"--drift-threshold must be > 0 (got {drift_threshold})")
+    if not drift_threshold > 0 or drift_threshold == float("inf"):  # NaN fails '> 0' too
+        raise NascostError(f"--drift-threshold must be a finite number > 0 (got {drift_threshold})")
     if executor not in ("local", "ray"):
         raise NascostError(f"unknown executor {executor!r} (executors: local, ray)")
     space, measurer, setting = _resolve(space, measurer, setting, measurer_options)
@@ -253,12 +270,27 @@ def run_campaign(
         return _run_ray(db_path, space, measurer, setting, archs, batch, seed, campaign, progress,
                         measurer_options, ray_address, n)
     device = measurer.device_info()
-    db = open_for_campaign(db_path, space.name)
+    new = not (Path(db_path).exists() and Path(db_path).stat().st_size > 0)
     try:
-        return _run_local(db, space, measurer, setting, archs, batch, seed, campaign, device,
-                          reference_every, drift_threshold, progress, n, passes)
-    finally:
-        db.close()
+        with open_for_campaign(db_path, space.name) as db:  # SQLite failures become one line naming the file
+            return _run_local(db, space, measurer, setting, archs, batch, seed, campaign, device,
+                              reference_every, drift_threshold, progress, n, passes)
+    except BaseException:
+        if new:
+            _remove_if_empty(Path(db_path))
+        raise
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Remove a database this campaign created when it failed before its first row (nothing to keep)."""
+    try:
+        with CostDatabase(path) as db:
+            empty = db.count() == 0
+    except (NascostError, sqlite3.Error, OSError):
+        return
+    if empty:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def _group(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, setting: Setting, batch: int,
@@ -361,8 +393,9 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
                 if m.unit == "ms":
                     summary.timed_s += sum(m.samples) / 1000.0
                 key = arch.key()
+                enc = check_row(space, arch, space.encode([arch])[0].tolist(), m,
+                                where=f"measurer {measurer.name!r} on architecture {key}")
                 if visits.get(key, 0) == 0:
-                    enc = space.encode([arch])[0].tolist()
                     db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
                     visits[key] = 1
                 else:
@@ -471,6 +504,7 @@ def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, se
                         first = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
                         raise NascostError(f"a Ray worker failed on architecture {arch.key()}: {first}") from None
                     m = Measurement.model_validate_json(m_json)
+                    enc = check_row(space, arch, enc, m, where=f"measurer {measurer.name!r} on architecture {arch.key()}")
                     db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
                     devices.add(m.device.fingerprint)
                     summary.measured += 1
@@ -484,5 +518,9 @@ def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, se
             if g.measurer == measurer.name and g.setting.key() == setting.key() and g.batch_size == batch
         )
         return summary
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise
+        raise db.database_error(exc) from None
     finally:
         db.close()

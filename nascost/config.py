@@ -33,9 +33,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise NascostError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
     suffix = path.suffix.lower()
     try:
+        text = path.read_text()
         if suffix == ".toml":
             data = tomllib.loads(text)
         elif suffix in (".yaml", ".yml"):
@@ -48,6 +48,12 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             raise NascostError(f"config file {str(path)!r}: use a .toml, .yaml/.yml or .json file")
     except NascostError:
         raise
+    except UnicodeDecodeError:
+        raise NascostError(f"config file {str(path)!r} is not a text file; give a TOML, YAML or JSON file") from None
+    except OSError as exc:
+        from nascost.files import os_error
+
+        raise os_error(exc, "read config file", path) from None
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NascostError(f"config file {str(path)!r} is malformed: {first}") from None
@@ -131,7 +137,13 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise NascostError(f"config file {value!r}: {where}: {err['msg']}") from None
+        hint = ""
+        if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+            from nascost.plugins import closest
+
+            hint = closest(str(err["loc"][0]), model.model_fields) or (
+                f" (keys: {', '.join(sorted(model.model_fields))})")
+        raise NascostError(f"config file {value!r}: {where}: {err['msg']}{hint}") from None
     params = _config_params(ctx.command)
     values = {
         (params[k].name if k in params else k): v

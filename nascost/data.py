@@ -155,58 +155,90 @@ class CostDatabase:
         self.path = Path(path)
         if self.path.is_dir():
             raise NascostError(f"{str(self.path)!r} is a directory, not a cost database")
-        exists = self.path.exists() and self.path.stat().st_size > 0
-        if not exists and not create:
+        try:
+            size = self.path.stat().st_size if self.path.exists() else None
+        except OSError as exc:
+            from nascost.files import os_error
+
+            raise os_error(exc, "read cost database", self.path) from None
+        if size is None and not create:
             raise NascostError(
                 f"cost database {str(self.path)!r} does not exist (create one with 'nascost collect')"
             )
-        if not exists and not self.path.parent.exists():
+        if size == 0 and not create:
+            raise NascostError(f"{str(self.path)!r} is empty (0 bytes), not a nascost cost database; remove it, "
+                               "or let 'nascost collect' create a database there")
+        if size is None and not self.path.parent.exists():
             raise NascostError(f"directory {str(self.path.parent)!r} does not exist")
         try:
             self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
         except sqlite3.Error as exc:
             raise NascostError(f"cannot open {str(self.path)!r} as a database: {exc}") from None
         try:
-            self._init(exists)
+            self._init(create)
         except NascostError:
             self._conn.close()
             raise
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise NascostError(
-                f"{str(self.path)!r} is not a nascost cost database (SQLite says: {exc})"
-            ) from None
+            if "not a database" in str(exc):
+                raise NascostError(
+                    f"{str(self.path)!r} is not a nascost cost database (SQLite says: {exc}); give another --db file"
+                ) from None
+            raise self.database_error(exc) from None
 
     # --- opening -----------------------------------------------------------
-    def _init(self, exists: bool) -> None:
+    def _init(self, create: bool) -> None:
+        """Check (and with ``create``, initialise) the schema.
+
+        Creating takes the write lock first (``BEGIN IMMEDIATE``) and looks at
+        the tables under it, so of two processes creating one new file the
+        second waits for the first and then finds a complete database, never a
+        half-made one. A read-only open takes no lock (a read-only file works).
+        """
         c = self._conn
-        if exists:
-            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "meta" not in tables:
-                raise NascostError(
-                    f"{str(self.path)!r} is an SQLite file but not a nascost cost database (no meta table)"
-                )
-            version = self._meta("schema_version")
-            if version != str(SCHEMA_VERSION):
-                raise NascostError(
-                    f"{str(self.path)!r} has cost-database schema version {version}, this nascost "
-                    f"reads version {SCHEMA_VERSION}; use a matching nascost version"
-                )
+        c.execute("PRAGMA busy_timeout=30000")
+        if not create:
+            self._check_schema(self._tables(), create=False)
         c.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed row survives a killed process (SIGKILL);
         # only an OS crash or power loss could lose the last few commits.
         c.execute("PRAGMA synchronous=NORMAL")
         c.execute("PRAGMA foreign_keys=ON")
-        if not exists:
+        if not create:
+            return
+        with self._transaction():
+            tables = self._tables()
+            if tables:
+                self._check_schema(tables, create=True)
+                return
             from nascost import __version__
 
-            with self._transaction():
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
-                c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                c.execute("INSERT OR REPLACE INTO meta VALUES ('created_at', ?)", (_now(),))
-                c.execute("INSERT OR REPLACE INTO meta VALUES ('nascost_version', ?)", (__version__,))
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    c.execute(stmt)
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('created_at', ?)", (_now(),))
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('nascost_version', ?)", (__version__,))
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def _check_schema(self, tables: set[str], *, create: bool) -> None:
+        if not tables and not create:
+            raise NascostError(f"{str(self.path)!r} is an empty SQLite file, not a nascost cost database; "
+                               "remove it, or let 'nascost collect' create a database there")
+        if "meta" not in tables:
+            raise NascostError(
+                f"{str(self.path)!r} is an SQLite file but not a nascost cost database (no meta table); "
+                "give another --db file"
+            )
+        version = self._meta("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise NascostError(
+                f"{str(self.path)!r} has cost-database schema version {version}, this nascost "
+                f"reads version {SCHEMA_VERSION}; use a matching nascost version"
+            )
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -235,8 +267,25 @@ class CostDatabase:
     def __enter__(self) -> CostDatabase:
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
         self.close()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+            raise self.database_error(exc) from None
+
+    def database_error(self, exc: sqlite3.DatabaseError) -> NascostError:
+        """One line for SQLite failing on this file: damaged pages, a read-only file, a full disk."""
+        text = str(exc)
+        if "malformed" in text or "not a database" in text:
+            fix = "the file is damaged: restore it from a backup or re-import a 'nascost data export'"
+        elif "readonly" in text or "read-only" in text:
+            fix = "the file or its directory is read-only: check the permissions"
+        elif "full" in text:
+            fix = "the disk is full: free some space (committed rows are kept)"
+        elif "locked" in text:
+            fix = "another process holds it: wait for it, or use another --db file"
+        else:
+            fix = "check the file, its permissions and the free disk space"
+        return NascostError(f"cost database {str(self.path)!r}: SQLite says {text!r}; {fix}")
 
     # --- space -------------------------------------------------------------
     @property
@@ -318,7 +367,9 @@ class CostDatabase:
             batch = measurement.batch_size if measurement.batch_size is not None else 1
             raise NascostError(
                 f"architecture {arch.key()} is already in the database for measurer {measurer!r}, "
-                f"setting {setting.name!r}, batch {batch}, device {measurement.device.fingerprint}"
+                f"setting {setting.name!r}, batch {batch}, device {measurement.device.fingerprint}: is another "
+                f"process writing to {str(self.path)!r}? Run one campaign per database and group at a time, "
+                "then rerun to continue"
             ) from None
 
     def _insert(self, c: sqlite3.Connection, arch: Architecture, encoding: Sequence[float],
@@ -607,6 +658,48 @@ class CostDatabase:
         return int(self._conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0])
 
 
+def check_row(space: Any, arch: Architecture, encoding: Sequence[Any], measurement: Measurement, *,
+              where: str) -> list[float]:
+    """The one validation of a row before it is stored, whether a measurer or an import made it.
+
+    ``space`` (a :class:`~nascost.space.SearchSpace`, or None when it is not
+    installed) checks the architecture (known operations) and the encoding's
+    width; the costs must be finite and >= 0 (a NaN would become NULL, an
+    infinity or a negative value would break every predictor fitted later).
+    Returns the encoding as floats; raises :class:`NascostError` naming ``where``.
+    """
+    try:
+        values = [float(x) for x in encoding]
+    except (TypeError, ValueError):
+        raise NascostError(f"{where}: the encoding {_short(encoding)} is not a list of numbers") from None
+    if not all(np.isfinite(values)):
+        raise NascostError(f"{where}: the encoding {_short(encoding)} holds a non-finite number")
+    if space is not None:
+        if arch.space != space.name and not space.shares_costs_with(arch.space):
+            raise NascostError(f"{where}: an architecture of space {arch.space!r}, not {space.name!r}")
+        try:
+            space.validate(dict(arch.spec))
+        except NascostError as exc:
+            raise NascostError(f"{where}: {exc}") from None
+        width = space.encoding_dim
+        if len(values) != width:
+            raise NascostError(f"{where}: the encoding has {len(values)} values, space {space.name!r} encodes "
+                               f"an architecture in {width}")
+    m = measurement
+    for name in ("median", "mean", "p90", "std", "iqr"):
+        v = getattr(m, name)
+        if not np.isfinite(v) or v < 0:
+            raise NascostError(f"{where}: {name} {v} is not a cost (costs are finite numbers >= 0)")
+    if not all(np.isfinite(m.samples)) or any(s < 0 for s in m.samples):
+        raise NascostError(f"{where}: a sample is not a cost (costs are finite numbers >= 0)")
+    return values
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _encoding_json(encoding: Sequence[float]) -> str:
     """Compact JSON: one-hot encodings are written as integers (0/1), others as floats."""
     values = [float(x) for x in encoding]
@@ -802,6 +895,7 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
     db_path = Path(db_path)
     existed = db_path.exists() and db_path.stat().st_size > 0
     parsed = []
+    spaces: dict[str, Any] = {}
     try:
         with _open_text(source, "r") as f:
             reader = csv.DictReader(f)
@@ -823,7 +917,17 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
                         extra=json.loads(r["extra"]) if r.get("extra") else {},
                     )
                     arch = Architecture(space=r["space"], spec=json.loads(r["arch"]))
-                    parsed.append((arch, json.loads(r["encoding"]), m, r["measurer"], setting,
+                    try:
+                        encoding = json.loads(r["encoding"])
+                    except ValueError:
+                        raise NascostError(f"{str(source)!r} line {i}: the encoding {_short(r['encoding'])} is "
+                                           "not a JSON list of numbers") from None
+                    if not isinstance(encoding, list):
+                        raise NascostError(f"{str(source)!r} line {i}: the encoding {_short(r['encoding'])} is "
+                                           "not a JSON list of numbers")
+                    encoding = check_row(_installed_space(spaces, r["space"]), arch, encoding, m,
+                                         where=f"{str(source)!r} line {i}")
+                    parsed.append((arch, encoding, m, r["measurer"], setting,
                                    r.get("campaign") or None, r.get("measured_at") or None,
                                    r.get("drift") == "True"))
                 except (ValueError, TypeError, KeyError) as exc:
@@ -841,7 +945,10 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
                                measured_at=measured_at, drift=drift)
                     c.execute("RELEASE row")
                     added += 1
-                except sqlite3.IntegrityError:
+                except sqlite3.IntegrityError as exc:
+                    if "UNIQUE" not in str(exc):  # only a row already in its group is skipped
+                        raise NascostError(f"{str(source)!r}: a row for architecture {arch.key()} cannot be "
+                                           f"stored ({exc}); nothing was imported") from None
                     c.execute("ROLLBACK TO row")
                     c.execute("RELEASE row")
                     skipped += 1
@@ -851,6 +958,19 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
                 Path(str(db_path) + suffix).unlink(missing_ok=True)
         raise
     return added, skipped
+
+
+def _installed_space(cache: dict[str, Any], name: str) -> Any:
+    """The search space ``name`` when installed (rows are then checked against it), else None."""
+    if name not in cache:
+        from nascost import plugins
+        from nascost.errors import UnknownNameError
+
+        try:
+            cache[name] = plugins.get_space(name)
+        except UnknownNameError:
+            cache[name] = None
+    return cache[name]
 
 
 def import_table(table: Any, db_path: str | Path, *, space: Any, setting: Setting, batch_size: int = 1,

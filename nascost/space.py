@@ -151,6 +151,8 @@ class SearchSpace(Plugin, ABC):
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise NascostError(f"{ref_s}: malformed JSON ({exc})") from None
+            except (RecursionError, ValueError, OverflowError) as exc:  # deep nesting, a 5000-digit number
+                raise NascostError(f"{ref_s}: not a genotype ({_why(exc)}); give the JSON of one architecture") from None
             if not isinstance(data, dict):
                 raise NascostError(f"{ref_s}: expected a JSON object describing an architecture")
             if "space" in data and data["space"] != self.name:
@@ -158,7 +160,7 @@ class SearchSpace(Plugin, ABC):
                     f"{ref_s} describes an architecture of space {data['space']!r}, not {self.name!r}"
                 )
             data = {k: v for k, v in data.items() if k != "space"}
-            return self.validate(data.get("genotype", data) if isinstance(data.get("genotype"), dict) else data)
+            return self._validate_input(data, ref_s)
         if self.looks_like_text(ref_s):
             return self.parse_arch(ref_s)
         hint = closest(ref_s, presets)
@@ -180,14 +182,23 @@ class SearchSpace(Plugin, ABC):
         """The architecture :meth:`format_arch` wrote (or a JSON description); one-line errors."""
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError):
+        except (TypeError, RecursionError, ValueError, OverflowError):
             raise NascostError(f"cannot read {str(text)[:80]!r} as an architecture of space {self.name!r}") from None
         if not isinstance(data, dict):
             raise NascostError(f"{str(text)[:80]!r} is not an architecture of space {self.name!r} (expected a JSON object)")
         if "space" in data and data["space"] != self.name:
             raise NascostError(f"{str(text)[:80]!r} describes an architecture of space {data['space']!r}, not {self.name!r}")
         data = {k: v for k, v in data.items() if k != "space"}
-        return self.validate(data.get("genotype", data) if isinstance(data.get("genotype"), dict) else data)
+        return self._validate_input(data, str(text)[:80])
+
+    def _validate_input(self, data: dict[str, Any], where: str) -> Architecture:
+        """``validate`` on user input: deep or huge values are bad input, not a crash."""
+        try:
+            return self.validate(data.get("genotype", data) if isinstance(data.get("genotype"), dict) else data)
+        except (RecursionError, OverflowError, ValueError, TypeError) as exc:
+            if isinstance(exc, NascostError):
+                raise
+            raise NascostError(f"{where}: not an architecture of space {self.name!r} ({_why(exc)})") from None
 
     def looks_like_text(self, text: str) -> bool:
         """Whether ``text`` is meant as the text form (then its parse errors are reported as such)."""
@@ -324,6 +335,13 @@ class SearchSpace(Plugin, ABC):
     def draw(self, arch: Architecture, path: Path) -> Path:
         """Draw an architecture to an image file."""
         raise NascostError(f"search space {self.name!r} cannot draw architectures")
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = str(exc).splitlines()[0].split(";")[0] if str(exc) else type(exc).__name__
+    return text[:120]
 
 
 def closest(name: str, names: Any) -> str:

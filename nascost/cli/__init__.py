@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 import sys
 import traceback
 
@@ -64,6 +65,38 @@ def _one_line(msg: str) -> str:
     return " ".join(str(msg).split())
 
 
+#: How to continue each resumable command after Ctrl-C or a kill.
+RESUME_HINTS = {
+    "search": "rerun it with --resume to continue from the last checkpoint",
+    "quickstart": "rerun it with --resume to continue",
+    "train": "rerun it with --resume to continue from the last finished epoch",
+    "collect": "rerun the same command to continue (measured rows are kept)",
+    "sweep": "rerun the same command to continue (finished searches are kept)",
+}
+
+
+def _interrupted(args: list[str]) -> str:
+    command = next((a for a in args if not a.startswith("-")), "")
+    hint = RESUME_HINTS.get(command)
+    return f"nascost: interrupted; {hint}" if hint else "nascost: interrupted"
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """The one line for a file-system or database error no command converted, or None (a bug)."""
+    if isinstance(exc, OSError):
+        from nascost.files import os_error
+
+        if exc.filename is None and not exc.strerror:  # e.g. PIL's 'cannot identify image file ...'
+            return f"cannot read input: {_one_line(str(exc))} (check the file)"
+        return str(os_error(exc, "use"))
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+        return (f"a database failed: {exc} (the file may be damaged, read-only or on a full disk: check it, "
+                "or restore it from a backup or a 'nascost data export')")
+    if isinstance(exc, UnicodeDecodeError):
+        return f"an input file is not text ({exc.reason} at byte {exc.start}); give a text file"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI with nascost's error policy."""
     args = sys.argv[1:] if argv is None else argv
@@ -74,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("nascost: aborted", err=True)
+        click.echo(_interrupted(args), err=True)
         sys.exit(130)
     except click.ClickException as exc:  # usage errors: unknown option, bad value
         if debug:
@@ -91,11 +124,17 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"nascost: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("nascost: interrupted", err=True)
+        click.echo(_interrupted(args), err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:
+        line = _environment_error(exc)
+        if line is not None:  # the last resort: commands convert these where they know the file
+            if debug:
+                traceback.print_exc()
+            click.echo(f"nascost: error: {_one_line(line)}", err=True)
+            sys.exit(2)
         if debug:
             traceback.print_exc()
         else:
