@@ -64,6 +64,32 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def check_resume_options(saved: dict[str, Any] | None, now: dict[str, Any], *, out: str | Path,
+                         ignore: tuple[str, ...] = ()) -> None:
+    """Refuse to resume a run with other options than it was started with, naming each one.
+
+    Why: a checkpoint continued under another learning rate, size or length is
+    neither run; a changed network size fails deep inside torch. ``ignore``:
+    options that do not change the result (e.g. data-loader workers).
+    """
+    if saved is None:
+        return
+    now = json.loads(json.dumps(now, default=str))
+    saved = json.loads(json.dumps(saved, default=str))
+    changed = [k for k in sorted(set(saved) | set(now)) if k not in ignore and saved.get(k) != now.get(k)]
+    if not changed:
+        return
+
+    def show(v: Any) -> str:
+        text = json.dumps(v)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    diffs = ", ".join(f"{k} {show(saved.get(k))} -> {show(now.get(k))}" for k in changed[:6])
+    more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
+    raise NascostError(f"--resume: the run in {str(out)!r} was started with other options ({diffs}{more}); "
+                       "resume with the run's options (see its config.json) or start again in another --out")
+
+
 def _python_type(param: click.Parameter) -> Any:
     t = param.type
     if isinstance(t, click.Choice):

@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nascost.architect import Architect
+from nascost.config import check_resume_options
 from nascost.errors import NascostError
 from nascost.files import torch_save, write_text
 from nascost.penalty import (
@@ -625,11 +626,7 @@ def _run_search(
     if resume:
         checkpoint = load_checkpoint(out / CHECKPOINT)
         saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else None
-        if saved is not None and saved.get("search") != json.loads(json.dumps(config.dump())):
-            raise NascostError(
-                f"--resume: the options differ from those of the run in {str(out)!r} (see its config.json); "
-                f"resume with the same options or start again with --force"
-            )
+        check_resume_options(None if saved is None else saved.get("search", {}), config.dump(), out=out)
     write_text(
         out / "config.json",
         json.dumps(

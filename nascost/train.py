@@ -59,6 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.utils.data import DataLoader
 
+from nascost.config import check_resume_options
 from nascost.errors import NascostError
 from nascost.files import torch_save, write_json, write_text
 from nascost.records import Architecture, Setting
@@ -293,6 +294,10 @@ def train(
         saved = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
         if saved.get("architecture") != arch.spec or saved.get("space") != space.name:
             raise NascostError(f"{out} holds the training of another architecture; choose another --out")
+        if "train" in saved:
+            check_resume_options({**saved["train"], "dataset": saved.get("dataset")},
+                                 {**config.model_dump(), "dataset": config_json["dataset"]}, out=out,
+                                 ignore=("workers",))
     torch.manual_seed(config.seed)
     train_data = dataset.load("train", augment=True)  # a dataset that cannot load leaves no directory
     test_data = dataset.load("test", augment=False)

@@ -1,0 +1,92 @@
+"""Probes: resuming after a kill, with changed options and with leftovers of the kill (items 6, 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from search.fakes import ChainSpace, LinearCost
+from training.tiny import tiny_space  # noqa: F401  (fixture)
+
+from nascost import plugins
+from nascost.errors import NascostError
+from nascost.search import ResolvedCost, SearchConfig, SearchInterrupted, run_search
+from nascost.train import make_config, train
+
+from .conftest import temp_files
+
+
+class _Kill(Exception):
+    pass
+
+
+def _quick(**kw):
+    return make_config("quick", **{"channels": 8, "layers": 2, "epochs": 2, "batch_size": 64, "lr": 0.1,
+                                   "max_steps": 2, **kw})
+
+
+def _killed_training(space, out: Path, cfg) -> None:
+    def kill(msg: str) -> None:
+        if msg.startswith("epoch 1/"):
+            raise _Kill
+
+    with pytest.raises(_Kill):
+        train(space, space.presets()["ALLCONV"], plugins.get_dataset("digits"), out, cfg, log=kill)
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"lr": 0.2}, "lr 0.1 -> 0.2"),
+    ({"epochs": 3}, "epochs 2 -> 3"),
+    ({"channels": 12}, "channels 8 -> 12"),
+])
+def test_train_resume_with_changed_options_names_them(tiny_space, tmp_path: Path, change, named) -> None:  # noqa: F811
+    out = tmp_path / "run"
+    _killed_training(tiny_space, out, _quick())
+    before = (out / "config.json").read_bytes()
+    with pytest.raises(NascostError, match="started with other options") as info:
+        train(tiny_space, tiny_space.presets()["ALLCONV"], plugins.get_dataset("digits"), out,
+              _quick(**change), resume=True)
+    assert named in str(info.value) and len(str(info.value)) < 400 and "\n" not in str(info.value)
+    assert (out / "config.json").read_bytes() == before
+
+
+def test_train_resume_removes_a_killed_checkpoint_write(tiny_space, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "run"
+    _killed_training(tiny_space, out, _quick())
+    (out / ".checkpoint.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
+    summary = train(tiny_space, tiny_space.presets()["ALLCONV"], plugins.get_dataset("digits"), out, _quick(),
+                    resume=True)
+    assert summary["epochs"] == 2 and not temp_files(out)
+
+
+BASE = {"space": "chain", "dataset": "digits", "epochs": 2, "max_steps": 2, "batch_size": 16,
+        "costs": ["fake-linear"]}
+
+
+def _search(out: Path, resume: bool = False, on_epoch_end=None, **options):
+    cfg = SearchConfig.build({**BASE, **options})
+    costs = [ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")]
+    return run_search(cfg, out, costs=costs, space=ChainSpace(), show_progress=False, resume=resume,
+                      on_epoch_end=on_epoch_end)
+
+
+def _stop(row: dict) -> None:
+    if row["epoch"] == 0:
+        raise SearchInterrupted
+
+
+def test_search_resume_with_changed_options_names_them(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(SearchInterrupted):
+        _search(out, on_epoch_end=_stop)
+    with pytest.raises(NascostError, match=r"started with other options \(batch_size 16 -> 32"):
+        _search(out, resume=True, batch_size=32)
+
+
+def test_search_resume_removes_a_killed_checkpoint_write(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(SearchInterrupted):
+        _search(out, on_epoch_end=_stop)
+    (out / ".checkpoint.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
+    _search(out, resume=True)
+    assert (out / "genotype.json").is_file() and not temp_files(out)
