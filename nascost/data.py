@@ -175,7 +175,7 @@ class CostDatabase:
         except sqlite3.Error as exc:
             raise NascostError(f"cannot open {str(self.path)!r} as a database: {exc}") from None
         try:
-            self._init(create)
+            self._init_retrying(create)
         except NascostError:
             self._conn.close()
             raise
@@ -188,6 +188,27 @@ class CostDatabase:
             raise self.database_error(exc) from None
 
     # --- opening -----------------------------------------------------------
+    def _init_retrying(self, create: bool, wait_s: float = 30.0) -> None:
+        """:meth:`_init`, retried while another process is creating or converting the same file.
+
+        SQLite answers "database is locked" at once, without waiting for its busy
+        timeout, when two connections switch one new file to WAL mode together.
+        """
+        import random
+        import time
+
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self._init(create)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                time.sleep(random.uniform(0.01, 0.1))
+
     def _init(self, create: bool) -> None:
         """Check (and with ``create``, initialise) the schema.
 
