@@ -203,7 +203,7 @@ class CostDatabase:
                 self._init(create)
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
