@@ -350,7 +350,9 @@ def prepare_out_dir(out: Path, *, resume: bool, force: bool, check_only: bool = 
         raise NascostError(f"output path {str(out)!r} exists and is not a directory")
     nonempty = out.is_dir() and any(out.iterdir())
     if resume:
-        if not (out / CHECKPOINT).is_file():
+        # config.json is the run's first side effect: a run killed before its first checkpoint
+        # (while calibrating its cost) resumes too, keeping what it measured
+        if not (out / CHECKPOINT).is_file() and not (out / "config.json").is_file():
             raise NascostError(f"cannot resume: {str(out)!r} holds no {CHECKPOINT} (start a new run without --resume)")
         return
     if nonempty and not force:
@@ -605,8 +607,12 @@ def _run_search(
         accuracy = read_accuracy_table(config.accuracy_table, space)
     device = _resolve_device(config.device)
     train_set = dataset.load("train", augment=True)  # a failed download fails here, before any write
-    if resume:
+    has_checkpoint = resume and (out / CHECKPOINT).is_file()
+    if has_checkpoint:
         load_checkpoint(out / CHECKPOINT)
+    if resume and (out / "config.json").is_file():
+        saved = json.loads((out / "config.json").read_text())
+        check_resume_options(saved.get("search", {}), config.dump(), out=out)
     if costs is None and config.costs and config.calibrate == 0:
         from nascost.search_costs import resolve_costs
 
@@ -614,6 +620,8 @@ def _run_search(
     if costs is not None:
         terms, refs = make_cost_terms(config, costs, space)
     prepare_out_dir(out, resume=resume, force=force)
+    if not (out / "config.json").is_file():  # from here on the directory is resumable (see prepare_out_dir)
+        write_text(out / "config.json", json.dumps({"search": config.dump(), "state": "preparing"}, indent=2))
     if costs is None and config.costs:  # calibration writes into the output directory
         from nascost.search_costs import resolve_costs
 
@@ -623,10 +631,11 @@ def _run_search(
         costs, terms, refs = [], [], {}
 
     checkpoint: dict[str, Any] | None = None
-    if resume:
+    if has_checkpoint:
         checkpoint = load_checkpoint(out / CHECKPOINT)
-        saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else None
-        check_resume_options(None if saved is None else saved.get("search", {}), config.dump(), out=out)
+    elif resume:  # killed before the first epoch ended: the search starts over, the calibration is kept
+        _truncate_metrics(out / "metrics.jsonl", 0, 0)
+        say("resuming before the first checkpoint: the search starts at epoch 0")
     write_text(
         out / "config.json",
         json.dumps(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from measure.fakes import CostModelMeasurer
 from search.fakes import ChainSpace, LinearCost
 from training.tiny import tiny_space  # noqa: F401  (fixture)
 
@@ -90,3 +91,67 @@ def test_search_resume_removes_a_killed_checkpoint_write(tmp_path: Path) -> None
     (out / ".checkpoint.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
     _search(out, resume=True)
     assert (out / "genotype.json").is_file() and not temp_files(out)
+
+
+class _KillingMeasurer(CostModelMeasurer):
+    """Deterministic costs; raises KeyboardInterrupt (a Ctrl-C) at measurement ``kill_at``."""
+
+    name = "killing-costmodel"
+    kill_at: int | None = None
+    calls = 0
+
+    def measure(self, model, example_input):
+        type(self).calls += 1
+        if type(self).kill_at is not None and type(self).calls == type(self).kill_at:
+            raise KeyboardInterrupt
+        return super().measure(model, example_input)
+
+
+@pytest.fixture
+def killing_recipe(register_plugin) -> type[_KillingMeasurer]:
+    from nascost.cost import Cost
+    from nascost.hookspecs import hookimpl
+
+    class Plugin:
+        @hookimpl
+        def register_cost_measurers(self, register) -> None:
+            register(_KillingMeasurer)
+
+        @hookimpl
+        def register_costs(self, register) -> None:
+            register(Cost.define("killing-ridge", measurer="killing-costmodel", predictor="ridge"))
+
+        @hookimpl
+        def register_search_spaces(self, register) -> None:
+            register(ChainSpace)
+
+    register_plugin(Plugin())
+    _KillingMeasurer.calls, _KillingMeasurer.kill_at = 0, None
+    return _KillingMeasurer
+
+
+def _calibrated(out: Path, resume: bool = False, force: bool = False):
+    cfg = SearchConfig.build({**BASE, "costs": ["killing-ridge"], "calibrate": 12})
+    return run_search(cfg, out, space=ChainSpace(), show_progress=False, resume=resume, force=force)
+
+
+def test_a_search_killed_while_calibrating_resumes_its_campaign(killing_recipe, tmp_path: Path) -> None:
+    from nascost.data import CostDatabase
+
+    full = _calibrated(tmp_path / "full")
+    calls_full = killing_recipe.calls  # 12 calibration measurements and the derived cell's
+    out = tmp_path / "killed"
+    killing_recipe.calls, killing_recipe.kill_at = 0, 8
+    with pytest.raises(KeyboardInterrupt):
+        _calibrated(out)
+    with CostDatabase(out / "calibration.db") as db:
+        measured = db.count()
+    assert 0 < measured < 12
+    with pytest.raises(NascostError, match="not empty; use --resume"):
+        _calibrated(out)
+    killing_recipe.calls, killing_recipe.kill_at = 0, None
+    resumed = _calibrated(out, resume=True)
+    assert killing_recipe.calls == calls_full - measured  # only the rest was measured: nothing twice
+    with CostDatabase(out / "calibration.db") as db:
+        assert db.count() == 12
+    assert resumed.architecture.spec == full.architecture.spec
