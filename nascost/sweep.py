@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from nascost.errors import NascostError, UnavailableError
-from nascost.files import write_json
+from nascost.files import write_json, write_text
 
 
 def run_dir_name(lam: float) -> str:
@@ -72,21 +72,56 @@ def arch_weight_recorder(out: Path) -> Callable[[dict[str, Any]], None]:
     The search writes its checkpoint before calling back, so the weights are
     the ones the epoch ended with. Only 2-D tensors whose name contains
     ``alpha`` are kept (softmax rows per edge, as the report plots them).
+
+    The file is resumable state: a kill between a checkpoint and its callback
+    would lose that epoch's row, so on creation the row of the checkpoint's
+    last finished epoch is written when missing, and rows beyond it dropped.
     """
+    _reconcile_arch_weights(out, _weights_row)
 
     def record(row: dict[str, Any]) -> None:
-        ckpt = out / "checkpoint.pt"
-        if not ckpt.is_file():
-            return
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        sd = state.get("supernet", {}) if isinstance(state, dict) else {}
-        weights = {k: v.tolist() for k, v in sd.items() if "alpha" in k.lower() and torch.is_tensor(v) and v.dim() == 2}
-        if weights:
-            entry = {"stage": row.get("stage", 0), "epoch": row.get("epoch"), "weights": weights}
-            with open(out / "arch_weights.jsonl", "a") as f:
-                f.write(json.dumps(entry) + "\n")
+        _weights_row(out, row)
 
     return record
+
+
+def _weights_row(out: Path, row: dict[str, Any]) -> None:
+    """Append the checkpoint's architecture weights as the row of ``row``'s stage and epoch."""
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.is_file():
+        return
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    sd = state.get("supernet", {}) if isinstance(state, dict) else {}
+    weights = {k: v.tolist() for k, v in sd.items() if "alpha" in k.lower() and torch.is_tensor(v) and v.dim() == 2}
+    if weights:
+        entry = {"stage": row.get("stage", 0), "epoch": row.get("epoch"), "weights": weights}
+        with open(out / "arch_weights.jsonl", "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+def _reconcile_arch_weights(out: Path, append: Callable[[Path, dict[str, Any]], None]) -> None:
+    """Make ``arch_weights.jsonl`` agree with the checkpoint a resumed search starts from."""
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.is_file():
+        return
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or "epoch" not in state:
+        return
+    last = (int(state.get("stage", 0)), int(state["epoch"]) - 1)  # the checkpoint holds epoch+1
+    path = out / "arch_weights.jsonl"
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill
+            if (r.get("stage", 0), r.get("epoch", 0)) <= last:
+                rows.append(r)
+    have = {(r.get("stage", 0), r.get("epoch", 0)) for r in rows}
+    write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+    if last[1] >= 0 and last not in have:
+        append(out, {"stage": last[0], "epoch": last[1]})
 
 
 def measure_architecture(space: Any, arch: Any, cost: Any, measurer_options: dict[str, Any] | None = None) -> dict[str, Any]:

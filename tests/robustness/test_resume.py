@@ -155,3 +155,21 @@ def test_a_search_killed_while_calibrating_resumes_its_campaign(killing_recipe, 
     with CostDatabase(out / "calibration.db") as db:
         assert db.count() == 12
     assert resumed.architecture.spec == full.architecture.spec
+
+
+def test_a_sweep_search_killed_after_its_checkpoint_keeps_epoch_0_of_its_weights(tmp_path: Path) -> None:
+    import json
+
+    from nascost.sweep import arch_weight_recorder
+
+    out = tmp_path / "lambda_0"
+
+    def killed_before_recording(row: dict) -> None:  # the kill lands between checkpoint and callback
+        raise SearchInterrupted
+
+    with pytest.raises(SearchInterrupted):
+        _search(out, on_epoch_end=killed_before_recording)
+    assert not (out / "arch_weights.jsonl").exists()
+    _search(out, resume=True, on_epoch_end=arch_weight_recorder(out))
+    rows = [json.loads(line) for line in (out / "arch_weights.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1] and all(r["weights"] for r in rows)
