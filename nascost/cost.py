@@ -182,7 +182,7 @@ class CostStore:
                 try:
                     out.append(CostEntry(d.name, f, read_metadata(f)))
                 except NascostError as exc:
-                    warnings.warn(f"cost store: skipping {f}: {exc}", stacklevel=2)
+                    warnings.warn(f"cost store: skipping a damaged entry ({exc}); remove it or refit it", stacklevel=2)
         return out
 
     def list(self) -> list[CostEntry]:

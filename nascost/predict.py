@@ -300,12 +300,11 @@ def _read(path: Path) -> tuple[PredictorMetadata, dict[str, Any], dict[str, torc
     if not path.is_file():
         raise NascostError(f"predictor file {str(path)!r} does not exist")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about crafted pickles before refusing them
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle with code, random bytes
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise NascostError(
-            f"{str(path)!r} is not a readable nascost predictor file (truncated, corrupt or unsafe: {first})"
-        ) from None
+        raise NascostError(f"{str(path)!r} {_unreadable(path, exc)}; give a file written by 'nascost fit -o'") from None
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
         raise NascostError(f"{str(path)!r} is not a nascost predictor file")
     if payload.get("format_version") != FORMAT_VERSION:
@@ -328,6 +327,20 @@ def _read(path: Path) -> tuple[PredictorMetadata, dict[str, Any], dict[str, torc
             f"{str(path)!r} fails its SHA-256 check: the file was modified or damaged after it was written"
         )
     return meta, state, tensors
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why torch could not load ``path``, in nascost's words (torch's own text is pages long)."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if magic != b"PK\x03\x04":
+        return "is not a nascost predictor file (not a torch archive: another kind of file, or a corrupt or unsafe one)"
+    if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        return "is not a nascost predictor file (unsafe: it holds objects a predictor file never holds; refused unread)"
+    return "is not a readable nascost predictor file (truncated, corrupt or unsafe)"
 
 
 def read_metadata(path: str | Path) -> PredictorMetadata:
@@ -413,7 +426,12 @@ def load_predictor(
         raise NascostError(f"{str(path)!r} is a damaged predictor file: inputs=op-counts but no input map")
     if input_map is not None and (input_map.ndim != 2 or input_map.shape[0] != meta.encoding_dim):
         raise NascostError(f"{str(path)!r} has an input map that does not fit its {meta.encoding_dim}-wide encoding")
-    predictor.set_state(state, tensors)
+    try:
+        predictor.set_state(state, tensors)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise NascostError(f"{str(path)!r} is a damaged predictor file: its {meta.predictor} state does not load "
+                           f"({type(exc).__name__}: {why}); refit it with 'nascost fit'") from None
     predictor.input_map = input_map
     return predictor, meta
 

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import sys
 import traceback
+import warnings
 
 import click
 
@@ -97,10 +98,18 @@ def _environment_error(exc: BaseException) -> str | None:
     return None
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Warnings as one ``nascost: warning:`` line each, not Python's two lines with source."""
+    click.echo(f"nascost: warning: {_one_line(str(message))}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI with nascost's error policy."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("NASCOST_DEBUG") == "1"
+    if not debug:
+        warnings.showwarning = _show_warning
     try:
         _add_commands()
         cli.main(args=args, prog_name="nascost", standalone_mode=False)

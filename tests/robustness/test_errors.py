@@ -97,7 +97,7 @@ def test_crafted_genotype_json_is_one_line(toy, run_cli, tmp_path: Path, kind: s
     ["fit", "--db", "{tmp}/x.db", "--predictor", "ridge"],
     ["compare", "--db", "{tmp}/x.db"],
     ["search", "--out", "{tmp}/run"],
-    ["train", "convs", "--space", "toy", "--out", "{tmp}/run"],
+    ["train", "all-conv", "--space", "toy", "--out", "{tmp}/run"],
 ])
 def test_a_negative_seed_is_a_usage_error(toy, run_cli, tmp_path: Path, command) -> None:
     code, _, err = run_cli(*[a.format(tmp=tmp_path) for a in command], "--seed", "-1")
@@ -236,3 +236,43 @@ def test_cost_setting_with_a_predictor_file_is_checked(cost_db: Path, run_cli, t
                            "--out", str(tmp_path / "run"), "--quiet")
     one_line_error(code, err, "bogus")
     assert json.loads(json.dumps({"ok": True}))["ok"]
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (b"hello\n", "not a torch archive"),
+    (bytes(range(256)) * 10, "not a torch archive"),
+    (b"PK\x03\x04" + b"\x00" * 100, "truncated, corrupt"),
+])
+def test_a_non_predictor_file_is_one_short_line(toy, run_cli, tmp_path: Path, content: bytes, needle: str) -> None:
+    p = tmp_path / "p.nascost"
+    p.write_bytes(content)
+    code, _, err = run_cli("predict", "--cost", str(p), "--space", "toy", "all-conv")
+    one_line_error(code, err, needle, str(p))
+    assert len(err) < 300 and "PyTorch" not in err
+
+
+def test_a_pickle_with_code_is_refused(toy, run_cli, tmp_path: Path) -> None:
+    import pickle
+
+    import torch
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    p = tmp_path / "evil.nascost"
+    torch.save({"format": Evil()}, p, pickle_protocol=pickle.DEFAULT_PROTOCOL)
+    code, _, err = run_cli("predict", "--cost", str(p), "--space", "toy", "all-conv")
+    one_line_error(code, err, "refused")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_damaged_cost_store_entries_are_one_warning_line_each(toy, run_cli, tmp_path: Path) -> None:
+    store = Path(os.environ["NASCOST_HOME"]) / "costs" / "broken"
+    store.mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        (store / f"{name}.nascost").write_text("junk")
+    code, _, err = run_cli("costs", "list", "--json")
+    assert code == 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("nascost: warning: cost store: skipping") for line in lines), err
