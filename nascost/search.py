@@ -681,7 +681,6 @@ def _run_search(
     if checkpoint is not None:
         start_stage, start_epoch = int(checkpoint["stage"]), int(checkpoint["epoch"])
         stage_states = list(checkpoint.get("stage_states", []))
-        _truncate_metrics(out / "metrics.jsonl", start_stage, start_epoch)
         say(f"resuming at stage {start_stage}, epoch {start_epoch}")
 
     previous = None
@@ -699,7 +698,10 @@ def _run_search(
             **{**cfg.supernet_options, **supernet_opts},
         ).to(device)
         if stage_idx < start_stage:
-            model.load_state_dict(stage_states[stage_idx])
+            try:
+                model.load_state_dict(stage_states[stage_idx])
+            except (RuntimeError, KeyError, IndexError) as exc:
+                raise _unfit_checkpoint(out, exc) from None
             previous = model
             continue
         active = terms if (config.cost_stages == "all" or stage_idx == len(plan) - 1) else []
@@ -714,6 +716,13 @@ def _run_search(
     assert model is not None
     arch = model.derive()
     return _finish(out, space, arch, costs, terms, config, say, accuracy)
+
+
+def _unfit_checkpoint(out: Path, exc: BaseException) -> NascostError:
+    """A checkpoint whose tensors do not fit this run's supernet (crafted, or another run's)."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+    return NascostError(f"checkpoint {str(out / CHECKPOINT)!r} does not fit this run's supernet ({first}); "
+                        "resume the run it belongs to, or start again with --force")
 
 
 def _truncate_metrics(path: Path, stage: int, epoch: int) -> None:
@@ -772,12 +781,17 @@ def _run_stage(
         arch_grad_clip=cfg.arch_grad_clip,
     )
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["supernet"])
-        w_opt.load_state_dict(checkpoint["w_opt"])
-        architect.optimizer.load_state_dict(checkpoint["a_opt"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        for term, state in zip(terms, checkpoint.get("terms", []), strict=False):
-            term.load_state_dict(state)
+        try:
+            model.load_state_dict(checkpoint["supernet"])
+            w_opt.load_state_dict(checkpoint["w_opt"])
+            architect.optimizer.load_state_dict(checkpoint["a_opt"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            for term, state in zip(terms, checkpoint.get("terms", []), strict=False):
+                term.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            raise _unfit_checkpoint(out, exc) from None
+        # only once the checkpoint loaded: a refused resume leaves the metrics as they were
+        _truncate_metrics(out / "metrics.jsonl", stage, start_epoch)
 
     arch = model.derive()
     for epoch in range(start_epoch, epochs):

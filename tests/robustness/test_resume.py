@@ -173,3 +173,22 @@ def test_a_sweep_search_killed_after_its_checkpoint_keeps_epoch_0_of_its_weights
     _search(out, resume=True, on_epoch_end=arch_weight_recorder(out))
     rows = [json.loads(line) for line in (out / "arch_weights.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [0, 1] and all(r["weights"] for r in rows)
+
+
+def test_a_checkpoint_of_the_wrong_shape_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    import torch
+
+    from nascost.files import torch_save
+    from nascost.search import CHECKPOINT
+
+    out = tmp_path / "run"
+    with pytest.raises(SearchInterrupted):
+        _search(out, on_epoch_end=_stop)
+    state = torch.load(out / CHECKPOINT, weights_only=True)
+    state["supernet"] = {k: torch.zeros(7, 7) for k in state["supernet"]}
+    torch_save(state, out / CHECKPOINT)
+    before = (out / "metrics.jsonl").read_bytes()
+    with pytest.raises(NascostError, match="does not fit this run's supernet") as info:
+        _search(out, resume=True)
+    assert len(str(info.value)) < 400
+    assert (out / "metrics.jsonl").read_bytes() == before
