@@ -118,6 +118,7 @@ def atomic_write(path: str | Path, mode: str = "w", *, sole_writer: bool = False
     """
     path = Path(path)
     tmp: str | None = None
+    in_body = False  # an OSError of the caller's own reading is not a failure to write ``path``
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -126,12 +127,16 @@ def atomic_write(path: str | Path, mode: str = "w", *, sole_writer: bool = False
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, mode) as fh:
+            in_body = True
             yield fh
+            in_body = False
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
+        if in_body and exc.filename not in (None, tmp):
+            raise  # raised by the caller's code about another file: its own message names that file
         raise os_error(exc, "write", path) from None
     finally:
         if tmp is not None:

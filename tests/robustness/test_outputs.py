@@ -139,3 +139,17 @@ def test_collect_template_is_the_toy_space(cost_db: Path, run_cli) -> None:
     code, out, err = run_cli("data", "info", str(cost_db), "--json")
     assert code == 0, err
     assert json.loads(out)["count"] == 16 and TINY[1] == "toy"
+
+
+def test_atomic_write_keeps_the_callers_own_file_errors(tmp_path):
+    """An OSError about another file raised inside the block is not relabelled 'cannot write TARGET'."""
+    import pytest
+
+    from nascost.files import atomic_write
+
+    target = tmp_path / "out.txt"
+    with pytest.raises(FileNotFoundError) as info, atomic_write(target) as fh:
+        fh.write("x")
+        (tmp_path / "missing.txt").read_text()
+    assert info.value.filename == str(tmp_path / "missing.txt")
+    assert not target.exists() and not list(tmp_path.glob(".out.txt.*.tmp"))
