@@ -83,7 +83,8 @@ class TimerMeasurer(CostMeasurer):
     runs; nascost keeps the samples and uses the median):
 
     1. eval mode and ``torch.inference_mode`` (no autograd bookkeeping in the numbers);
-    2. :meth:`prepare` (move to the device, set threads, ...);
+    2. :meth:`prepare` (move to the device, export, compile, ...) at the
+       ``threads`` option's torch thread count, which the base sets and restores;
     3. ``warmup`` untimed forward passes (caches, allocator, autotuning);
     4. ``runs`` samples from :meth:`collect`;
     5. if IQR/median exceeds ``noisy_threshold`` the samples are taken again,
@@ -102,7 +103,9 @@ class TimerMeasurer(CostMeasurer):
     where ``anchor`` is the reference's own latency measured once per group
     of comparable rows. Slow phases scale both timings and cancel in the
     ratio; the unit stays the measurer's. It costs one extra forward pass per
-    run. Callers set the reference with :meth:`set_reference` (campaigns and
+    run. The reference is deployed through the same :meth:`prepare` as the
+    model (once per :meth:`set_reference`), so an exporting or compiling
+    measurer times both in its runtime. Callers set the reference with :meth:`set_reference` (campaigns and
     ``nascost measure`` do it through :func:`nascost.collect.measure_one`).
     """
 
@@ -125,11 +128,20 @@ class TimerMeasurer(CostMeasurer):
         """The batch size a caller should build the example input with."""
         return self.options.batch_size or self.default_batch_size
 
-    def prepare(self, model: nn.Module, example_input: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
-        """Move the model and input where they run; default: leave them as they are."""
+    def prepare(self, model: nn.Module, example_input: torch.Tensor) -> tuple[Any, torch.Tensor]:
+        """Deploy the model where it runs (move it, export it, compile it); default: leave it as it is.
+
+        Called once per measured network, and once per :meth:`set_reference`
+        for a paired measurer's reference, at the ``threads`` option's torch
+        thread count (the base sets it and restores it after :meth:`finish`).
+        What it returns is what :meth:`forward` and :meth:`collect` get: it
+        need not be an ``nn.Module`` (an ONNX Runtime session, a compiled
+        function). Keep global changes idempotent: it runs twice per paired
+        measurement (model and reference) before one :meth:`finish`.
+        """
         return model, example_input
 
-    def forward(self, model: nn.Module, example_input: torch.Tensor) -> None:
+    def forward(self, model: Any, example_input: torch.Tensor) -> None:
         """One untimed forward pass (warm-up)."""
         model(example_input)
 
@@ -137,7 +149,7 @@ class TimerMeasurer(CostMeasurer):
         """Undo what :meth:`prepare` changed globally (thread counts, ...)."""
 
     @abstractmethod
-    def collect(self, model: nn.Module, example_input: torch.Tensor, runs: int) -> list[float]:
+    def collect(self, model: Any, example_input: torch.Tensor, runs: int) -> list[float]:
         """``runs`` samples, in :attr:`unit`, of the prepared model."""
 
     def extra(self) -> dict[str, Any]:
@@ -162,6 +174,7 @@ class TimerMeasurer(CostMeasurer):
         if not (anchor > 0 and math.isfinite(anchor)):
             raise NascostError(f"the reference latency must be a positive number (got {anchor})")
         self._reference = (model, example_input, float(anchor), label)
+        self._reference_prepared = None  # deployed through prepare() on first use
         return measured
 
     @property
@@ -186,7 +199,7 @@ class TimerMeasurer(CostMeasurer):
             )
         return self._measure(model, example_input, ref if self.paired else None)
 
-    def _collect_paired(self, model: nn.Module, x: torch.Tensor, ref: nn.Module, rx: torch.Tensor,
+    def _collect_paired(self, model: Any, x: torch.Tensor, ref: Any, rx: torch.Tensor,
                         runs: int, anchor: float, raw: dict[str, list[float]]) -> list[float]:
         out = []
         for i in range(runs):
@@ -201,6 +214,24 @@ class TimerMeasurer(CostMeasurer):
             out.append(t / r * anchor)
         return out
 
+    def measure_threads(self) -> int | None:
+        """The torch thread count :meth:`prepare` and the timed runs happen at (``threads`` option)."""
+        return getattr(self.options, "threads", None)
+
+    def _prepared_reference(self, reference: tuple[nn.Module, torch.Tensor, float, str]
+                            ) -> tuple[Any, torch.Tensor]:
+        """The reference deployed through :meth:`prepare`, once per :meth:`set_reference`.
+
+        Why: a measurer that exports or compiles in ``prepare`` must time the
+        reference the way it times the model, not as an eager ``nn.Module``.
+        """
+        cached = getattr(self, "_reference_prepared", None)
+        if cached is not None and cached[0] is reference:
+            return cached[1], cached[2]
+        ref, rx = self.prepare(reference[0].eval(), reference[1])
+        self._reference_prepared = (reference, ref, rx)
+        return ref, rx
+
     def _measure(self, model: nn.Module, example_input: torch.Tensor,
                  reference: tuple[nn.Module, torch.Tensor, float, str] | None) -> Measurement:
         self.require_available()
@@ -208,12 +239,15 @@ class TimerMeasurer(CostMeasurer):
         model.eval()
         raw: dict[str, list[float]] = {"model": [], "reference": []}
         best_raw = raw
+        saved_threads = torch.get_num_threads()
+        threads = self.measure_threads()
         try:
+            if threads:  # the base applies it, so every subclass's prepare() and runs honour it
+                torch.set_num_threads(threads)
             with torch.inference_mode():
                 model, x = self.prepare(model, example_input)
                 if reference is not None:
-                    ref = reference[0].to(x.device).eval()
-                    rx = reference[1].to(x.device)
+                    ref, rx = self._prepared_reference(reference)
                 for _ in range(opts.warmup):
                     self.forward(model, x)
                     if reference is not None:
@@ -236,7 +270,10 @@ class TimerMeasurer(CostMeasurer):
                     if rel <= opts.noisy_threshold:
                         break
         finally:
-            self.finish()
+            try:
+                self.finish()
+            finally:
+                torch.set_num_threads(saved_threads)
         extra = {"relative_iqr_per_attempt": history, "warmup": opts.warmup, **self.extra()}
         if reference is not None:
             extra["paired"] = {

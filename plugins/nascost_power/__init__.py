@@ -152,7 +152,6 @@ class PowerMeasurer(TimerMeasurer):
         self._counter: EnergyCounter | None = None
         self._idle_mw: float | None = None
         self._idle_at = 0.0
-        self._saved_threads: int | None = None
 
     # --- counters ------------------------------------------------------------
     def _open_counter(self) -> EnergyCounter:
@@ -215,15 +214,8 @@ class PowerMeasurer(TimerMeasurer):
         if isinstance(counter, NvmlCounter):
             dev = torch.device("cuda", counter.index)
             return model.to(dev), example_input.to(dev)
-        if self.options.threads:
-            self._saved_threads = torch.get_num_threads()
-            torch.set_num_threads(self.options.threads)
+        # the base class applies the ``threads`` option around prepare() and the runs
         return model.to("cpu"), example_input.to("cpu")
-
-    def finish(self) -> None:
-        if self._saved_threads is not None:
-            torch.set_num_threads(self._saved_threads)
-            self._saved_threads = None
 
     def collect(self, model: nn.Module, example_input: torch.Tensor, runs: int) -> list[float]:
         counter = self._open_counter()

@@ -38,10 +38,6 @@ class CpuTimer(TimerMeasurer):
             ),
         )
 
-    def __init__(self, options=None, **kwargs) -> None:
-        super().__init__(options, **kwargs)
-        self._saved_threads: int | None = None
-
     def threads(self) -> int:
         return self.options.threads or torch.get_num_threads()
 
@@ -52,15 +48,8 @@ class CpuTimer(TimerMeasurer):
         return cpu_device_info(self.threads())
 
     def prepare(self, model: nn.Module, example_input: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
-        threads = self.threads()
-        self._saved_threads = torch.get_num_threads()
-        torch.set_num_threads(threads)
+        # the base class runs this and the timed runs at the ``threads`` option
         return model.to("cpu"), example_input.to("cpu")
-
-    def finish(self) -> None:
-        if self._saved_threads is not None:
-            torch.set_num_threads(self._saved_threads)
-            self._saved_threads = None
 
     def collect(self, model: nn.Module, example_input: torch.Tensor, runs: int) -> list[float]:
         out = []
@@ -124,7 +113,8 @@ class CudaTimer(TimerMeasurer):
         return cuda_device_info(self.options.device_index)
 
     def prepare(self, model: nn.Module, example_input: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
-        self._saved_benchmark = torch.backends.cudnn.benchmark
+        if self._saved_benchmark is None:  # prepare() runs for the model and a paired reference
+            self._saved_benchmark = torch.backends.cudnn.benchmark
         torch.backends.cudnn.benchmark = self.options.cudnn_benchmark
         dev = torch.device("cuda", self.options.device_index)
         model = model.to(dev)
