@@ -2,13 +2,17 @@
 
 Built-in plugins (``plugins/``) load through the same ``nascost`` entry-point
 group as third-party ones. ``NASCOST_LOAD_PLUGINS`` (comma list; empty = none)
-restricts which entry points load. A plugin that fails to import is reported
-by name and skipped, so one broken plugin never takes the CLI down.
+restricts which entry points load. ``NASCOST_PLUGIN_MODULES`` (comma list of
+``name=module``) registers importable modules directly, without an entry
+point: a plugin under development before it is installed. A plugin that fails
+to import is reported by name and skipped, so one broken plugin never takes
+the CLI down.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -81,6 +85,17 @@ def load_plugins() -> None:
         dist = getattr(ep, "dist", None)
         if dist is not None:
             plugin_dists[ep.name] = (dist.metadata["Name"], dist.version)
+    for item in os.environ.get("NASCOST_PLUGIN_MODULES", "").split(","):
+        name, _, module_name = item.strip().partition("=")
+        name, module_name = name.strip(), module_name.strip() or name.strip()
+        if not name or pm.has_plugin(name):
+            continue
+        try:
+            pm.register(importlib.import_module(module_name), name=name)
+        except Exception as exc:
+            failed_plugins[name] = f"{type(exc).__name__}: {exc}"
+            _warn(f"plugin {name!r} (module {module_name!r} from NASCOST_PLUGIN_MODULES) failed to load "
+                  f"({failed_plugins[name]}); skipping it")
 
 
 def register_plugin(plugin: Any, name: str) -> None:
@@ -174,7 +189,7 @@ def registry(kind: str) -> Registry:
 
     def on_impl(owner: str) -> None:
         current["owner"] = owner
-        pending[owner] = []
+        pending.setdefault(owner, [])  # a plugin may implement a hook twice (@hookimpl(specname=...))
 
     def register(cls: type) -> None:
         pending[current["owner"]].append(cls)

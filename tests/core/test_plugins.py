@@ -163,3 +163,45 @@ def test_hookspecs_are_docstring_only() -> None:
         body = src.split('"""')[-1].strip()
         assert body == "", f"{name[0]} has code besides its docstring"
         assert inspect.getdoc(spec)
+
+
+def test_a_plugin_implementing_a_hook_twice_registers_both(register_plugin) -> None:
+    """Two implementations of one hook in one plugin (``@hookimpl(specname=...)``): both register."""
+
+    class Other(CountingMeasurer):
+        name = "test-param-count-2"
+
+    class TwoHooks:
+        @hookimpl
+        def register_cost_measurers(self, register):
+            register(CountingMeasurer)
+
+        @hookimpl(specname="register_cost_measurers")
+        def more_measurers(self, register):
+            register(Other)
+
+    register_plugin(TwoHooks(), "two-hooks")
+    names = plugins.registry("measurers").names()
+    assert "test-param-count" in names and "test-param-count-2" in names
+
+
+def test_nascost_plugin_modules_registers_a_module_without_an_entry_point(tmp_path) -> None:
+    (tmp_path / "my_board_plugin.py").write_text(textwrap.dedent('''
+        from nascost.hookspecs import hookimpl
+        from nascost_timers import CpuTimer
+
+        class BoardTimer(CpuTimer):
+            name = "my-board"
+
+        @hookimpl
+        def register_cost_measurers(register):
+            register(BoardTimer)
+    '''))
+    import os
+
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    proc = _run_nascost(["plugins", "--json"], {"NASCOST_PLUGIN_MODULES": "board=my_board_plugin",
+                                                 "PYTHONPATH": path}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert rows["board"]["measurers"] == ["my-board"]
