@@ -154,5 +154,55 @@ def draw_cmd(architecture: str, space: str, output: str, opts: tuple[str, ...]) 
     click.echo(str(path))
 
 
+@click.command("export")
+@click.argument("genotype")
+@click.option("--space", default=None,
+              help="Search space of GENOTYPE (default: the space a genotype.json names, else darts).")
+@click.option("--setting", "setting_name", default=None, help="Named setting (default: the space's default).")
+@click.option("--channels", type=click.IntRange(min=1), default=None, help="Override the setting's initial channels.")
+@click.option("--layers", type=click.IntRange(min=1), default=None, help="Override the setting's number of cells.")
+@click.option("--input-size", type=click.IntRange(min=1), default=None, help="Override the input side in pixels.")
+@click.option("--num-classes", type=click.IntRange(min=1), default=None, help="Override the number of classes.")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True,
+              help="Artifact format (onnx needs the 'ort' extra).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None,
+              help="State dict to load ('nascost train' writes model.pt; default: random weights).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size of the example input the export is traced with.")
+@click.option("--opset", type=click.IntRange(9, 23), default=17, show_default=True, help="ONNX opset.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+              help="Largest absolute difference from the PyTorch logits accepted.")
+@click.option("--no-check", is_flag=True, help="Do not run the written file against PyTorch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@config_option
+def export_cmd(genotype: str, space: str | None, setting_name: str | None, channels: int | None,
+               layers: int | None, input_size: int | None, num_classes: int | None, fmt: str, output: str,
+               weights: str | None, batch_size: int, opset: int, tolerance: float, no_check: bool,
+               as_json: bool) -> None:
+    """Write the network of GENOTYPE as a deployment artifact (ONNX or TorchScript), checked against PyTorch."""
+    from dataclasses import asdict
+
+    from nascost.export import export_network, load_weights
+    from nascost.files import check_output
+    from nascost.train import resolve_architecture
+
+    check_output(output, [genotype, weights])
+    sp, arch = resolve_architecture(genotype, space)
+    setting = sp.setting(setting_name or _default_setting(sp), channels=channels, layers=layers,
+                         input_size=input_size, num_classes=num_classes)
+    model = sp.build(arch, setting)
+    if weights:
+        load_weights(model, weights)
+    result = export_network(model, sp.example_input(setting, batch_size), output, fmt, opset=opset,
+                            tolerance=tolerance, check=not no_check)
+    if as_json:
+        echo_json({**asdict(result), "space": sp.name, "key": arch.key(), "setting": setting.model_dump()})
+        return
+    checked = "not checked" if no_check else f"max abs diff from PyTorch {result.max_abs_diff:.3g}"
+    click.echo(f"{output}: {fmt}, {result.bytes:,} bytes, {setting.label()}; {checked}")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(arch_group)
+    cli.add_command(export_cmd)

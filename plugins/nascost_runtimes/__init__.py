@@ -18,7 +18,6 @@ without it they are listed as unavailable, with the install command.
 
 from __future__ import annotations
 
-import io
 import shutil
 import time
 import types
@@ -32,50 +31,11 @@ from torch import nn
 from nascost.cost import Cost
 from nascost.device import cpu_device_info, cuda_device_info
 from nascost.errors import NascostError, UnavailableError
+from nascost.export import ORT_INSTALL, onnx_bytes
+from nascost.export import logits as _logits
 from nascost.hookspecs import hookimpl
 from nascost.measure import TimerMeasurer
 from nascost.records import DeviceInfo
-
-ORT_INSTALL = "pip install 'nascost[ort]'"
-
-
-def _logits(out: Any) -> Any:
-    return out[0] if isinstance(out, (tuple, list)) else out
-
-
-class _LogitsOnly(nn.Module):
-    """The network's logits alone: auxiliary heads and ``None`` outputs are not deployed."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _logits(self.model(x))
-
-
-def onnx_bytes(model: nn.Module, example_input: torch.Tensor, *, opset: int = 17,
-               exporter: Literal["torchscript", "dynamo"] = "torchscript") -> bytes:
-    """``model`` (eval mode) exported to an ONNX model, in memory; the logits are its one output.
-
-    ``torchscript`` is torch's tracing exporter (seconds for a DARTS network
-    here); ``dynamo`` the torch.export-based one (needs ``onnxscript``; slower
-    to export).
-    """
-    wrapped = _LogitsOnly(model).eval()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # deprecation and tracer warnings are not the user's to act on
-            if exporter == "dynamo":
-                prog = torch.onnx.export(wrapped, (example_input,), dynamo=True, opset_version=opset,
-                                         input_names=["input"], output_names=["logits"], verbose=False)
-                return prog.model_proto.SerializeToString()
-            buf = io.BytesIO()
-            torch.onnx.export(wrapped, (example_input,), buf, dynamo=False, opset_version=opset,
-                              input_names=["input"], output_names=["logits"])
-            return buf.getvalue()
-    except ImportError as exc:
-        raise NascostError(f"ONNX export needs {exc.name or 'onnx'}: {ORT_INSTALL}") from None
 
 
 class OrtSession:
