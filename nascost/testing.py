@@ -1,9 +1,14 @@
 """Contract checks for plugin classes, shared by nascost's suite and plugin authors.
 
 Each ``check_*`` exercises one interface on small, real computations and
-fails with an assertion naming what is wrong. ``tests/contract`` runs them
-over everything registered; a third-party plugin's tests can call them on
-its own classes::
+fails with an assertion naming what is wrong. Three ways to run them, none of
+which needs a checkout of nascost's repository:
+
+- ``nascost check-plugin NAME``: every check for what plugin NAME registers,
+  one pass/fail line each (exit 2 on a failure);
+- ``pytest --pyargs nascost.testing``: the same checks as pytest tests, over
+  every installed plugin (``NASCOST_CHECK_PLUGIN=NAME`` restricts them to one);
+- a plugin's own tests, calling them on its classes::
 
     from nascost.testing import check_measurer
     def test_my_board():
@@ -13,6 +18,11 @@ its own classes::
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -250,6 +260,91 @@ def check_dataset(cls: type[Dataset], tmp_path: Path) -> None:
     assert 0 <= int(label) < ds.num_classes
 
 
+@dataclass
+class ContractCase:
+    """One check of one registered class: ``run(tmp_path)`` raises AssertionError on a failure."""
+
+    plugin: str
+    kind: str
+    name: str
+    check: str
+    run: Callable[[Path], None]
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}[{self.name}]"
+
+
+def contract_cases(plugin: str | None = None) -> list[ContractCase]:
+    """The contract checks of everything ``plugin`` registers (``None``: every installed plugin)."""
+    cases: list[ContractCase] = []
+
+    def owned(kind: str) -> list[tuple[str, str]]:
+        reg = plugins.registry(kind)
+        return [(n, reg.owners[n]) for n in reg.names() if plugin is None or reg.owners[n] == plugin]
+
+    for name, owner in owned("spaces"):
+        cases.append(ContractCase(owner, "spaces", name, "check_space",
+                                  lambda _t, n=name: check_space(plugins.get_space(n))))
+        cases.append(ContractCase(owner, "spaces", name, "check_supernet",
+                                  lambda _t, n=name: check_supernet(plugins.get_space(n))))
+    for name, owner in owned("measurers"):
+        cases.append(ContractCase(owner, "measurers", name, "check_measurer",
+                                  lambda _t, n=name: check_measurer(plugins.get_measurer(n))))
+    for name, owner in owned("predictors"):
+        cases.append(ContractCase(owner, "predictors", name, "check_predictor",
+                                  lambda t, n=name: check_predictor(plugins.get("predictors", n), t)))
+    for name, owner in owned("costs"):
+        cases.append(ContractCase(owner, "costs", name, "check_cost",
+                                  lambda _t, n=name: check_cost(plugins.get_cost(n))))
+    for name, owner in owned("datasets"):
+        cases.append(ContractCase(owner, "datasets", name, "check_dataset",
+                                  lambda t, n=name: check_dataset(plugins.get("datasets", n), t)))
+    return cases
+
+
+@dataclass
+class CheckResult:
+    case: ContractCase
+    ok: bool
+    message: str = ""
+
+
+def run_contract(plugin: str) -> list[CheckResult]:
+    """Run every contract check of ``plugin`` (each in its own temporary directory)."""
+    plugins.load_plugins()
+    if not plugins.pm.has_plugin(plugin):
+        known = sorted(n for n, _ in plugins.pm.list_name_plugin())
+        why = plugins.failed_plugins.get(plugin)
+        if why:
+            raise NascostError(f"plugin {plugin!r} failed to load ({why}); fix it and run check-plugin again")
+        raise NascostError(f"unknown plugin {plugin!r} (installed: {', '.join(known)}{plugins.closest(plugin, known)})")
+    results = []
+    for case in contract_cases(plugin):
+        with tempfile.TemporaryDirectory(prefix="nascost-check-") as tmp:
+            try:
+                case.run(Path(tmp))
+                results.append(CheckResult(case, True))
+            except Exception as exc:  # an assertion or a crash of the plugin: both are failures
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                if not msg:
+                    frame = traceback.extract_tb(exc.__traceback__)[-1]
+                    msg = f"{frame.filename}:{frame.lineno}: {frame.line}"
+                results.append(CheckResult(case, False, f"{type(exc).__name__}: {msg}"))
+    return results
+
+
+# pytest --pyargs nascost.testing: pytest finds these two module-level names.
+def pytest_generate_tests(metafunc: Any) -> None:
+    if "contract_case" in metafunc.fixturenames:
+        cases = contract_cases(os.environ.get("NASCOST_CHECK_PLUGIN") or None)
+        metafunc.parametrize("contract_case", cases, ids=[f"{c.plugin}:{c.id}" for c in cases])
+
+
+def test_contract(contract_case: ContractCase, tmp_path: Path) -> None:
+    contract_case.run(tmp_path)
+
+
 class pytest_raises:
     def __init__(self, exc: type[BaseException]) -> None:
         self.exc = exc
@@ -264,11 +359,15 @@ class pytest_raises:
 
 
 __all__ = [
+    "CheckResult",
+    "ContractCase",
     "check_cost",
     "check_dataset",
     "check_measurer",
     "check_predictor",
     "check_space",
     "check_supernet",
+    "contract_cases",
+    "run_contract",
     "tiny_setting",
 ]

@@ -36,13 +36,16 @@ def plugins_cmd(as_json: bool) -> None:
         echo_json(rows)
         return
     kinds = list(plugins.KINDS)
+    # one "registers" cell per plugin, wrapped: a column per kind was ~250 columns wide
     print_table(
         "nascost plugins",
-        ["plugin", "version", *kinds, "error"],
+        ["plugin", "version", "registers", *(["error"] if any(r["error"] for r in rows) else [])],
         [
-            [r["name"], r["version"], *(", ".join(r[k]) for k in kinds), r["error"] or ""]
+            [r["name"], r["version"], "\n".join(f"{k}: {', '.join(r[k])}" for k in kinds if r[k]) or "-",
+             *([r["error"] or ""] if any(x["error"] for x in rows) else [])]
             for r in rows
         ],
+        max_width=100,
     )
 
 
@@ -63,6 +66,38 @@ def list_cmd(kind: str, as_json: bool) -> None:
         ["name", "plugin", *extra, "description"],
         [[r["name"], r["plugin"], *(r.get(k, "") for k in extra), r["description"]] for r in rows],
     )
+
+
+@click.command("check-plugin")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per check.")
+@config_option
+def check_plugin_cmd(name: str, as_json: bool) -> None:
+    """Run the contract checks on everything plugin NAME registers; exit 2 if one fails.
+
+    The same checks as nascost's own suite (nascost.testing), from the
+    installed package: no checkout needed. NAME is a plugin name from
+    'nascost plugins'.
+    """
+    import sys
+
+    from nascost.testing import run_contract
+
+    results = run_contract(name)
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        echo_json([{"plugin": r.case.plugin, "kind": r.case.kind, "name": r.case.name, "check": r.case.check,
+                    "ok": r.ok, "message": r.message} for r in results])
+    else:
+        for r in results:
+            click.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.case.check:<16} {r.case.name}"
+                       + (f": {r.message}" if r.message else ""))
+        if not results:
+            click.echo(f"plugin {name!r} registers nothing to check")
+        else:
+            click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(2)
 
 
 @click.group("config")
@@ -91,6 +126,7 @@ def schema_cmd(command: tuple[str, ...]) -> None:
 def register(cli: click.Group) -> None:
     cli.add_command(plugins_cmd)
     cli.add_command(list_cmd)
+    cli.add_command(check_plugin_cmd)
     cli.add_command(config_group)
 
 

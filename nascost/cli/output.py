@@ -61,7 +61,9 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                max_width: int | None = None) -> None:
+    """A rich table; ``max_width`` caps its width (long cells wrap) on a terminal and in a file alike."""
     table = Table(title=title)
     for col in columns:
         table.add_column(col)
@@ -70,6 +72,8 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     # Piped or redirected, rich assumes 80 columns and truncates headers; a file
     # has no width, so give the table what it needs (COLUMNS still wins).
     width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 400
+    if max_width is not None:
+        width = min(width or Console().width, max_width)
     Console(width=width).print(table)
 
 

@@ -2,7 +2,8 @@
 
 Parametrised over the registries, so a new plugin (built-in or third-party,
 installed in this environment) is tested the moment it registers. Plugin
-authors run it with ``pytest --pyargs nascost.testing`` or by copying this file.
+authors run the same checks from the installed package with ``nascost check-plugin NAME`` or
+``pytest --pyargs nascost.testing`` (see :mod:`nascost.testing`).
 """
 
 from __future__ import annotations
