@@ -263,7 +263,8 @@ def _find_lut(data: CostData, space: Any) -> tuple[CostPredictor | None, str, fl
     return None, (
         f"no lookup table built on device {data.device.fingerprint} for setting {data.setting.name!r} at batch "
         f"{data.batch_size}: build one on that device with 'nascost fit --predictor lut --space {space.name} "
-        f"--setting {data.setting.name} --measurer {data.measurer} --as-cost NAME'"
+        f"{space.setting_options(data.setting) or '--setting ' + data.setting.name} --measurer {data.measurer} "
+        f"--batch-size {data.batch_size} --as-cost NAME'"
     ), 1.0
 
 
@@ -471,10 +472,17 @@ def compare_devices(
     va, vb = a.values[ia], b.values[ib]
     m = regression_metrics(va, vb)
     rel = np.abs(vb - va) / np.abs(va)
+    # Rank agreement where it matters to a search: how many of A's cheapest tenth are B's too.
+    k = max(1, len(va) // 10)
+    top = len(set(np.argsort(va, kind="stable")[:k]) & set(np.argsort(vb, kind="stable")[:k])) / k
     return {
         "n_common": len(pairs),
         "kendall_tau": m["kendall_tau"],
         "spearman": m["spearman"],
+        "top10_overlap": float(top),
+        # Relative differences only mean something on one scale: the same device and unit (repeats).
+        "same_scale": a.device.fingerprint == b.device.fingerprint and a.unit == b.unit,
+        "median_ratio": float(np.median(vb / va)),
         "median_rel_diff": float(np.median(rel)),
         "mape": m["mape"],
         "a": {"db": str(db_a), "device": a.device.label(), "setting": a.setting.label(), "unit": a.unit,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def _canonical(obj: Any) -> str:
@@ -91,7 +92,34 @@ class DeviceInfo(BaseModel):
     cudnn_version: str | None = None
     threads: int | None = None
     platform: str = ""
-    extra: dict[str, str] = Field(default_factory=dict)
+    extra: dict[str, str] = Field(
+        default_factory=dict,
+        description="more fields that change timings (runtime version, opset, board revision); "
+                    "numbers and booleans are stored as their text, other values are rejected")
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _extra_as_text(cls, value: Any) -> Any:
+        """Numbers become text (``4`` -> ``"4"``), so a fingerprint never depends on a value's type."""
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, (int, float)):
+                v = str(v)
+            elif not isinstance(v, str):
+                raise ValueError(f"DeviceInfo.extra[{k!r}] must be a string or a number, not "
+                                 f"{type(v).__name__} (put a short text there)")
+            out[str(k)] = v
+        return out
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> DeviceInfo:
+        """A copy with ``update`` applied and validated (pydantic's own copy skips validation)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return type(self).model_validate({**self.model_dump(), **update})
 
     @property
     def name(self) -> str | None:

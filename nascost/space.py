@@ -277,6 +277,33 @@ class SearchSpace(Plugin, ABC):
         except Exception as exc:  # pydantic ValidationError
             raise NascostError(f"invalid setting: {exc}") from None
 
+    #: Setting fields a command line can override, and their flags (every command spells them alike).
+    SETTING_FLAGS: ClassVar[dict[str, str]] = {"channels": "--channels", "layers": "--layers",
+                                               "input_size": "--input-size", "num_classes": "--num-classes"}
+
+    def setting_options(self, setting: Setting) -> str | None:
+        """The ``--setting NAME [--channels C ...]`` options that rebuild ``setting`` in any command.
+
+        Why: a setting with overrides is displayed as ``NAME+custom``, a name no
+        command accepts; printed commands must use a named setting plus flags.
+        ``None`` when no named setting differs from it only in those fields.
+        """
+        known = self.settings()
+        for name, named in known.items():
+            if named.key() == setting.key():
+                return f"--setting {name}"
+        fixed = set(Setting.model_fields) - set(self.SETTING_FLAGS) - {"name"}
+        same_base = [(n, b) for n, b in known.items()
+                     if all(getattr(b, f) == getattr(setting, f) for f in fixed)]
+        if not same_base:
+            return None
+        preferred = setting.name.split("+", 1)[0]
+        name, base = min(same_base, key=lambda nb: (nb[0] != preferred, sum(
+            getattr(nb[1], f) != getattr(setting, f) for f in self.SETTING_FLAGS)))
+        flags = [f"{flag} {getattr(setting, f)}" for f, flag in self.SETTING_FLAGS.items()
+                 if getattr(base, f) != getattr(setting, f)]
+        return " ".join([f"--setting {name}", *flags])
+
     @abstractmethod
     def build(self, arch: Architecture, setting: Setting) -> nn.Module:
         """The evaluation network of ``arch`` in ``setting`` (random weights)."""

@@ -69,6 +69,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--channels", type=click.IntRange(min=1), help="Building flops/lut: override the setting's channels.")
 @click.option("--layers", type=click.IntRange(min=1), help="Building flops/lut: override the setting's cells.")
 @click.option("--input-size", type=click.IntRange(min=1), help="Building flops/lut: override the input size.")
+@click.option("--num-classes", type=click.IntRange(min=1), help="Building flops/lut: override the number of classes.")
 @click.option("--measurer-opt", "measurer_opts", multiple=True, metavar="KEY=VALUE",
               help="Building lut: measurer option (repeatable), e.g. runs=10, as for 'nascost collect --opt'.")
 @click.option("--include-flagged", is_flag=True, help="Also use rows flagged as measured during drift.")
@@ -86,7 +87,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str, ...], space: str | None,
             setting: str | None, device: str | None,
             measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
-            input_size: int | None, measurer_opts: tuple[str, ...], include_flagged: bool, exclude_noisy: bool,
+            input_size: int | None, num_classes: int | None, measurer_opts: tuple[str, ...], include_flagged: bool, exclude_noisy: bool,
             campaign: str | None, output: str | None,
             as_cost: str | None, opts: tuple[str, ...], val_fraction: float, seed: int, train_size: int | None,
             as_json: bool) -> None:
@@ -119,14 +120,14 @@ def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str
         raise NascostError(f"directory {str(out.parent)!r} does not exist")
     if out is not None and out.is_dir():
         raise NascostError(f"{str(out)!r} is a directory; give a file name with -o")
-    overrides = {"channels": channels, "layers": layers, "input_size": input_size}
+    overrides = {"channels": channels, "layers": layers, "input_size": input_size, "num_classes": num_classes}
     report = None
     with _bar("epoch" if cls.requires_fit else "net", as_json, "fitting" if cls.requires_fit else "building") as bar:
         if transfer_from:
             if db is None:
                 raise NascostError("--transfer-from fits the target device's rows: pass them with --db FILE")
             if any(v is not None for v in overrides.values()) or measurer_opts:
-                raise NascostError("--channels/--layers/--input-size/--measurer-opt shape a built predictor, not a transfer")
+                raise NascostError("--channels/--layers/--input-size/--num-classes/--measurer-opt shape a built predictor, not a transfer")
             from nascost.fit import load_data
             from nascost.transfer import fit_transfer
 
@@ -139,7 +140,7 @@ def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str
                                                options=options, progress=bar, seed=seed)
         elif cls.requires_fit:
             if any(v is not None for v in overrides.values()):
-                raise NascostError("--channels/--layers/--input-size shape a built predictor; with --db use --setting")
+                raise NascostError("--channels/--layers/--input-size/--num-classes shape a built predictor; with --db use --setting")
             if db is None:
                 raise NascostError(f"predictor {predictor_name!r} is fitted on measured costs: pass --db FILE")
             if measurer_opts:
@@ -285,10 +286,13 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
             return
         click.echo(f"A: {result['a']['device']} {result['a']['setting']} ({result['a']['db']})")
         click.echo(f"B: {result['b']['device']} {result['b']['setting']} ({result['b']['db']})")
-        click.echo(
-            f"{result['n_common']} common architectures: Kendall tau {_fmt(result['kendall_tau'])}, Spearman "
-            f"{_fmt(result['spearman'])}, median relative difference {100 * result['median_rel_diff']:.2f}%"
-        )
+        ranks = (f"{result['n_common']} common architectures: Kendall tau {_fmt(result['kendall_tau'])}, Spearman "
+                 f"{_fmt(result['spearman'])}, cheapest-10% overlap {100 * result['top10_overlap']:.0f}%")
+        if result["same_scale"]:  # repeats on one device: the difference is the noise floor
+            click.echo(f"{ranks}, median relative difference {100 * result['median_rel_diff']:.2f}%")
+        else:  # two devices or runtimes: values are on different scales, only rankings compare
+            click.echo(f"{ranks}; different devices: B/A median ratio {_fmt(result['median_ratio'])} "
+                       f"({result['a']['unit']} vs {result['b']['unit']}), rank agreement only")
         return
     if len(dbs) != 1:
         raise NascostError("compare predictors on one --db (two only with --devices)")
