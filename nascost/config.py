@@ -157,6 +157,11 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
         return value
     raw = load_config_file(value)
     data = {k.replace("-", "_"): v for k, v in raw.items()}
+    for p in ctx.command.params:  # old spellings (``C`` for ``channels``) keep working in files too
+        for old in getattr(p, "hidden_aliases", ()):
+            key = old.lstrip("-").replace("-", "_")
+            if key in data and option_key(p) not in data:
+                data[option_key(p)] = data.pop(key)
     model = model_for_command(ctx.command, _command_path(ctx))
     try:
         validated = model.model_validate(data)

@@ -187,3 +187,28 @@ def parse_kv(pairs: Sequence[str], what: str = "option") -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key.strip().replace("-", "_")] = value
     return out
+
+
+class DeprecatedAliasOption(click.Option):
+    """An option with old spellings that still work but are not shown in ``--help`` or the docs.
+
+    Why: one concept has one flag in every command (``--channels``); old
+    command lines (``search --C 8``) keep working.
+    """
+
+    def __init__(self, *args: Any, hidden_aliases: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_aliases = tuple(hidden_aliases)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        shown, self.opts = self.opts, [o for o in self.opts if o not in self.hidden_aliases]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown
+
+
+def channels_option(help: str = "Supernet channels.") -> Any:
+    """``--channels`` (dest ``C``), with ``--C`` kept as a hidden deprecated alias."""
+    return click.option("--channels", "--C", "C", cls=DeprecatedAliasOption, hidden_aliases=("--C",),
+                        type=click.IntRange(min=1), default=None, help=help)

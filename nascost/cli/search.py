@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from nascost.cli.output import SEED, console, echo_json, parse_kv
+from nascost.cli.output import SEED, channels_option, console, echo_json, parse_kv
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -144,7 +144,7 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--calibrate", type=int, help="Measure N architectures here and fit the cost before searching.")
 @click.option("--cost-setting", help="Setting the cost is looked up or calibrated in (default: the cost's own).")
 @click.option("--cost-batch-size", type=int, help="Batch size of the cost's measurements.")
-@click.option("--C", "C", type=int, help="Supernet channels [space default, 16].")
+@channels_option("Supernet channels [space default, 16].")
 @click.option("--layers", type=int, help="Supernet cells [space default].")
 @click.option("--epochs", type=int, help="Epochs (per stage) [space default].")
 @click.option("--batch-size", type=int, help="Batch size [space default: darts 64, pcdarts 256].")
@@ -189,7 +189,7 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
     """The README quick start: calibrate a CPU LPM here, search pcdarts on digits, measure the result.
 
     Offline, a few minutes on 2 CPU cores. Same as: nascost search --space pcdarts --dataset digits
-    --cost cpu-paired-lpm --lambda 0.2 --cost-scale paper --calibrate 300 --cost-setting cifar-small --C 8 --layers 5 --epochs 4
+    --cost cpu-paired-lpm --lambda 0.2 --cost-scale paper --calibrate 300 --cost-setting cifar-small --channels 8 --layers 5 --epochs 4
     --batch-size 64 --lr 0.1 --arch-lr 3e-3 --arch-frozen-epochs 1 --threads 1
     --opt 'cost_setting_overrides={"channels": 8, "layers": 5, "input_size": 8, "in_channels": 1}'
     --opt 'calibrate_measurer_options={"warmup": 2, "runs": 10}'

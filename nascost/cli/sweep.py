@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nascost.cli.output import console, echo_json, parse_kv
+from nascost.cli.output import channels_option, console, echo_json, parse_kv
 from nascost.config import config_option
 
 
@@ -23,7 +23,7 @@ from nascost.config import config_option
               help="Ray resources per trial, e.g. cpu=4,gpu=1.")
 @click.option("--calibrate", type=int, default=0, help="Measure N architectures here and fit the cost first.")
 @click.option("--epochs", type=int, default=None, help="Search epochs (per stage).")
-@click.option("--C", "C", type=int, default=None, help="Supernet channels.")
+@channels_option("Supernet channels.")
 @click.option("--layers", type=int, default=None, help="Supernet cells.")
 @click.option("--batch-size", type=int, default=None, help="Search batch size.")
 @click.option("--max-steps", type=int, default=None, help="Cap on search steps per epoch.")
