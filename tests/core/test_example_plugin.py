@@ -58,3 +58,23 @@ def test_example_measurer_passes_the_contract(installed_example: Path, monkeypat
     timer = ExampleBoardTimer({"runs": 3, "warmup": 1})
     check_measurer(timer)
     assert timer.device_info().runtime == "example-board"
+
+
+def test_check_plugin_runs_the_contract_on_the_installed_example(installed_example: Path) -> None:
+    proc = _nascost(installed_example, "check-plugin", "example-board")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  check_measurer   example-board" in proc.stdout
+    assert "PASS  check_cost       example-board-lpm" in proc.stdout
+
+
+def test_the_example_deploys_in_prepare_and_its_reference_too(installed_example: Path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(installed_example))
+    import torch
+    from nascost_example_board import BoardProgram, ExampleBoardTimer
+
+    timer = ExampleBoardTimer({"runs": 2, "warmup": 1})
+    x = torch.randn(1, 3, 8, 8)
+    timer.set_reference(torch.nn.Conv2d(3, 4, 3), x, anchor=1.0)
+    m = timer.measure(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()), x)
+    assert isinstance(timer._reference_prepared[1], BoardProgram)
+    assert m.extra["paired"]["reference_median_raw"] > 0 and "deploy_s" in m.extra
