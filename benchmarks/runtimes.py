@@ -1,0 +1,144 @@
+"""Runtimes (issue 19): does the runtime a network is deployed with change the costs, beyond noise?
+
+Run on a quiet machine (the figures go into docs/benchmarks.md only with ``--append``):
+
+    pip install -e '.[ort]'
+    nice -n 10 .venv/bin/python benchmarks/runtimes.py --setting cifar-small \
+        --channels 8 --layers 5 --input-size 16 --n 250 --append
+    nice -n 10 .venv/bin/python benchmarks/runtimes.py --setting imagenet --n 100 --append
+
+For each runtime (default: cpu-timer-paired, ort-cpu-paired, torch-compile-paired) it runs two
+campaigns over the same architectures (same seed, each in its own process and shuffled
+order) and reports:
+
+- throughput: architectures per hour and overhead (wall / time inside measure()), export
+  and compile time included (they happen in prepare(), inside measure());
+- repeatability: Kendall tau between the two campaigns of one runtime (the noise floor);
+- rank agreement between runtimes (first campaign of each): is a runtime's ranking
+  different beyond that noise floor?
+- predictor agreement per runtime: ``nascost compare --predictors lpm,ridge,lut,flops``
+  on the first campaign (lut built on that runtime; skipped with ``--no-compare``).
+
+Hardware specificity (not automated here; the commands, for a quiet machine):
+
+    nascost search --space pcdarts --dataset digits --cost ort-cpu-paired-lpm --lambda 0.5 \
+        --calibrate 300 --cost-setting cifar-small --channels 8 --layers 5 --epochs 4 \
+        --arch-frozen-epochs 1 --batch-size 64 --out runs/search-ort
+    nascost search ... --cost cpu-paired-lpm ... --out runs/search-eager
+    # each derived cell under both runtimes:
+    nascost measure runs/search-ort/genotype.json --like ort-cpu-paired-lpm --runs 40
+    nascost measure runs/search-ort/genotype.json --like cpu-paired-lpm --runs 40
+    nascost measure runs/search-eager/genotype.json --like ort-cpu-paired-lpm --runs 40
+    nascost measure runs/search-eager/genotype.json --like cpu-paired-lpm --runs 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from _report import append_section, machine_line
+from scipy.stats import kendalltau
+
+from nascost.data import CostDatabase
+
+
+def nascost() -> list[str]:
+    return [sys.executable, "-m", "nascost"]
+
+
+def campaign(db: Path, measurer: str, a: argparse.Namespace) -> dict:
+    cmd = [*nascost(), "collect", "--space", "darts", "--measurer", measurer, "--setting", a.setting,
+           "--n", str(a.n), "--seed", str(a.seed), "--db", str(db), "--opt", f"threads={a.threads}",
+           "--quiet", "--json"]
+    for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size),
+                        ("--runs", a.runs)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def values(db: Path) -> dict[str, float]:
+    with CostDatabase(db) as d:
+        rows = d.query(space="darts", include_flagged=True)
+    return dict(zip(rows.keys, rows.values, strict=True))
+
+
+def tau(x: dict[str, float], y: dict[str, float]) -> tuple[float, int]:
+    common = sorted(set(x) & set(y))
+    t = kendalltau([x[k] for k in common], [y[k] for k in common]).statistic
+    return float(t), len(common)
+
+
+def compare(db: Path, measurer: str, a: argparse.Namespace) -> dict:
+    lut = db.with_suffix(".lut.nascost")
+    build = [*nascost(), "fit", "--predictor", "lut", "--space", "darts", "--setting", a.setting,
+             "--measurer", measurer, "-o", str(lut)]
+    for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size)):
+        if value is not None:
+            build += [flag, str(value)]
+    subprocess.run(build, check=True, capture_output=True, text=True)
+    out = subprocess.run([*nascost(), "compare", "--db", str(db), "--predictors", "lpm,ridge,lut,flops",
+                          "--lut", str(lut), "--json"], check=True, capture_output=True, text=True).stdout
+    return {k: v.get("kendall_tau") for k, v in json.loads(out).items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--runtimes", default="cpu-timer-paired,ort-cpu-paired,torch-compile-paired")
+    p.add_argument("--setting", default="cifar-small")
+    p.add_argument("--channels", type=int)
+    p.add_argument("--layers", type=int)
+    p.add_argument("--input-size", type=int)
+    p.add_argument("--n", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=int)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-compare", action="store_true", help="skip the predictor comparison")
+    p.add_argument("--keep", type=Path, help="keep the databases in this directory")
+    p.add_argument("--append", action="store_true", help="append the rows to docs/benchmarks.md")
+    a = p.parse_args()
+    runtimes = [r.strip() for r in a.runtimes.split(",") if r.strip()]
+    work = a.keep or Path(tempfile.mkdtemp(prefix="nascost-runtimes-"))
+    work.mkdir(parents=True, exist_ok=True)
+    first: dict[str, dict[str, float]] = {}
+    rows = []
+    for rt in runtimes:
+        s1 = campaign(work / f"{rt}-1.db", rt, a)
+        s2 = campaign(work / f"{rt}-2.db", rt, a)
+        v1, v2 = values(work / f"{rt}-1.db"), values(work / f"{rt}-2.db")
+        first[rt] = v1
+        rep, n = tau(v1, v2)
+        preds = {} if a.no_compare else compare(work / f"{rt}-1.db", rt, a)
+        rows.append((rt, n, float(np.median(list(v1.values()))), rep, s1["per_hour"], s1["overhead"], preds))
+        print(f"{rt}: {n} archs, median {np.median(list(v1.values())):.4g} ms, repeat tau {rep:.3f}, "
+              f"{s1['per_hour']:.0f} arch/h, overhead {s1['overhead']:.2f}, predictors {preds}", flush=True)
+        del s2
+    between = {}
+    for x, y in itertools.combinations(runtimes, 2):
+        between[(x, y)], _ = tau(first[x], first[y])
+        print(f"{x} vs {y}: tau {between[(x, y)]:.3f}")
+    if a.append:
+        setting = f"{a.setting} C={a.channels} L={a.layers} {a.input_size}px" if a.channels else a.setting
+        header = "| runtime | setting | n | median ms | repeat tau | arch/h | overhead | lpm / ridge / lut / flops tau | machine |"
+        for rt, n, med, rep, ph, ov, preds in rows:
+            pr = " / ".join(f"{preds.get(k, float('nan')):.2f}" if preds.get(k) is not None else "-"
+                            for k in ("lpm", "ridge", "lut", "flops"))
+            append_section("Runtimes (issue 19)", header,
+                           f"| {rt} | {setting} | {n} | {med:.4g} | {rep:.3f} | {ph:.0f} | {ov:.2f} | {pr} | "
+                           f"{machine_line()} |")
+        for (x, y), t in between.items():
+            append_section("Runtimes: rank agreement between runtimes (issue 19)",
+                           "| A | B | setting | Kendall tau | machine |",
+                           f"| {x} | {y} | {setting} | {t:.3f} | {machine_line()} |")
+
+
+if __name__ == "__main__":
+    main()
