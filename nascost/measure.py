@@ -167,14 +167,15 @@ class TimerMeasurer(CostMeasurer):
         """
         model.eval()
         measured = None
+        self._reference_prepared = None
         if anchor is None:
             self._reference = None
-            measured = self._measure(model, example_input, None)
+            # keep_prepared: the deployed reference is reused for the paired runs (one export, not two)
+            measured = self._measure(model, example_input, None, keep_prepared=True)
             anchor = measured.median
         if not (anchor > 0 and math.isfinite(anchor)):
             raise NascostError(f"the reference latency must be a positive number (got {anchor})")
         self._reference = (model, example_input, float(anchor), label)
-        self._reference_prepared = None  # deployed through prepare() on first use
         return measured
 
     @property
@@ -226,14 +227,15 @@ class TimerMeasurer(CostMeasurer):
         reference the way it times the model, not as an eager ``nn.Module``.
         """
         cached = getattr(self, "_reference_prepared", None)
-        if cached is not None and cached[0] is reference:
+        if cached is not None and cached[0] is reference[0]:
             return cached[1], cached[2]
         ref, rx = self.prepare(reference[0].eval(), reference[1])
-        self._reference_prepared = (reference, ref, rx)
+        self._reference_prepared = (reference[0], ref, rx)
         return ref, rx
 
     def _measure(self, model: nn.Module, example_input: torch.Tensor,
-                 reference: tuple[nn.Module, torch.Tensor, float, str] | None) -> Measurement:
+                 reference: tuple[nn.Module, torch.Tensor, float, str] | None, *,
+                 keep_prepared: bool = False) -> Measurement:
         self.require_available()
         opts = self.options
         model.eval()
@@ -245,7 +247,10 @@ class TimerMeasurer(CostMeasurer):
             if threads:  # the base applies it, so every subclass's prepare() and runs honour it
                 torch.set_num_threads(threads)
             with torch.inference_mode():
+                original = model
                 model, x = self.prepare(model, example_input)
+                if keep_prepared:
+                    self._reference_prepared = (original, model, x)
                 if reference is not None:
                     ref, rx = self._prepared_reference(reference)
                 for _ in range(opts.warmup):

@@ -127,3 +127,13 @@ def test_cpu_timer_threads_come_from_the_base_class() -> None:
     target = 2 if before != 2 else 1
     Spy(threads=target, warmup=0, runs=2, max_retries=0).measure(_net(2), torch.randn(1, 3, 8, 8))
     assert seen == [target] and torch.get_num_threads() == before
+
+
+def test_a_measured_reference_is_deployed_once() -> None:
+    x = torch.randn(1, 3, 8, 8)
+    m = ExportingTimer(warmup=0, runs=2, max_retries=0)
+    m.set_reference(_net(2), x)  # measured now (no anchor): deployed for that measurement
+    assert len(m.deployed) == 1
+    m.measure(_net(4), x)
+    m.measure(_net(4), x)
+    assert len(m.deployed) == 3  # the reference's deployment was reused; each model deployed once
