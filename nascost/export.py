@@ -95,6 +95,21 @@ def _run_onnx(path: Path, x: torch.Tensor) -> Any:
     return torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
 
 
+def _max_abs_diff(model: nn.Module, x: torch.Tensor, path: Path, fmt: str) -> float:
+    """Run the written file on ``x``; the largest absolute difference from PyTorch's logits."""
+    with torch.inference_mode():
+        expected = logits(model(x)).float()
+    if fmt == "onnx":
+        got = _run_onnx(path, x)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit's deprecation: the format is still what runtimes load
+            loaded = torch.jit.load(str(path), map_location="cpu")  # the file this call just wrote
+        with torch.inference_mode():
+            got = loaded(x)
+    return float((got.float() - expected).abs().max())
+
+
 def export_network(model: nn.Module, example_input: torch.Tensor, path: str | Path,
                    fmt: Literal["onnx", "torchscript"], *, opset: int = 17, tolerance: float = 1e-4,
                    check: bool = True) -> ExportResult:
@@ -113,17 +128,11 @@ def export_network(model: nn.Module, example_input: torch.Tensor, path: str | Pa
         fh.write(data)
     diff = float("nan")
     if check:
-        with torch.inference_mode():
-            expected = logits(model(x)).float()
-        if fmt == "onnx":
-            got = _run_onnx(path, x)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch.jit's deprecation: the format is still what runtimes load
-                loaded = torch.jit.load(str(path), map_location="cpu")  # the file this call just wrote
-            with torch.inference_mode():
-                got = loaded(x)
-        diff = float((got.float() - expected).abs().max())
+        try:
+            diff = _max_abs_diff(model, x, path, fmt)
+        except BaseException:
+            path.unlink(missing_ok=True)  # an unchecked file is not left behind as if it were checked
+            raise
         if not diff <= tolerance:
             path.unlink(missing_ok=True)
             raise NascostError(f"the {fmt} export of the network differs from PyTorch by {diff:.3g} "

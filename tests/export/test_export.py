@@ -67,3 +67,14 @@ def test_weights_that_do_not_fit_are_one_line(run_cli, tmp_path) -> None:
     code, _, err = run_cli("export", "DARTS_V2", *TINY, "--format", "torchscript", "-o", str(tmp_path / "n.pt"),
                            "--weights", str(w))
     assert code == 2 and "does not fit this network" in err and len(err.strip().splitlines()) == 1
+
+
+def test_onnx_without_onnxruntime_is_one_line_and_no_file(run_cli, tmp_path, monkeypatch) -> None:
+    import sys
+
+    pytest.importorskip("onnx")  # the export itself; only the check needs onnxruntime
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    out = tmp_path / "net.onnx"
+    code, _, err = run_cli("export", "DARTS_V2", *TINY, "--format", "onnx", "-o", str(out))
+    assert code == 2 and "nascost[ort]" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
