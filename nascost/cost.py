@@ -237,14 +237,19 @@ class CostStore:
             setting_name = setting.name
         where = f" setting {setting_name!r}" if setting_name else ""
         s_opt = f" --setting {setting_name}" if setting_name else ""
+        # Commands that build a network take a named setting plus --channels etc., never 'NAME+custom'
+        # (fit --db selects rows by the stored name, which may be one).
+        build_opt = s_opt
+        if setting is not None and space in plugins.registry("spaces"):
+            build_opt = " " + (plugins.get_space(space).setting_options(setting) or s_opt.strip())
         if predictor in ("lut", "flops"):
             how = (
-                f"nascost fit --predictor {predictor} --space {space}{s_opt or ' --setting SETTING'} "
+                f"nascost fit --predictor {predictor} --space {space}{build_opt or ' --setting SETTING'} "
                 f"--measurer {measurer} --as-cost {name}"
             )
         else:
             how = (
-                f"nascost collect --space {space} --measurer {measurer}{s_opt} --n 5000 --db costs.db && "
+                f"nascost collect --space {space} --measurer {measurer}{build_opt} --n 5000 --db costs.db && "
                 f"nascost fit --db costs.db --predictor {predictor} --space {space}{s_opt} --as-cost {name}"
             )
         return f"no cost {name!r} for space {space!r}{where} in the cost store {str(self.costs_dir)!r}; create it with: {how}"

@@ -60,3 +60,11 @@ def test_the_plugins_table_fits_100_columns(run_cli) -> None:
     code, out, _ = run_cli("plugins")
     assert code == 0
     assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_a_missing_cost_names_a_setting_the_building_commands_accept(toy_space) -> None:
+    from nascost.cost import CostStore
+
+    msg = CostStore().missing_message("cpu-lut", space="toy", setting=toy_space.setting("tiny", channels=6))
+    build = msg.split("create it with: ", 1)[1]
+    assert "--setting tiny --channels 6" in build and "+custom" not in build
