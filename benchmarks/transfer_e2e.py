@@ -66,7 +66,7 @@ def main() -> None:
     report = json.loads(fit).get("transfer", {})
     run("search with it (pcdarts on digits, 4 epochs)",
         [*nascost, "search", "--space", "pcdarts", "--dataset", "digits", "--cost", "board-transfer",
-         "--cost-scale", "paper", "--lambda", "0.2", "--C", "8", "--layers", "5", "--epochs", "4",
+         "--cost-scale", "paper", "--lambda", "0.2", "--channels", "8", "--layers", "5", "--epochs", "4",
          "--arch-frozen-epochs", "1", "--batch-size", "64", "--threads", "1", "--out", "runs/board", "--quiet"], env, log)
     summary = json.loads((work / "runs" / "board" / "summary.json").read_text())
     total = time.perf_counter() - t_all
