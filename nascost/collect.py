@@ -40,6 +40,7 @@ from nascost import plugins
 from nascost.data import CostDatabase, GroupInfo, check_row
 from nascost.errors import NascostError, UnavailableError
 from nascost.measure import CostMeasurer
+from nascost.progress import progress as make_progress
 from nascost.records import Architecture, DeviceInfo, Measurement, Setting
 from nascost.space import SearchSpace
 
@@ -302,8 +303,6 @@ def _group(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, setting
 def _bar(enabled: bool, unit: str):
     if not enabled:
         return contextlib.nullcontext(None)
-    from nascost.cli.output import progress as make_progress
-
     return make_progress(unit)
 
 

@@ -49,6 +49,7 @@ from nascost.penalty import (
     reference_cost,
     reference_spread,
 )
+from nascost.progress import maybe_progress
 from nascost.records import Architecture, Setting
 
 #: Hyper-parameters of DARTS (quark0/darts train_search.py), used where a space gives none.
@@ -939,22 +940,7 @@ def _evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, device: tor
 
 
 def _progress(show: bool) -> Any:
-    if not show:
-        return _NullBar()
-    from nascost.cli.output import progress
-
-    return progress("step", transient=True)
-
-
-class _NullBar:
-    def __enter__(self) -> _NullBar:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        return None
-
-    def __bool__(self) -> bool:
-        return False
+    return maybe_progress(show, "step", transient=True)
 
 
 def _finish(

@@ -17,6 +17,7 @@ from typing import Any
 
 from nascost import plugins
 from nascost.errors import NascostError
+from nascost.progress import StepBar
 from nascost.records import Setting
 from nascost.search import ResolvedCost, SearchConfig
 
@@ -265,24 +266,5 @@ def poor_calibration_warning(name: str, measurer: str, metrics: dict) -> str | N
             f"{POOR_TAU}): its measurements were noisy or too few, so the search has little to go on; {fix}")
 
 
-class _Bar:
-    """A ProgressFn ``(done, total, info)`` drawing a rich bar; closes itself when done."""
-
-    def __init__(self, label: str) -> None:
-        from nascost.cli.output import progress
-
-        self.bar = progress("epoch", transient=True)
-        self.label = label
-        self.task: Any = None
-
-    def __call__(self, done: int, total: int, info: str = "") -> None:
-        if self.task is None:
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=total, info=info)
-        self.bar.update(self.task, completed=done, info=info)
-        if done >= total:
-            self.bar.stop()
-
-
 def _bar_fn(enabled: bool, label: str) -> Any:
-    return _Bar(label) if enabled else None
+    return StepBar(label, "epoch") if enabled else None

@@ -37,6 +37,7 @@ import torch
 
 from nascost.errors import NascostError, UnavailableError
 from nascost.files import write_json, write_text
+from nascost.progress import progress
 
 
 def run_dir_name(lam: float) -> str:
@@ -372,8 +373,6 @@ def run_sweep(
                     continue
                 seeded = config.model_copy(update={"seed": base_seed + k})
                 say(f"{run.name}: training the derived architecture ({train_preset} preset, seed {seeded.seed})")
-                from nascost.cli.output import progress
-
                 summary = train(
                     space_obj, arch, train_data, tdir, seeded, resume=(tdir / "checkpoint.pt").is_file(),
                     progress=(lambda: progress("step", transient=True)) if show_progress else None,

@@ -272,7 +272,7 @@ def train(
 ) -> dict[str, Any]:
     """Train ``arch`` of ``space`` on ``dataset`` into run directory ``out``; return the summary.
 
-    ``progress`` makes a rich ``Progress`` (``nascost.cli.output.progress``) for
+    ``progress`` makes a rich ``Progress`` (:func:`nascost.progress.progress`) for
     per-epoch bars; ``log`` receives one line per epoch.
     """
     out = Path(out)
