@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import math
 import os
 import tempfile
 import time
@@ -147,6 +148,21 @@ def atomic_write(path: str | Path, mode: str = "w", *, sole_writer: bool = False
 def write_text(path: str | Path, text: str, *, sole_writer: bool = False) -> None:
     with atomic_write(path, "w", sole_writer=sole_writer) as fh:
         fh.write(text)
+
+
+def finite_json(data: Any) -> Any:
+    """``data`` with every non-finite float (NaN, inf, numpy's too) replaced by None.
+
+    ``json.dumps`` writes NaN as ``NaN``, which is not JSON: ``jq`` and strict
+    parsers reject the whole document.
+    """
+    if isinstance(data, dict):
+        return {k: finite_json(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite_json(v) for v in data]
+    if isinstance(data, float) or type(data).__name__ in ("float32", "float64", "float16"):
+        return float(data) if math.isfinite(data) else None
+    return data
 
 
 def write_json(path: str | Path, data: Any, *, sole_writer: bool = False) -> None:

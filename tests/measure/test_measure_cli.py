@@ -192,3 +192,32 @@ def test_collect_shows_progress_and_summary(toy, run_cli, tmp_path: Path) -> Non
     assert code == 0, err
     assert "measuring" in err and "4/4" in err  # the progress bar (on stderr)
     assert "4 measured, 0 already" in out and "arch/h" in out and "drift events 0" in out
+
+
+def _strict(text: str):
+    def refuse(name: str):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_collect_json_is_strict_json_when_nothing_was_measured(toy, run_cli, tmp_path: Path) -> None:
+    db = tmp_path / "costs.db"
+    args = ("collect", "--space", "toy", "--measurer", "costmodel", *TINY, "--n", "4", "--db", str(db),
+            "--reference-every", "5", "--quiet", "--json")
+    assert run_cli(*args)[0] == 0
+    code, out, err = run_cli(*args)  # nothing left to measure: the timing ratios have no value
+    assert code == 0, err
+    assert "NaN" not in out and "Infinity" not in out
+    summary = _strict(out)
+    assert summary["measured"] == 0
+    assert None in summary.values()  # a ratio with no value is null
+
+
+def test_echo_json_turns_non_finite_floats_into_null(capsys) -> None:
+    import numpy as np
+
+    from nascost.cli.output import echo_json
+
+    echo_json({"a": float("nan"), "b": [float("inf"), 1.5], "c": np.float64("nan"), "d": (np.float32(2.0),)})
+    assert _strict(capsys.readouterr().out) == {"a": None, "b": [None, 1.5], "c": None, "d": [2.0]}
