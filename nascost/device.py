@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -61,6 +63,27 @@ def cpu_device_info(threads: int | None = None) -> DeviceInfo:
         platform=platform.platform(),
         **_torch_versions(),
     )
+
+
+#: Intra-op threads of every computing command unless the user asks for more. Why one: on a
+#: machine doing anything else, torch's default (a thread per core) spins OpenMP threads
+#: against the other work and a step runs 10-20x slower; one thread never collapses, and
+#: the small networks of a CPU search gain little from more (docs/search.md#threads).
+DEFAULT_THREADS = 1
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block at ``n`` torch intra-op threads (None: leave torch's setting), then restore it."""
+    if n is None:
+        yield
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def nvml_driver_version() -> str | None:

@@ -37,6 +37,7 @@ from torch.nn import functional as F
 
 from nascost.architect import Architect
 from nascost.config import check_resume_options
+from nascost.device import DEFAULT_THREADS, torch_threads
 from nascost.errors import NascostError
 from nascost.files import torch_save, write_text
 from nascost.penalty import (
@@ -198,7 +199,8 @@ class SearchConfig(BaseModel):
     seed: int = 0
     device: str = "auto"
     threads: int | None = Field(
-        default=None, ge=1, description="CPU threads for torch (None: torch's default; 1 is fastest on a busy machine)"
+        default=DEFAULT_THREADS, ge=1,
+        description="CPU threads for torch (default 1: never collapses on a shared machine; None: torch's default)",
     )
     max_steps: int | None = Field(default=None, gt=0, description="cap on steps per epoch (quick runs, tests)")
     max_train_samples: int | None = Field(default=None, gt=1, description="use only this many training images")
@@ -563,16 +565,9 @@ def run_search(
     ``costs`` are resolved costs (see :func:`nascost.search_costs.resolve_costs`);
     ``space``/``dataset`` may be given as objects instead of by name.
     """
-    if config.threads is None:
+    with torch_threads(config.threads):
         return _run_search(config, out_dir, costs=costs, space=space, dataset=dataset, resume=resume, force=force,
                            show_progress=show_progress, log=log, on_epoch_end=on_epoch_end)
-    saved = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
-        return _run_search(config, out_dir, costs=costs, space=space, dataset=dataset, resume=resume, force=force,
-                           show_progress=show_progress, log=log, on_epoch_end=on_epoch_end)
-    finally:
-        torch.set_num_threads(saved)
 
 
 def _run_search(
@@ -613,7 +608,7 @@ def _run_search(
         load_checkpoint(out / CHECKPOINT)
     if resume and (out / "config.json").is_file():
         saved = json.loads((out / "config.json").read_text())
-        check_resume_options(saved.get("search", {}), config.dump(), out=out)
+        check_resume_options(saved.get("search", {}), config.dump(), out=out, ignore=("threads",))
     if costs is None and config.costs and config.calibrate == 0:
         from nascost.search_costs import resolve_costs
 

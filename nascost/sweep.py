@@ -182,6 +182,12 @@ def _search_config(search: dict[str, Any], lam: float) -> Any:
     return SearchConfig.build(data)
 
 
+def _without_threads(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's options less ``threads``, which changes the speed of a run, not its result."""
+    search = {k: v for k, v in (record.get("search") or {}).items() if k != "threads"}
+    return {**record, "search": search}
+
+
 def _run_one_search(plan: SweepPlan, lam: float, out: Path, show_progress: bool, log: Callable[[str], None]) -> None:
     from nascost.search import CHECKPOINT, run_search
 
@@ -296,8 +302,8 @@ def run_sweep(
     }
     if record_path.is_file():
         previous = json.loads(record_path.read_text())
-        same = {k: previous.get(k) for k in ("space", "costs", "dataset", "search", "calibrate")}
-        if same != {k: record[k] for k in same}:
+        keys = ("space", "costs", "dataset", "search", "calibrate")
+        if _without_threads({k: previous.get(k) for k in keys}) != _without_threads({k: record[k] for k in keys}):
             raise NascostError(
                 f"{out} holds a sweep with other search options (see its sweep.json); use another --out"
             )

@@ -60,6 +60,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from nascost.config import check_resume_options
+from nascost.device import DEFAULT_THREADS, torch_threads
 from nascost.errors import NascostError
 from nascost.files import torch_save, write_json, write_text
 from nascost.records import Architecture, Setting
@@ -94,7 +95,13 @@ class TrainConfig(BaseModel):
     grad_clip: float = Field(5.0, gt=0)
     seed: int = 0
     workers: int = Field(0, ge=0, description="data-loader worker processes")
-    max_steps: int | None = Field(None, gt=0, description="cap on training steps per epoch (smoke tests)")
+    max_steps: int | None = Field(
+        None, gt=0, description="cap on training steps per epoch and on test batches per evaluation (smoke tests)"
+    )
+    threads: int | None = Field(
+        DEFAULT_THREADS, ge=1,
+        description="CPU threads for torch (default 1: never collapses on a shared machine; None: torch's default)",
+    )
     eval_every: int = Field(1, gt=0, description="evaluate on the test split every N epochs (and at the end)")
 
 
@@ -234,24 +241,45 @@ def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
     write_text(path, "".join(json.dumps(row) + "\n" for row in history))
 
 
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
-    """Test loss (plain cross-entropy, as the references' ``infer``), top-1 and top-5 accuracy."""
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, *, max_steps: int | None = None,
+             progress: ProgressFactory | None = None) -> dict[str, float]:
+    """Test loss (plain cross-entropy, as the references' ``infer``), top-1 and top-5 accuracy.
+
+    ``max_steps`` caps the batches, so a smoke test's evaluation is as short as its
+    training; ``test_samples`` says how many images the figures are over.
+    """
     model.eval()
     criterion = nn.CrossEntropyLoss(reduction="sum")
     loss = correct1 = correct5 = n = 0.0
-    with torch.no_grad():
-        for images, targets in loader:
-            images, targets = images.to(device), targets.to(device)
-            logits, _ = _split_output(model(images))
-            loss += float(criterion(logits, targets))
-            k = min(5, logits.shape[1])
-            top = logits.topk(k, dim=1).indices
-            hit = top == targets[:, None]
-            correct1 += float(hit[:, 0].sum())
-            correct5 += float(hit.any(dim=1).sum())
-            n += len(targets)
+    steps = len(loader) if max_steps is None else min(len(loader), max_steps)
+    bar = progress() if progress else None
+    task = None
+    if bar is not None:
+        bar.start()
+        task = bar.add_task("test", total=steps, info="")
+    try:
+        with torch.no_grad():
+            for step, (images, targets) in enumerate(loader):
+                if step >= steps:
+                    break
+                images, targets = images.to(device), targets.to(device)
+                logits, _ = _split_output(model(images))
+                loss += float(criterion(logits, targets))
+                k = min(5, logits.shape[1])
+                top = logits.topk(k, dim=1).indices
+                hit = top == targets[:, None]
+                correct1 += float(hit[:, 0].sum())
+                correct5 += float(hit.any(dim=1).sum())
+                n += len(targets)
+                if bar is not None:
+                    bar.update(task, advance=1, info=f"acc {100 * correct1 / n:.1f}%")
+    finally:
+        if bar is not None:
+            bar.stop()
+    seen = int(n)
     n = max(n, 1)
-    return {"test_loss": loss / n, "test_acc": 100.0 * correct1 / n, "test_top5": 100.0 * correct5 / n}
+    return {"test_loss": loss / n, "test_acc": 100.0 * correct1 / n, "test_top5": 100.0 * correct5 / n,
+            "test_samples": seen}
 
 
 ProgressFactory = Callable[[], Any]
@@ -273,8 +301,27 @@ def train(
     """Train ``arch`` of ``space`` on ``dataset`` into run directory ``out``; return the summary.
 
     ``progress`` makes a rich ``Progress`` (:func:`nascost.progress.progress`) for
-    per-epoch bars; ``log`` receives one line per epoch.
+    the bars of each epoch and test pass; ``log`` receives one line per epoch.
+    Runs at ``config.threads`` torch threads.
     """
+    with torch_threads(config.threads):
+        return _train(space, arch, dataset, out, config, resume=resume, progress=progress, log=log,
+                      device=device, extra=extra)
+
+
+def _train(
+    space: Any,
+    arch: Architecture,
+    dataset: Any,
+    out: str | Path,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: ProgressFactory | None = None,
+    log: Callable[[str], None] | None = None,
+    device: str | torch.device | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     out = Path(out)
     say = log or (lambda _msg: None)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -297,7 +344,7 @@ def train(
         if "train" in saved:
             check_resume_options({**saved["train"], "dataset": saved.get("dataset")},
                                  {**config.model_dump(), "dataset": config_json["dataset"]}, out=out,
-                                 ignore=("workers",))
+                                 ignore=("workers", "threads"))
     torch.manual_seed(config.seed)
     train_data = dataset.load("train", augment=True)  # a dataset that cannot load leaves no directory
     test_data = dataset.load("test", augment=False)
@@ -390,7 +437,7 @@ def train(
             "steps": steps_per_epoch,
         }
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            last_eval = evaluate(model, test_loader, dev)
+            last_eval = evaluate(model, test_loader, dev, max_steps=config.max_steps, progress=progress)
             row.update(last_eval)
         row["epoch_time_s"] = time.perf_counter() - t0
         elapsed += row["epoch_time_s"]
@@ -415,7 +462,7 @@ def train(
             f"train acc {row['train_acc']:.2f}%{test_s} ({row['epoch_time_s']:.1f} s)")  # fmt: skip
 
     if not last_eval:
-        last_eval = evaluate(model, test_loader, dev)
+        last_eval = evaluate(model, test_loader, dev, max_steps=config.max_steps, progress=progress)
     summary = _summary(space, arch, model, setting, config, history, last_eval, elapsed, config_json, note)
     torch_save(model.state_dict(), out / "model.pt")
     write_json(out / "summary.json", summary)
@@ -455,6 +502,7 @@ def _summary(
         "test_acc": final["test_acc"],
         "test_top5": final["test_top5"],
         "test_loss": final["test_loss"],
+        "test_samples": final.get("test_samples"),  # fewer than the test split under --max-steps
         "best_test_acc": max(tested) if tested else final["test_acc"],
         "train_acc": history[-1]["train_acc"] if history else None,
         "params": count_params(model, exclude=("auxiliary",)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -44,6 +45,29 @@ class FiniteFloat(click.types.FloatParamType):
         if self.hi is not None and x > self.hi:
             self.fail(f"{value!r} must be <= {self.hi:g}", param, ctx)
         return x
+
+
+THREADS_HELP = ("CPU threads for torch [1: never collapses when the machine is doing anything else; more can be "
+                "faster on an idle machine, see docs/search.md#threads].")
+
+
+def threads_option(f: Any) -> Any:
+    """``--threads N`` (one definition for every command that computes); None when not given."""
+    return click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N", help=THREADS_HELP)(f)
+
+
+def computes(f: Any) -> Any:
+    """``--threads N`` for a command whose whole body computes: it runs at N torch threads (default 1)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, threads: int | None = None, **kwargs: Any) -> Any:
+        # torch loads only when a command runs, not for --help
+        from nascost.device import DEFAULT_THREADS, torch_threads
+
+        with torch_threads(threads or DEFAULT_THREADS):
+            return f(*args, **kwargs)
+
+    return threads_option(wrapper)
 
 
 def echo_json(data: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from nascost import plugins
-from nascost.cli.output import SEED, echo_json, parse_kv, print_table, progress
+from nascost.cli.output import SEED, computes, echo_json, parse_kv, print_table, progress
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -84,6 +84,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @click.option("--train-size", type=int, help="Train on a seeded random subset of this many rows (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 @config_option
+@computes
 def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str, ...], space: str | None,
             setting: str | None, device: str | None,
             measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
@@ -265,6 +266,7 @@ def _print_transfer(report: dict[str, Any], meta: Any) -> None:
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write PNG plots into this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: an object keyed by predictor name.")
 @config_option
+@computes
 def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, setting: str | None,
                 devices_fp: tuple[str, ...], measurer: str | None, batch_size: int | None, include_flagged: bool,
                 exclude_noisy: bool, campaign: str | None, train_sizes: str | None,

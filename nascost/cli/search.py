@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from nascost.cli.output import SEED, channels_option, console, echo_json, parse_kv
+from nascost.cli.output import SEED, channels_option, console, echo_json, parse_kv, threads_option
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -157,7 +157,7 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--max-train-samples", type=int, help="Use only this many training images.")
 @click.option("--seed", type=SEED, help="Random seed [0].")
 @click.option("--device", help="auto, cpu or cuda [auto].")
-@click.option("--threads", type=int, help="CPU threads for torch (1 is fastest on a busy machine) [torch default].")
+@threads_option
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Any other search option (see docs/search.md).")
 @_common
 @config_option

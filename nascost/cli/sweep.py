@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nascost.cli.output import channels_option, console, echo_json, parse_kv
+from nascost.cli.output import channels_option, console, echo_json, parse_kv, threads_option
 from nascost.config import config_option
 
 
@@ -42,6 +42,7 @@ from nascost.config import config_option
                    "spread. Short trainings vary by points between seeds.")
 @click.option("--measurer-opt", "measurer_opts", multiple=True, metavar="KEY=VALUE",
               help="Option of the cost's measurer when measuring derived and reference cells.")
+@threads_option
 @click.option("--no-references", is_flag=True, help="Do not measure the space's published cells.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-step lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep record as JSON.")
@@ -50,7 +51,7 @@ def sweep_cmd(
     space: str, costs: tuple[str, ...], lambdas: str, dataset: str, data_opts: tuple[str, ...], out: str, executor: str, resources: str,
     calibrate: int, epochs: int | None, C: int | None, layers: int | None, batch_size: int | None,
     max_steps: int | None, accuracy_table: str | None, search_opts: tuple[str, ...], train_preset: str | None, train_dataset: str | None,
-    train_sets: tuple[str, ...], train_seeds: int, measurer_opts: tuple[str, ...], no_references: bool, quiet: bool, as_json: bool,
+    train_sets: tuple[str, ...], train_seeds: int, measurer_opts: tuple[str, ...], threads: int | None, no_references: bool, quiet: bool, as_json: bool,
 ) -> None:
     """Search once per lambda, measure each derived cell (and the published cells) here, report.
 
@@ -61,7 +62,7 @@ def sweep_cmd(
     from nascost.sweep import parse_lambdas, run_sweep
 
     search = {k: v for k, v in {"epochs": epochs, "C": C, "layers": layers, "batch_size": batch_size,
-                                "max_steps": max_steps}.items() if v is not None}  # fmt: skip
+                                "max_steps": max_steps, "threads": threads}.items() if v is not None}  # fmt: skip
     search.update(parse_kv(search_opts, "--search-opt"))
     if accuracy_table:
         search["accuracy_table"] = accuracy_table
@@ -76,7 +77,8 @@ def sweep_cmd(
     record = run_sweep(
         space=space, costs=list(costs), lambdas=parse_lambdas(lambdas), out=out, dataset=dataset,
         search_options=search, calibrate=calibrate, train_preset=train_preset, train_dataset=train_dataset,
-        train_options=parse_kv(train_sets, "--train-set"), train_seeds=train_seeds, references=not no_references,
+        train_options={**({"threads": threads} if threads else {}), **parse_kv(train_sets, "--train-set")},
+        train_seeds=train_seeds, references=not no_references,
         measurer_options=parse_kv(measurer_opts, "--measurer-opt"), executor=executor, resources=res,
         show_progress=not quiet and not as_json, log=log,
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from nascost import plugins
-from nascost.cli.output import SEED, console, echo_json, parse_kv, progress
+from nascost.cli.output import SEED, console, echo_json, parse_kv, progress, threads_option
 from nascost.config import config_option
 
 
@@ -24,11 +24,13 @@ from nascost.config import config_option
 @click.option("--channels", type=int, default=None, help="Override the preset's initial channels C.")
 @click.option("--layers", type=int, default=None, help="Override the preset's number of cells.")
 @click.option("--seed", type=SEED, default=None, help="Random seed (default 0).")
-@click.option("--max-steps", type=int, default=None, help="Cap training steps per epoch (smoke tests).")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Cap training steps per epoch and test batches per evaluation (smoke tests).")
 @click.option("--workers", type=int, default=None, help="Data-loader worker processes (default 0).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other training option, e.g. --set cutout=0 --set drop_path_prob=0.3.")
 @click.option("--data-opt", "data_opts", multiple=True, metavar="KEY=VALUE", help="Dataset option.")
+@threads_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @config_option
@@ -48,6 +50,7 @@ def train_cmd(
     workers: int | None,
     sets: tuple[str, ...],
     data_opts: tuple[str, ...],
+    threads: int | None,
     resume: bool,
     as_json: bool,
 ) -> None:
@@ -62,7 +65,7 @@ def train_cmd(
         preset,
         **parse_kv(sets, "--set"),
         epochs=epochs, batch_size=batch_size, lr=lr, channels=channels, layers=layers,
-        seed=seed, max_steps=max_steps, workers=workers,
+        seed=seed, max_steps=max_steps, workers=workers, threads=threads,
     )  # fmt: skip
     space_obj, arch = resolve_architecture(genotype, space)
     data = plugins.get_dataset(dataset, parse_kv(data_opts, "--data-opt"))

@@ -183,3 +183,31 @@ def test_a_dataset_that_cannot_load_leaves_nothing(tiny_space, tmp_path) -> None
     with pytest.raises(NascostError, match="cannot load"):
         train(tiny_space, tiny_space.presets()["ALLCONV"], Offline(), tmp_path / "run", _quick())
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_train_max_steps_caps_the_test_pass_and_shows_its_progress(tiny_space, run_cli, tmp_path,
+                                                                         monkeypatch) -> None:
+    monkeypatch.setenv("NASCOST_PROGRESS_INTERVAL", "0")  # every progress update is a log line
+    out = tmp_path / "r"
+    code, _, err = run_cli(
+        "train", "ALLCONV", "--space", "tiny", "--dataset", "digits", "--preset", "quick",
+        "--channels", "4", "--layers", "2", "--epochs", "1", "--batch-size", "16", "--max-steps", "2",
+        "--threads", "1", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_samples"] == 32  # two test batches of 16, not the whole test split
+    assert "test 2/2 (100.0%)" in err  # the test pass has its own progress, with a rate
+    assert "epoch 1/1 2/2 (100.0%)" in err
+    assert json.loads((out / "config.json").read_text())["train"]["threads"] == 1
+
+
+def test_training_runs_at_its_threads_and_restores_torch_s(tiny_space, tmp_path) -> None:
+    seen: list[int] = []
+    digits = plugins.get_dataset("digits")
+    saved = torch.get_num_threads()
+    cfg = make_config("quick", channels=4, layers=2, epochs=1, max_steps=1, threads=2)
+    train(tiny_space, tiny_space.presets()["ALLCONV"], digits, tmp_path, cfg,
+          log=lambda _msg: seen.append(torch.get_num_threads()))
+    assert seen == [2] and torch.get_num_threads() == saved
+    assert make_config("quick").threads == 1  # the default never collapses on a shared machine
