@@ -75,7 +75,10 @@ CELL_TYPES = ("normal", "reduce")
 #: ``darts``: quark0/darts ``cnn/train_search.py`` (batch 64, lr 0.025,
 #: lr_min 0.001, momentum 0.9, wd 3e-4, 50 epochs, grad_clip 5, 16 channels,
 #: 8 layers, arch lr 3e-4, arch wd 1e-3) and ``cnn/architect.py`` (Adam betas
-#: (0.5, 0.999), architecture gradient clipped at norm 10, r = 1e-2).
+#: (0.5, 0.999), r = 1e-2; ``Architect.step`` clips the architecture gradient
+#: with ``nn.utils.clip_grad_norm(self.model.arch_parameters(), 10.)`` before
+#: ``self.optimizer.step()``, checked at quark0/darts commit 8876e79, so
+#: ``arch_grad_clip=10``; set ``arch_grad_clip=None`` for no clip).
 #: The reference script runs first order unless ``--unrolled`` is given; the
 #: published DARTS (2nd order) cell and the LA-DARTS paper's "LA-DARTS (2nd
 #: order)" use the unrolled gradient, so the default here is ``order=2``
@@ -88,7 +91,10 @@ CELL_TYPES = ("normal", "reduce")
 #: updated only ``if epoch >= 15``). The script drives the architecture with
 #: DARTS's ``Architect`` (``from architect import Architect``); its Adam betas
 #: (0.5, 0.999) and gradient clip 10 are taken from quark0/darts
-#: ``cnn/architect.py`` (PC-DARTS' own copy was not available to check).
+#: ``cnn/architect.py`` (PC-DARTS' own copy was not available to check). PC-DARTS'
+#: ImageNet search (``train_search_imagenet.py``) steps the architecture itself and
+#: clips its gradient at ``args.grad_clip`` = 5; the CIFAR default here follows the
+#: CIFAR script.
 #: ``k=4`` from ``model_search.py``.
 #:
 #: ``pdarts``: chenxin061/pdarts ``train_search.py`` (batch 96, lr 0.025,
