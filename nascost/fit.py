@@ -154,6 +154,7 @@ def fit_predictor(
         unit=data.unit,
         target_scaling=getattr(model.options, "target_scaling", "none"),
         n_train=len(train),
+        train_range=(float(data.values[train].min()), float(data.values[train].max())),
         metrics=metrics,
         reference_latency=data.reference_latency,
         measurer_options=dict(data.measurer_options),

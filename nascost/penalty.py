@@ -165,6 +165,15 @@ class CostTerm:
     noise_mode: str = "relative"
     scale: float = 1.0
     baseline_decay: float = 0.9
+    #: ``(min, max)`` of the predictor's training rows, in ``unit`` (None: unknown). Outside it
+    #: the predictor extrapolates, and a search can drive a prediction below anything real.
+    train_range: tuple[float, float] | None = None
+    #: ``report``: only say how far outside; ``penalty``: add a hinge that keeps ``LAT`` inside.
+    trust_region: str = "report"
+    #: Net pull back into the range per (scaled) unit outside it, on top of ``lam``.
+    trust_weight: float = 1.0
+    #: Whether the search already warned that a prediction left the training range (once per run).
+    warned_outside: bool = field(default=False, repr=False)
     #: Runtime state (saved in checkpoints).
     baseline: float | None = None
     multiplier: float = field(default=float("nan"))
@@ -194,6 +203,10 @@ class CostTerm:
             raise NascostError(f"unknown target mode {self.target_mode!r} (use 'hinge' or 'adaptive')")
         if self.noise_mode not in ("relative", "absolute"):
             raise NascostError(f"unknown cost-noise mode {self.noise_mode!r} (use 'relative' or 'absolute')")
+        if self.trust_region not in ("report", "penalty"):
+            raise NascostError(f"unknown trust-region mode {self.trust_region!r} (use 'report' or 'penalty')")
+        if self.trust_weight < 0 or not math.isfinite(self.trust_weight):
+            raise NascostError(f"trust_weight must be a finite number >= 0, got {self.trust_weight}")
         if math.isnan(self.multiplier):
             self.multiplier = self.lam
 
@@ -258,13 +271,39 @@ class CostTerm:
         return self._all
 
     def penalty(self, lat: torch.Tensor) -> torch.Tensor:
-        """The loss term for an estimate ``lat`` (see the class docstring)."""
+        """The loss term for an estimate ``lat`` (see the class docstring), plus the trust region's."""
+        return self._penalty(lat) + self.trust_penalty(lat)
+
+    def _penalty(self, lat: torch.Tensor) -> torch.Tensor:
         if self.target is None:
             return self.lam * lat
         target = self.target * self.scale
         if self.target_mode == "hinge":
             return self.lam * torch.relu(lat - target)
         return self.multiplier * (lat - target)
+
+    def trust_penalty(self, lat: torch.Tensor) -> torch.Tensor:
+        """``trust_region='penalty'``: ``(lam + trust_weight) * distance of LAT outside the training range``.
+
+        Why ``lam +``: beyond the training minimum the cost term still pulls down
+        by ``lam`` per unit; the hinge outweighs it, so the net pull is back in.
+        """
+        if self.trust_region != "penalty" or self.train_range is None:
+            return torch.zeros((), device=lat.device)
+        lo, hi = (v * self.scale for v in self.train_range)
+        weight = max(self.lam, self.multiplier if self.target_mode == "adaptive" else 0.0) + self.trust_weight
+        return weight * (torch.relu(lo - lat) + torch.relu(lat - hi))
+
+    def outside(self, value: float | None) -> dict[str, Any] | None:
+        """How far a predicted cost (in ``unit``) lies outside the training range; None when unknown."""
+        if self.train_range is None or value is None:
+            return None
+        lo, hi = self.train_range
+        below, above = max(lo - value, 0.0), max(value - hi, 0.0)
+        gap = -below if below else above
+        ref = lo if below else hi
+        return {"range": [lo, hi], "value": value, "outside": gap,
+                "outside_pct": 100.0 * gap / ref if ref else None}
 
     def after_step(self, lat_value: float) -> None:
         """Dual ascent of the adaptive multiplier after an architecture step."""

@@ -212,6 +212,9 @@ class PredictorMetadata(BaseModel):
     unit: str
     target_scaling: str = "none"
     n_train: int = 0
+    #: ``(min, max)`` cost of the training rows, in ``unit``: where the predictor interpolates
+    #: (the search's trust region). None: unknown (older files, costs built from the space).
+    train_range: tuple[float, float] | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
     #: Transferred costs: the source devices they were fitted from (``nascost fit --transfer-from``).
     sources: list[dict[str, Any]] = Field(default_factory=list)

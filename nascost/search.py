@@ -25,6 +25,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,12 @@ class SearchConfig(BaseModel):
     lam: float = Field(default=0.1, alias="lambda", description="lambda (1/cost unit) of costs without their own")
     target: str | None = Field(default=None, description="budget of the first cost, e.g. '25ms'")
     target_mode: Literal["hinge", "adaptive"] = "hinge"
+    trust_region: Literal["report", "penalty"] = Field(
+        default="report",
+        description="outside the cost predictor's training range: report it (and warn once), or add a hinge "
+                    "penalty that keeps the expected cost inside",
+    )
+    trust_weight: float = Field(default=1.0, ge=0, description="trust-region penalty: net pull per unit outside")
     dual_lr: float = Field(default=0.05, ge=0, description="adaptive target: multiplier step per relative overshoot")
     estimator: Literal["st", "expectation", "reinforce", "exact"] = "st"
     samples: int = Field(default=20, ge=1, description="M: sub-architectures sampled per step (the paper: 20)")
@@ -277,6 +284,8 @@ class ResolvedCost:
     source: str = ""
     measurer: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: ``(min, max)`` cost of the predictor's training rows (None: unknown, e.g. a built cost).
+    train_range: tuple[float, float] | None = None
 
 
 def check_exact(space: Any) -> None:
@@ -336,6 +345,9 @@ def make_cost_terms(
                 noise_mode=config.cost_noise_mode,
                 scale=scale,
                 baseline_decay=config.reinforce_baseline_decay,
+                train_range=cost.train_range,
+                trust_region=config.trust_region,
+                trust_weight=config.trust_weight,
             )
         )
     return terms, refs
@@ -467,6 +479,32 @@ def regularizer_loss(name: str, model: Any) -> torch.Tensor:
         rows = [a.reshape(-1, a.shape[-1]) for a in model.operation_logits()]
         return torch.logsumexp(torch.cat(rows), dim=-1).mean()
     raise NascostError(f"unknown regularizer {name!r} (regularizers: none, beta)")
+
+
+def trust_report(terms: list[CostTerm], derived: dict[str, float | None]) -> dict[str, Any]:
+    """Per cost with a known training range: how far the derived architecture's prediction is outside it.
+
+    Warns once per cost and run: outside its training data a predictor
+    extrapolates, and a search exploits that.
+    """
+    out: dict[str, Any] = {}
+    for t in terms:
+        where = t.outside(derived.get(t.name))
+        if where is None:
+            continue
+        out[t.name] = where
+        if where["outside"] and not t.warned_outside:
+            t.warned_outside = True
+            lo, hi = where["range"]
+            side = "below the smallest" if where["outside"] < 0 else "above the largest"
+            fix = "" if t.trust_region == "penalty" else "; add --trust-region penalty to keep the search inside"
+            warnings.warn(
+                f"cost {t.name!r}: the derived architecture's predicted {where['value']:.4g} {t.unit} is "
+                f"{side} cost in the predictor's training rows ({lo:.4g}-{hi:.4g} {t.unit}), where the "
+                f"predictor extrapolates{fix}",
+                stacklevel=2,
+            )
+    return out
 
 
 def predicted_cost(term: CostTerm, space: Any, arch: Architecture) -> float | None:
@@ -667,7 +705,9 @@ def _run_search(
         ref_txt = f"; a random architecture costs {ref:.4g} {c.unit}" if ref is not None and math.isfinite(ref) else ""
         per = (f"per {c.unit or 'unit'}" if t.scale == 1.0 else
                f"on the {config.cost_scale} scale (costs x {t.scale:.3g})")
-        say(f"cost {c.name}: lambda {t.lam:g} {per}, estimator {t.estimator}{extra}{ref_txt}")
+        rng = (f"; its training rows cost {t.train_range[0]:.4g}-{t.train_range[1]:.4g} {c.unit} "
+               f"(trust region: {t.trust_region})" if t.train_range else "")
+        say(f"cost {c.name}: lambda {t.lam:g} {per}, estimator {t.estimator}{extra}{ref_txt}{rng}")
 
     plan = _stage_plan(config, space)
     for warning in frozen_architecture_warnings(config, plan):
@@ -882,6 +922,7 @@ def _run_stage(
         row["expected_cost"] = {k: v / na for k, v in cost_sums.items()} if sums["na"] else None
         arch = model.derive()
         row["derived_cost"] = {t.name: predicted_cost(t, space, arch) for t in terms}
+        row["trust_region"] = trust_report(terms, row["derived_cost"])
         row["multiplier"] = {t.name: t.multiplier for t in terms if t.target is not None and t.target_mode == "adaptive"}
         row["alpha_entropy"] = alpha_entropy(model.arch_parameters())
         row["epoch_time"] = time.perf_counter() - t0
@@ -968,6 +1009,7 @@ def _finish(
             t.name: {"value": predicted[t.name], "unit": c.unit} for c, t in zip(costs, terms, strict=True)
         },
         "measured_cost": measured,
+        "trust_region": trust_report(terms, predicted),
         "setting": setting.model_dump() if setting else None,
         "counts": counts,
     }

@@ -86,7 +86,7 @@ def resolve_costs(
             resolved.append(
                 ResolvedCost(
                     name=Path(ref).stem, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting,
-                    source=str(ref), measurer=meta.measurer, info=_cost_info(meta),
+                    source=str(ref), measurer=meta.measurer, info=_cost_info(meta), train_range=meta.train_range,
                 )
             )
             continue
@@ -133,7 +133,7 @@ def resolve_costs(
         resolved.append(
             ResolvedCost(
                 name=ref, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting, source=source,
-                measurer=recipe.measurer, info=info,
+                measurer=recipe.measurer, info=info, train_range=meta.train_range,
             )
         )
     return resolved
@@ -160,7 +160,8 @@ def _stored_cost(ref: str, spec: Any, config: SearchConfig, space: Any) -> Resol
     setting = space.setting(config.cost_setting, **config.cost_setting_overrides) if config.cost_setting else None
     pred, meta = _load_quietly(load_cost, ref, space=space, setting=setting, batch_size=config.cost_batch_size)
     return ResolvedCost(name=ref, fn=pred, unit=meta.unit, lam=spec.lam, setting=meta.setting,
-                        source=f"cost store: {ref}", measurer=meta.measurer, info=_cost_info(meta))
+                        source=f"cost store: {ref}", measurer=meta.measurer, info=_cost_info(meta),
+                        train_range=meta.train_range)
 
 
 def _cost_info(meta: Any) -> dict[str, Any]:

@@ -29,6 +29,21 @@ def test_fit_from_database_records_context_and_held_out_metrics(tmp_path, toy_sp
     assert meta.metrics["mape"] < 5 and meta.metrics["kendall_tau"] > 0.8
 
 
+def test_fit_records_the_cost_range_of_its_training_rows(tmp_path, toy_space) -> None:
+    from nascost.fit import split_indices
+    from nascost.predict import save_predictor
+
+    db = make_db(tmp_path / "c.db", toy_space, 60)
+    data = load_data(db, space="toy")
+    model, meta = fit_from_database(db, space="toy", predictor="ridge", val_fraction=0.25, seed=3)
+    train, _ = split_indices(len(data), 0.25, 3)
+    lo, hi = meta.train_range
+    assert lo == pytest.approx(float(data.values[train].min())) and hi == pytest.approx(float(data.values[train].max()))
+    assert lo < hi
+    save_predictor(model, tmp_path / "p.nascost", meta)
+    assert read_metadata(tmp_path / "p.nascost").train_range == (lo, hi)  # what the search reads back
+
+
 def test_fit_refuses_built_predictors_and_empty_selections(tmp_path, toy_space) -> None:
     db = make_db(tmp_path / "c.db", toy_space, 20)
     with pytest.raises(NascostError, match="built from the space"):

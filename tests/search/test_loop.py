@@ -191,3 +191,40 @@ def test_multi_stage_search_applies_the_cost_where_asked(tmp_path: Path, cost_st
     assert [r["stage"] for r in rows] == [0, 1]
     assert [r["cost_term"] is not None for r in rows] == expected
     assert sorted(p.name for p in (out / "genotypes").iterdir()) == ["stage0_epoch_000.json", "stage1_epoch_000.json"]
+
+
+def _trust_search(out: Path, mode: str, **extra) -> object:
+    cfg = SearchConfig.build({**BASE, "costs": ["fake-linear"], "lambda": 1.0, "arch_learning_rate": 0.05,
+                              "max_steps": 8, "trust_region": mode, **extra})
+    # the predictor "learned" from rows costing 4-10 ms; all-skip (1.3 ms) lies below them
+    costs = [ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms", train_range=(4.0, 10.0))]
+    return run_search(cfg, out, costs=costs, space=ChainSpace(), show_progress=False)
+
+
+def test_the_search_reports_every_epoch_how_far_outside_the_training_range_and_warns_once(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"below the smallest cost in the predictor's training rows") as caught:
+        result = _trust_search(tmp_path / "r", "report")
+    assert len([w for w in caught if "training rows" in str(w.message)]) == 1
+    assert "--trust-region penalty" in str(caught[0].message)
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        where = row["trust_region"]["fake-linear"]
+        assert where["range"] == [4.0, 10.0] and where["value"] == pytest.approx(row["derived_cost"]["fake-linear"])
+    last = rows[-1]["trust_region"]["fake-linear"]
+    assert last["value"] == pytest.approx(1.3) and last["outside"] == pytest.approx(-2.7)
+    assert last["outside_pct"] == pytest.approx(-67.5)
+    assert result.summary["trust_region"]["fake-linear"]["outside"] == pytest.approx(-2.7)
+
+
+def test_trust_region_penalty_keeps_the_expected_cost_inside(tmp_path: Path) -> None:
+    _trust_search(tmp_path / "free", "report", epochs=4)
+    _trust_search(tmp_path / "kept", "penalty", trust_weight=5.0, epochs=4)
+    free, kept = expected_cost(tmp_path / "free"), expected_cost(tmp_path / "kept")
+    assert free < 3.0  # the cost term alone drives the prediction far below the training rows
+    assert kept > free + 1.0 and kept > 3.5  # held near the training minimum (4 ms)
+
+
+def test_no_training_range_no_trust_report(tmp_path: Path) -> None:
+    search(tmp_path / "r", **{"lambda": 0.2})
+    row = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["trust_region"] == {}
