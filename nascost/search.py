@@ -651,9 +651,14 @@ def _run_search(
         from nascost.search_costs import resolve_costs
 
         costs = resolve_costs(config, space, dataset, out, progress=show_progress, log=say)
+    elif costs is None and config.costs:
+        from nascost.search_costs import check_costs_runnable
+
+        check_costs_runnable(config)
     if costs is not None:
         terms, refs = make_cost_terms(config, costs, space)
     prepare_out_dir(out, resume=resume, force=force)
+    say(f"{config.space} on {config.dataset}: output in {out}")  # only now: everything above validated
     if not (out / "config.json").is_file():  # from here on the directory is resumable (see prepare_out_dir)
         write_text(out / "config.json", json.dumps({"search": config.dump(), "state": "preparing"}, indent=2))
     if costs is None and config.costs:  # calibration writes into the output directory

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nascost import plugins
-from nascost.errors import NascostError
+from nascost.errors import NascostError, UnavailableError
 from nascost.progress import StepBar
 from nascost.records import Setting
 from nascost.search import ResolvedCost, SearchConfig
@@ -57,6 +57,52 @@ def _measurer_device(measurer_name: str) -> Any:
         return None
     ok, _why = measurer.available()
     return measurer.device_info() if ok else None
+
+
+def runnable_here() -> tuple[list[str], list[str]]:
+    """The cost recipes and measurers that can measure on this machine (sorted names)."""
+    measurers, ok = sorted(plugins.registry("measurers").names()), []
+    for name in measurers:
+        try:
+            if plugins.get_measurer(name).available()[0]:
+                ok.append(name)
+        except Exception:  # a measurer that cannot even be created does not run here
+            continue
+    costs = [c for c in sorted(plugins.registry("costs").names()) if plugins.get_cost(c).measurer in ok]
+    return costs, ok
+
+
+def unavailable_cost(ref: str, why_not: str = "") -> UnavailableError | None:
+    """The error for a cost recipe whose measurer cannot run here, naming what can; None if it can.
+
+    Why first: a user without a GPU who asks for ``gpu-lpm`` needs to hear that
+    before any advice to collect with ``cuda-timer``, which fails the same way.
+    """
+    if ref not in plugins.registry("costs"):
+        return None
+    recipe = plugins.get_cost(ref)
+    try:
+        ok, why = plugins.get_measurer(recipe.measurer).available()
+    except NascostError:
+        return None
+    if ok:
+        return None
+    costs, measurers = runnable_here()
+    return UnavailableError(
+        f"cost {ref!r} cannot measure on this machine: {why} (its measurer is {recipe.measurer!r}){why_not}; "
+        f"costs that measure on this machine: {', '.join(costs) or 'none'} "
+        f"(measurers: {', '.join(measurers) or 'none'}), or give a predictor file fitted elsewhere"
+    )
+
+
+def check_costs_runnable(config: SearchConfig) -> None:
+    """Before anything is written: ``--calibrate`` needs each recipe's measurer to run here."""
+    if config.calibrate <= 0:
+        return
+    for spec in config.costs:
+        err = unavailable_cost(spec.name, ", and --calibrate measures with it")
+        if err is not None:
+            raise err
 
 
 def resolve_costs(
@@ -117,6 +163,9 @@ def resolve_costs(
                     load_cost, ref, space=space, setting=setting, device=device, batch_size=config.cost_batch_size
                 )
             except NascostError as exc:
+                missing = unavailable_cost(ref, ", and no fitted predictor for it is in the cost store")
+                if missing is not None and "no cost" in str(exc):
+                    raise missing from None
                 if predictor_cls.requires_fit or "no cost" not in str(exc):
                     raise NascostError(f"{exc}; or add '--calibrate 300' to measure and fit one here now") from None
                 # built, not fitted (flops): cheap to build on the spot

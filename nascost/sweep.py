@@ -274,7 +274,7 @@ def run_sweep(
     from nascost import plugins
     from nascost.report import build_report
     from nascost.search import SearchConfig
-    from nascost.search_costs import resolve_costs
+    from nascost.search_costs import check_costs_runnable, resolve_costs
 
     say = log or (lambda _msg: None)
     if executor not in ("local", "ray"):
@@ -321,11 +321,17 @@ def run_sweep(
 
             if not CostStore().entries(name):
                 plugins.get_cost(name)  # the unknown-name error, with the known names
+    base = SearchConfig.build({**search, "calibrate": calibrate})
+    resolved = None
+    if calibrate:  # calibration writes into DIR/costs: only check that its measurers run here
+        check_costs_runnable(base)
+    else:  # a stored or file cost loads without writing: a missing one fails before DIR exists
+        resolved = resolve_costs(base, space_obj, dataset_obj, out, progress=show_progress, log=say)
     out.mkdir(parents=True, exist_ok=True)
     write_json(record_path, record)
-
-    base = SearchConfig.build({**search, "calibrate": calibrate})
-    resolved = resolve_costs(base, space_obj, dataset_obj, out, progress=show_progress, log=say)
+    say(f"sweep of {len(lambdas)} lambda(s): output in {out}")
+    if resolved is None:
+        resolved = resolve_costs(base, space_obj, dataset_obj, out, progress=show_progress, log=say)
     plan = SweepPlan(space_obj, dataset_obj, resolved, lambdas, {**search})
 
     runs_root = out / "runs"

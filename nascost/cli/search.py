@@ -92,8 +92,6 @@ def _run(data: dict[str, Any], out: str | None, resume: bool, force: bool, as_js
 
     config = SearchConfig.build(data)
     out_dir = Path(out) if out else Path("runs") / f"{config.space}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not quiet:
-        console.print(f"[bold]nascost search[/bold]: {config.space} on {config.dataset}, output in {out_dir}")
 
     def log(msg: str) -> None:
         if not quiet:

@@ -218,3 +218,59 @@ def test_final_measurement_also_measures_what_a_normal_cell_predictor_sees() -> 
     seen = _as_encoded(space, pc, setting)
     assert seen is not None and seen.spec["reduce"] == space.resolve("DARTS_V2").spec["reduce"]
     assert space.encode([seen]).equal(space.encode([pc]))  # the same normal cell, as the predictor sees it
+
+
+@pytest.fixture
+def never_cost(register_plugin) -> str:
+    """A cost recipe whose measurer never runs here (as gpu-lpm on a machine without CUDA)."""
+    from measure.fakes import UnavailableMeasurer
+
+    from nascost.cost import Cost
+    from nascost.hookspecs import hookimpl
+
+    class Recipe:
+        @hookimpl
+        def register_costs(self, register) -> None:
+            register(Cost.define("never-lpm", measurer="never"))
+
+        @hookimpl
+        def register_cost_measurers(self, register) -> None:
+            register(UnavailableMeasurer)
+
+    register_plugin(Recipe())
+    return "never-lpm"
+
+
+@pytest.mark.parametrize("extra", [[], ["--calibrate", "5"]])
+def test_a_cost_that_cannot_measure_here_says_so_first_and_names_what_can(run_cli, tmp_path: Path, never_cost,
+                                                                          extra) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli("search", "--cost", never_cost, *extra, *TINY, "--out", str(out))  # not quiet
+    assert code == 2, err
+    line = err.strip()
+    assert "\n" not in line, line  # nothing announced ("output in ...") before the error
+    assert line.startswith("nascost: error: cost 'never-lpm' cannot measure on this machine: "
+                           "this test measurer is never available (its measurer is 'never')")
+    assert "cpu-lpm" in line and "cpu-paired-lpm" in line and "cpu-timer-paired" in line
+    assert "nascost collect" not in line  # no advice to collect with a measurer that cannot run
+    assert not out.exists()
+
+
+def test_sweep_validates_before_it_writes(run_cli, tmp_path: Path, never_cost) -> None:
+    out = tmp_path / "sweep"
+    code, _, err = run_cli("sweep", "--cost", never_cost, "--calibrate", "5", "--out", str(out))
+    assert code == 2 and "cannot measure on this machine" in err and "\n" not in err.strip()
+    assert not out.exists()
+
+
+def test_output_is_announced_once_validated(run_cli, tmp_path: Path, pcdarts_lpm: Path) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli("search", "--cost", str(pcdarts_lpm), *TINY, "--out", str(out))
+    assert code == 0, err
+    assert f"pcdarts on synthetic: output in {out}" in " ".join(err.split())  # rich wraps long lines
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_gpu_cost_without_cuda_names_the_cpu_costs(run_cli, tmp_path: Path) -> None:
+    _one_line_exit_2(run_cli("search", "--cost", "gpu-lpm", "--out", str(tmp_path / "r")),
+                     "cost 'gpu-lpm' cannot measure on this machine: no CUDA device", "cpu-paired-lpm", "cpu-timer")
