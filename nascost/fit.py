@@ -13,6 +13,7 @@ floor).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,19 @@ def load_data(
                         include_flagged=include_flagged, exclude_noisy=exclude_noisy, campaign=campaign)
         if len(data) == 0 and exclude_noisy:
             raise NascostError(f"every selected row of {str(db_path)!r} is flagged noisy; drop --exclude-noisy")
-        if len(data) == 0 and not include_flagged and db.query(
-            space=space, measurer=measurer, setting=setting, device=device, batch_size=batch_size,
-            include_flagged=True,
-        ).archs:
-            raise NascostError(
-                f"every selected row of {str(db_path)!r} is flagged as measured during drift; "
-                "re-measure, or use them anyway with --include-flagged"
-            )
+        if include_flagged:
+            return data
+        every = len(db.query(space=space, measurer=measurer, setting=setting, device=device, batch_size=batch_size,
+                             exclude_noisy=exclude_noisy, campaign=campaign, include_flagged=True))
+        flagged = every - len(data)
+        fix = ("re-measure them on a quieter machine or with --measurer cpu-timer-paired (robust to load), "
+               "or use them anyway with --include-flagged")
+        if flagged and len(data) == 0:
+            raise NascostError(f"all {every} selected rows of {str(db_path)!r} are flagged as measured during "
+                               f"drift (the machine's speed changed while timing); {fix}")
+        if flagged:
+            warnings.warn(f"{flagged} of {every} rows of {str(db_path)!r} are flagged as measured during drift and "
+                          f"left out, {len(data)} are used; {fix}", stacklevel=2)
         return data
 
 

@@ -50,16 +50,22 @@ def plugins_cmd(as_json: bool) -> None:
 
 
 @click.command("list")
-@click.argument("kind", type=click.Choice(list(plugins.KINDS)))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: an array of objects.")
+@click.argument("kind", type=click.Choice(list(plugins.KINDS)), required=False)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: an array of objects (without KIND: an object of such arrays, keyed by kind).")
 @config_option
-def list_cmd(kind: str, as_json: bool) -> None:
-    """Registered spaces, measurers, predictors, costs or datasets."""
-    reg = plugins.registry(kind)
-    rows = [_describe(kind, name, cls) for name, cls in sorted(reg)]
+def list_cmd(kind: str | None, as_json: bool) -> None:
+    """Registered spaces, measurers, predictors, costs or datasets (without KIND: every kind)."""
+    kinds = [kind] if kind else list(plugins.KINDS)
+    listed = {k: [_describe(k, name, cls) for name, cls in sorted(plugins.registry(k))] for k in kinds}
     if as_json:
-        echo_json(rows)
+        echo_json(listed[kind] if kind else listed)
         return
+    for k, rows in listed.items():
+        _print_kind(k, rows)
+
+
+def _print_kind(kind: str, rows: list[dict]) -> None:
     extra = [k for k in ("unit", "differentiable", "available", "measurer", "predictor") if any(k in r for r in rows)]
     print_table(
         f"{kind}",

@@ -46,6 +46,27 @@ def _space_for(db: str | None, space: str | None) -> Any:
     return plugins.get_space(space)
 
 
+#: The unit of each metric a predictor reports ("" where it has none: counts, rank correlations).
+#: ``None`` here means "the cost's own unit".
+METRIC_UNITS: dict[str, str | None] = {
+    "mae": None, "mape": "%", "bias": "%", "check_mape": "%", "within_10pct": "%",
+    "design_rms_residual": None, "kendall_tau": "", "spearman": "", "n_test": "", "design_size": "",
+    "unreached_bits": "", "batch_size": "",
+}
+
+
+def _metric(name: str, value: Any, unit: str) -> str:
+    """``MAPE 3.2%``, ``MAE 0.41 ms``: every figure with its unit (a share as a percentage)."""
+    u = METRIC_UNITS.get(name, "")
+    if name == "within_10pct" and isinstance(value, float):
+        value = 100.0 * value
+    u = unit if u is None else u
+    text = _fmt(value)
+    if not u or value is None:
+        return text
+    return f"{text}{u}" if u == "%" else f"{text} {u}"
+
+
 def _fmt(v: Any, digits: int = 4) -> str:
     if v is None:
         return "-"
@@ -193,12 +214,14 @@ def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str
         click.echo(f"holds the costs of {meta.n_train} architectures (an exact lookup: nothing held out)")
     elif cls.requires_fit:
         click.echo(
-            f"trained on {meta.n_train} architectures; held out {_fmt(m.get('n_test'))}: MAE {_fmt(m.get('mae'))} "
-            f"{meta.unit}, MAPE {_fmt(m.get('mape'))}%, Kendall tau {_fmt(m.get('kendall_tau'))}, "
-            f"within 10%: {_fmt(m.get('within_10pct'))}"
+            f"trained on {meta.n_train} architectures; held out {_fmt(m.get('n_test'))}: "
+            f"MAE {_metric('mae', m.get('mae'), meta.unit)}, MAPE {_metric('mape', m.get('mape'), meta.unit)}, "
+            f"bias {_metric('bias', m.get('bias'), meta.unit)}, Kendall tau {_fmt(m.get('kendall_tau'))}, "
+            f"within 10%: {_metric('within_10pct', m.get('within_10pct'), meta.unit)} of them"
         )
     else:
-        click.echo(f"built from {meta.n_train} architectures; " + ", ".join(f"{k} {_fmt(v)}" for k, v in m.items()))
+        click.echo(f"built from {meta.n_train} architectures; "
+                   + ", ".join(f"{k} {_metric(k, v, meta.unit)}" for k, v in m.items()))
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -350,11 +373,12 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
     print_table(
         f"{len(data)} architectures, {first['n_test']} held out "
         f"({f'campaign {test_campaign}' if test_campaign else f'seed {seed}'}), unit {data.unit}",
-        ["predictor", "n_train", "MAE", "MAPE %", "bias %", "Kendall tau", "Spearman", "within 10%", "fit s",
-         "ms/1000 archs"],
+        ["predictor", "n_train", f"MAE {data.unit}", "MAPE %", "bias %", "Kendall tau", "Spearman", "within 10% (%)",
+         "fit s", "ms/1000 archs"],
         [
             [n, r.get("n_train"), _fmt(r.get("mae")), _fmt(r.get("mape")), _fmt(r.get("bias")), _fmt(r.get("kendall_tau")),
-             _fmt(r.get("spearman")), _fmt(r.get("within_10pct")), _fmt(r.get("fit_time_s"), 3),
+             _fmt(r.get("spearman")),
+             _fmt(None if r.get("within_10pct") is None else 100.0 * r["within_10pct"]), _fmt(r.get("fit_time_s"), 3),
              _fmt(r.get("predict_ms_per_1000"), 3)]
             for n, r in results.items() if r.get("available")
         ],

@@ -47,6 +47,21 @@ def test_list_json_is_array_of_named_objects(run_cli, kind: str) -> None:
         assert row["name"] and isinstance(row["description"], str)
 
 
+def test_list_without_a_kind_lists_every_kind(run_cli) -> None:
+    from nascost import plugins
+
+    code, out, err = run_cli("list")
+    assert code == 0, err
+    for kind in plugins.KINDS:
+        assert kind in out
+    for name in ("pcdarts", "cpu-timer-paired", "lpm", "cpu-paired-lpm", "digits"):
+        assert name in out
+    code, out, err = run_cli("list", "--json")
+    listed = json.loads(out)
+    assert set(listed) == set(plugins.KINDS)
+    assert "pcdarts" in {r["name"] for r in listed["spaces"]}
+
+
 def test_plugins_json_lists_builtins(run_cli) -> None:
     _code, out, _ = run_cli("plugins", "--json")
     rows = {r["name"]: r for r in json.loads(out)}

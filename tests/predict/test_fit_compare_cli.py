@@ -309,3 +309,35 @@ def test_cli_fit_and_compare_with_op_count_inputs(tmp_path, toy_space, run_cli) 
                                 "random-forest.inputs=op-counts", "--opt", "random-forest.n-estimators=5", "--json")
     assert code == 0, err
     assert json.loads(stdout)["random-forest"]["kendall_tau"] is not None
+
+
+def test_every_figure_of_fit_and_compare_has_its_unit(tmp_path, toy_space, run_cli) -> None:
+    import re
+
+    db = make_db(tmp_path / "c.db", toy_space, 40)
+    code, out, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "-o", str(tmp_path / "r.nascost"))
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("trained on"))
+    assert re.search(r"MAE [\d.e-]+ ms, MAPE [\d.e-]+%, bias -?[\d.e-]+%, Kendall tau", line), line
+    assert re.search(r"within 10%: [\d.]+% of them$", line), line
+    code, out, err = run_cli("compare", "--db", str(db), "--predictors", "ridge")
+    assert code == 0, err
+    for header in ("MAE ms", "MAPE %", "bias %", "within 10% (%)", "fit s"):
+        assert header in out
+
+
+def test_some_drift_flagged_rows_are_left_out_with_a_warning_that_says_how_many(tmp_path, toy_space,
+                                                                                 run_cli) -> None:
+    from nascost.data import CostDatabase
+
+    db = make_db(tmp_path / "c.db", toy_space, 30)
+    with CostDatabase(db) as handle:
+        group = handle.groups()[0]
+        handle.flag_drift(group, sorted(handle.keys(group))[:10])
+    code, _, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "-o", str(tmp_path / "r.nascost"))
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("nascost: warning:")]
+    assert len(warning) == 1
+    assert "10 of 30 rows" in warning[0] and "20 are used" in warning[0]
+    assert "cpu-timer-paired" in warning[0] and "--include-flagged" in warning[0]
+    assert read_metadata(tmp_path / "r.nascost").n_train == 18  # 20 rows, 10% held out
