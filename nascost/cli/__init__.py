@@ -7,8 +7,16 @@ into one line on stderr and exit code 2; tracebacks only with ``--debug``.
 
 from __future__ import annotations
 
-import importlib
 import os
+
+# Before torch (and its OpenMP runtime) loads: idle OpenMP threads sleep instead of spinning.
+# Spinning threads collapse a multi-threaded step on a machine doing anything else (a 3-step
+# search: 8 s at one thread, >300 s at two spinning threads, 29 s at two passive ones beside
+# one busy process; docs/search.md#threads). Computing commands default to one thread anyway;
+# this keeps --threads N from collapsing. An explicit OMP_WAIT_POLICY wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import importlib
 import sqlite3
 import sys
 import traceback

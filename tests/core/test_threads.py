@@ -36,3 +36,18 @@ def test_every_computing_command_takes_threads() -> None:
         for name in path:
             cmd = cmd.commands[name] if isinstance(cmd, click.Group) else cmd
         assert any(p.name == "threads" for p in cmd.params), path
+
+
+def test_the_cli_makes_idle_openmp_threads_sleep_before_torch_loads_unless_told_otherwise() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; import nascost.cli; "
+            "print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["PASSIVE", "False"]  # set before torch's OpenMP runtime reads it
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.split()[0] == "ACTIVE"
