@@ -311,8 +311,10 @@ def test_cli_fit_and_compare_with_op_count_inputs(tmp_path, toy_space, run_cli) 
     assert json.loads(stdout)["random-forest"]["kendall_tau"] is not None
 
 
-def test_every_figure_of_fit_and_compare_has_its_unit(tmp_path, toy_space, run_cli) -> None:
+def test_every_figure_of_fit_and_compare_has_its_unit(tmp_path, toy_space, run_cli, monkeypatch) -> None:
     import re
+
+    monkeypatch.delenv("COLUMNS", raising=False)  # headers whole (a narrow COLUMNS wraps them)
 
     db = make_db(tmp_path / "c.db", toy_space, 40)
     code, out, err = run_cli("fit", "--db", str(db), "--predictor", "ridge", "-o", str(tmp_path / "r.nascost"))
