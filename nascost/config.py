@@ -65,17 +65,26 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def check_resume_options(saved: dict[str, Any] | None, now: dict[str, Any], *, out: str | Path,
-                         ignore: tuple[str, ...] = ()) -> None:
+                         ignore: tuple[str, ...] = (), model: Any = None) -> None:
     """Refuse to resume a run with other options than it was started with, naming each one.
 
     Why: a checkpoint continued under another learning rate, size or length is
     neither run; a changed network size fails deep inside torch. ``ignore``:
-    options that do not change the result (e.g. data-loader workers).
+    options that do not change the result (e.g. data-loader workers). ``model``
+    (the options' pydantic class): an option the saved run does not record (it
+    was started by an older nascost) counts as unchanged when it is at its default.
     """
     if saved is None:
         return
     now = json.loads(json.dumps(now, default=str))
     saved = json.loads(json.dumps(saved, default=str))
+    if model is not None:
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            if key not in saved and key in now and not field.is_required():
+                default = json.loads(json.dumps(field.get_default(call_default_factory=True), default=str))
+                if now[key] == default:
+                    saved[key] = default
     changed = [k for k in sorted(set(saved) | set(now)) if k not in ignore and saved.get(k) != now.get(k)]
     if not changed:
         return

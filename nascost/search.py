@@ -646,7 +646,8 @@ def _run_search(
         load_checkpoint(out / CHECKPOINT)
     if resume and (out / "config.json").is_file():
         saved = json.loads((out / "config.json").read_text())
-        check_resume_options(saved.get("search", {}), config.dump(), out=out, ignore=("threads",))
+        check_resume_options(saved.get("search", {}), config.dump(), out=out, ignore=("threads",),
+                             model=type(config))
     if costs is None and config.costs and config.calibrate == 0:
         from nascost.search_costs import resolve_costs
 

@@ -344,7 +344,7 @@ def _train(
         if "train" in saved:
             check_resume_options({**saved["train"], "dataset": saved.get("dataset")},
                                  {**config.model_dump(), "dataset": config_json["dataset"]}, out=out,
-                                 ignore=("workers", "threads"))
+                                 ignore=("workers", "threads"), model=type(config))
     torch.manual_seed(config.seed)
     train_data = dataset.load("train", augment=True)  # a dataset that cannot load leaves no directory
     test_data = dataset.load("test", augment=False)

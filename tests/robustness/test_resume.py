@@ -192,3 +192,25 @@ def test_a_checkpoint_of_the_wrong_shape_is_refused_before_anything_changes(tmp_
         _search(out, resume=True)
     assert len(str(info.value)) < 400
     assert (out / "metrics.jsonl").read_bytes() == before
+
+
+def test_resume_accepts_a_run_started_before_an_option_existed(tmp_path):
+    """A saved run lacking a newer option resumes when that option is at its default, not otherwise."""
+    import pydantic
+    import pytest
+
+    from nascost.config import check_resume_options
+    from nascost.errors import NascostError
+
+    class Options(pydantic.BaseModel):
+        lr: float = 0.1
+        trust_region: str = "off"
+        betas: tuple[float, float] = (0.5, 0.999)
+
+    saved = {"lr": 0.1}  # written by an older version, before trust_region and betas existed
+    check_resume_options(saved, Options().model_dump(mode="json"), out=tmp_path, model=Options)
+    with pytest.raises(NascostError, match="trust_region"):
+        check_resume_options(saved, Options(trust_region="penalty").model_dump(mode="json"), out=tmp_path,
+                             model=Options)
+    with pytest.raises(NascostError, match="trust_region"):  # without the model every new key is a change
+        check_resume_options(saved, Options().model_dump(mode="json"), out=tmp_path)
