@@ -424,6 +424,10 @@ def load_predictor(
     check_context(meta, where=str(path), space=space, encoding_id=encoding_id, device=device, setting=setting)
     cls = plugins.get("predictors", meta.predictor)
     predictor = cls(meta.options)
+    bad = sorted(k for k, t in tensors.items() if t.is_floating_point() and bool(torch.isnan(t).any()))
+    if bad:  # a NaN weight makes every prediction NaN, and the search fails epochs later
+        raise NascostError(f"{str(path)!r} is a damaged predictor file: tensor {bad[0]!r} holds NaN values; "
+                           "refit it with 'nascost fit'")
     input_map = tensors.pop(INPUT_MAP, None)
     if meta.options.get("inputs") == "op-counts" and input_map is None:
         raise NascostError(f"{str(path)!r} is a damaged predictor file: inputs=op-counts but no input map")

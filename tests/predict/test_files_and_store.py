@@ -236,3 +236,20 @@ def test_files_written_before_a_metadata_field_was_added_still_verify(tmp_path) 
     torch.save(payload, path)
     with pytest.raises(NascostError, match="SHA-256"):
         load_predictor(path)
+
+
+def test_a_predictor_with_nan_weights_is_refused_when_loaded(tmp_path) -> None:
+    """NaN weights (with a valid checksum) are a damaged file at load time, not a search failing later."""
+    x = torch.eye(6)
+    pred = plugins.get_predictor("ridge").fit(x, torch.arange(6.0) + 1)
+    state, tensors = pred.get_state()
+    name = next(k for k, t in tensors.items() if t.is_floating_point())
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    pred.set_state(state, tensors)
+    meta = make_metadata(pred, space="darts", encoding_id="darts/enc", encoding_dim=6, unit="ms",
+                         device=DEVICE, setting=SETTING, batch_size=1, measurer="cpu-timer", n_train=6)
+    path = save_predictor(pred, tmp_path / "nan.nascost", meta)
+    with pytest.raises(NascostError, match=f"damaged predictor file: tensor '{name}' holds NaN"):
+        load_predictor(path, space="darts", encoding_id="darts/enc")
+    good = _ridge_file(tmp_path / "good.nascost")  # and a sound file still loads
+    assert load_predictor(good, space="darts", encoding_id="darts/enc")[0].predict(x).isfinite().all()
