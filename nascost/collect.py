@@ -311,6 +311,7 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
                reference_every: int, drift_threshold: float, show: bool, n: int,
                passes: int = 1) -> CampaignSummary:
     t_start = time.perf_counter()
+    db.check_group_space(_group(db, space, measurer, setting, batch, device), space)  # one group, one encoding
     visits = db.visit_counts(_group(db, space, measurer, setting, batch, device))
     # Pass p visits the architectures with fewer than p visits, in its own
     # random order (pass 1's order is the one campaigns always had).
@@ -395,7 +396,8 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
                 enc = check_row(space, arch, space.encode([arch])[0].tolist(), m,
                                 where=f"measurer {measurer.name!r} on architecture {key}")
                 if visits.get(key, 0) == 0:
-                    db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
+                    db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign,
+                           space_options=space.option_values())
                     visits[key] = 1
                 else:
                     visits[key] = db.add_visit(arch, m, measurer=measurer.name, setting=setting,
@@ -431,9 +433,10 @@ def _import_ray():
 
 
 def _ray_measure(space_name: str, measurer_name: str, measurer_options: dict[str, Any],
-                 setting_json: str, batch: int, spec: dict[str, Any]) -> tuple[list[float], str]:
+                 setting_json: str, batch: int, spec: dict[str, Any],
+                 space_options: dict[str, Any] | None = None) -> tuple[list[float], str]:
     """Runs on a Ray worker: resolve plugins by name, build, measure on the worker's device."""
-    space = plugins.get_space(space_name)
+    space = plugins.get_space(space_name, space_options)
     measurer = plugins.get_measurer(measurer_name, measurer_options)
     setting = Setting.model_validate_json(setting_json)
     arch = space.validate(spec)
@@ -487,7 +490,8 @@ def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, se
         )
         setting_json = setting.model_dump_json()
         pending = {
-            remote.remote(space.name, measurer.name, opts, setting_json, batch, a.spec): a for a in todo
+            remote.remote(space.name, measurer.name, opts, setting_json, batch, a.spec, space.option_values()): a
+            for a in todo
         }
         devices: set[str] = set()
         with _bar(show, "arch") as bar:
@@ -504,7 +508,9 @@ def _run_ray(db_path: str | Path, space: SearchSpace, measurer: CostMeasurer, se
                         raise NascostError(f"a Ray worker failed on architecture {arch.key()}: {first}") from None
                     m = Measurement.model_validate_json(m_json)
                     enc = check_row(space, arch, enc, m, where=f"measurer {measurer.name!r} on architecture {arch.key()}")
-                    db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign)
+                    db.check_group_space(_group(db, space, measurer, setting, batch, m.device), space)
+                    db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign,
+                           space_options=space.option_values())
                     devices.add(m.device.fingerprint)
                     summary.measured += 1
                     summary.noisy += int(m.noisy)

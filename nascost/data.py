@@ -139,9 +139,26 @@ class CostData:
     reference_latency: float | None = None
     #: Options that make the group's measurer measure as these rows were (a table's path and column).
     measurer_options: dict[str, Any] = field(default_factory=dict)
+    #: The space's options when the rows were collected (they can change the encoding);
+    #: None for rows of an older nascost, which did not record them.
+    space_options: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.archs)
+
+    def check_encoding(self, space: Any, what: str = "the rows") -> None:
+        """Refuse rows collected with other options of ``space``: they were sampled for another
+        encoding (a cell that encoding leaves out is fixed in them), so a cost fitted on them
+        would be blind to what this encoding adds."""
+        from nascost.space import check_space_options
+
+        check_space_options(space, self.space_options, what=f"{what} were collected")
+        enc = self.encodings
+        width = enc.shape[1] if enc is not None and enc.ndim == 2 and enc.size else space.encoding_dim
+        if width != space.encoding_dim:
+            raise NascostError(f"{what} were encoded with {width} values at collection, but space {space.name!r} "
+                               f"encodes {space.encoding_dim} ({space.encoding_id}): give the space the options "
+                               "they were collected with (--space-opt)")
 
 
 def _now() -> str:
@@ -373,17 +390,21 @@ class CostDatabase:
         measurer: str,
         setting: Setting,
         campaign: str | None = None,
+        space_options: dict[str, Any] | None = None,
     ) -> None:
         """Store one measured architecture, atomically (its own transaction).
 
         The group comes from ``measurement.device`` and ``measurement.batch_size``
         (so rows from several workers land in their devices' groups). Adding an
         architecture already in its group is an error: nothing is measured twice.
+        ``space_options`` are recorded with a group that has none recorded yet.
         """
         try:
             with self._transaction() as c:
-                self._insert(c, arch, encoding, measurement, measurer=measurer, setting=setting,
-                             campaign=campaign)
+                gid = self._insert(c, arch, encoding, measurement, measurer=measurer, setting=setting,
+                                   campaign=campaign)
+                if space_options is not None:
+                    self._record_space_options(c, gid, space_options)
         except sqlite3.IntegrityError:
             batch = measurement.batch_size if measurement.batch_size is not None else 1
             raise NascostError(
@@ -395,7 +416,8 @@ class CostDatabase:
 
     def _insert(self, c: sqlite3.Connection, arch: Architecture, encoding: Sequence[float],
                 measurement: Measurement, *, measurer: str, setting: Setting, campaign: str | None,
-                measured_at: str | None = None, drift: bool = False) -> None:
+                measured_at: str | None = None, drift: bool = False) -> int:
+        """Insert one row; returns its group's id."""
         batch = measurement.batch_size if measurement.batch_size is not None else 1
         self._set_space(c, arch.space)
         gid = self._group_id(c, arch.space, measurer, setting, batch, measurement.device,
@@ -412,6 +434,7 @@ class CostDatabase:
                 json.dumps(measurement.extra, default=str), measured_at or _now(), campaign, int(drift),
             ),
         )
+        return gid
 
     def add_visit(self, arch: Architecture, measurement: Measurement, *, measurer: str, setting: Setting,
                   campaign: str | None = None, noisy_threshold: float | None = None) -> int:
@@ -507,6 +530,46 @@ class CostDatabase:
             info = self.group_info(group)
             if info.get("measurer_options") != options:
                 self._set_group_info(c, group.id, {**info, "measurer_options": options})
+
+    def _record_space_options(self, c: sqlite3.Connection, group_id: int, options: dict[str, Any]) -> None:
+        """Remember the space's options a group's rows were collected with (their encoding)."""
+        row = (c.execute("SELECT json FROM group_info WHERE group_id=?", (group_id,)).fetchone()
+               if self._has_table("group_info") else None)
+        info = json.loads(row[0]) if row else {}
+        if "space_options" not in info:
+            self._set_group_info(c, group_id, {**info, "space_options": options})
+
+    def _check_recorded(self, c: sqlite3.Connection, group_id: int, options: dict[str, Any], *, where: str) -> None:
+        """Refuse rows whose space options differ from those their group recorded."""
+        row = (c.execute("SELECT json FROM group_info WHERE group_id=?", (group_id,)).fetchone()
+               if self._has_table("group_info") else None)
+        have = (json.loads(row[0]) if row else {}).get("space_options")
+        if have is not None and have != options:
+            raise NascostError(f"{where}: its rows were collected with space options {json.dumps(options, sort_keys=True)}"
+                               f", the database's group with {json.dumps(have, sort_keys=True)}; import them into "
+                               "another --db; nothing was imported")
+
+    def check_group_space(self, group: GroupInfo | None, space: Any) -> None:
+        """Refuse to add rows of ``space`` to a group collected with another encoding of it:
+        one group, one encoding (a predictor is fitted on one)."""
+        if group is None:
+            return
+        from nascost.space import check_space_options
+
+        where = f"{group.label()} of {str(self.path)!r}"
+        check_space_options(space, self.group_info(group).get("space_options"), what=f"{where} was collected")
+        row = self._conn.execute("SELECT encoding FROM measurements WHERE group_id=? LIMIT 1", (group.id,)).fetchone()
+        width = len(json.loads(row[0])) if row else space.encoding_dim
+        if width != space.encoding_dim:
+            raise NascostError(f"{where} holds rows encoded with {width} values, but space {space.name!r} encodes "
+                               f"{space.encoding_dim} ({space.encoding_id}): collect into another --db, or give the "
+                               "space the options the rows were collected with (--space-opt)")
+
+    def space_options(self, space: str) -> dict[str, Any] | None:
+        """The space options every group of ``space`` recorded (None: none recorded, or they differ)."""
+        seen = [self.group_info(g).get("space_options") for g in self.groups() if g.space == space]
+        seen = [o for o in seen if o is not None]
+        return seen[0] if seen and all(o == seen[0] for o in seen) else None
 
     def flag_drift(self, group: GroupInfo, keys: Sequence[str]) -> int:
         """Mark rows of a group as measured during drift; returns how many changed."""
@@ -635,6 +698,7 @@ class CostDatabase:
             encodings=np.asarray(enc, dtype=np.float32) if enc else np.zeros((0, 0), dtype=np.float32),
             reference_latency=self.paired_anchor(g),
             measurer_options=dict(self.group_info(g).get("measurer_options") or {}),
+            space_options=self.group_info(g).get("space_options"),
         )
 
     def keys(self, group: GroupInfo | None) -> set[str]:
@@ -667,7 +731,7 @@ class CostDatabase:
         for r in self._conn.execute(sql + " ORDER BY id", args):
             g = groups[r[0]]
             yield {
-                "space": g.space, "measurer": g.measurer, "setting": g.setting.name,
+                "group_id": g.id, "space": g.space, "measurer": g.measurer, "setting": g.setting.name,
                 "setting_key": g.setting.key(), "batch_size": g.batch_size,
                 "device": g.device.fingerprint, "unit": g.unit, "arch_key": r[1], "arch": r[2],
                 "encoding": r[3], "median": r[4], "mean": r[5], "std": r[6], "iqr": r[7], "p90": r[8],
@@ -705,7 +769,8 @@ def check_row(space: Any, arch: Architecture, encoding: Sequence[Any], measureme
         width = space.encoding_dim
         if len(values) != width:
             raise NascostError(f"{where}: the encoding has {len(values)} values, space {space.name!r} encodes "
-                               f"an architecture in {width}")
+                               f"an architecture in {width} ({space.encoding_id}); if the rows were collected with "
+                               "other options of the space, give them (--space-opt)")
     m = measurement
     for name in ("median", "mean", "p90", "std", "iqr"):
         v = getattr(m, name)
@@ -810,7 +875,7 @@ def database_info(path: str | Path) -> dict[str, Any]:
 EXPORT_COLUMNS = [
     "space", "measurer", "setting", "setting_key", "batch_size", "device", "unit", "arch_key", "arch",
     "encoding", "median", "mean", "std", "iqr", "p90", "cv", "n", "noisy", "attempts", "samples",
-    "measured_at", "campaign", "drift", "device_info", "extra",
+    "measured_at", "campaign", "drift", "device_info", "extra", "space_options",
 ]  # fmt: skip
 
 
@@ -849,7 +914,11 @@ def export_database(path: str | Path, output: str | Path, *, fmt: str = "csv", s
     columns = [c for c in EXPORT_COLUMNS if samples or c != "samples"]
     with CostDatabase(path) as db:
         devices = {g.device.fingerprint: g.device.model_dump_json() for g in db.groups()}
-        rows = [{c: (devices[r["device"]] if c == "device_info" else r[c]) for c in columns}
+        options = {g.id: db.group_info(g).get("space_options") for g in db.groups()}
+        special = {"device_info": lambda r: devices[r["device"]],
+                   "space_options": lambda r: "" if options[r["group_id"]] is None else
+                   json.dumps(options[r["group_id"]], sort_keys=True)}
+        rows = [{c: (special[c](r) if c in special else r[c]) for c in columns}
                 for r in db.rows() if campaign is None or r["campaign"] == campaign]
         if campaign is not None and not rows:
             have = sorted({str(r["campaign"]) for r in db.rows()})
@@ -901,12 +970,15 @@ _IMPORT_REQUIRED = ("space", "measurer", "setting", "setting_key", "batch_size",
                     "median", "mean", "std", "iqr", "p90", "n", "noisy", "attempts", "device_info")
 
 
-def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
+def import_csv(source: str | Path, db_path: str | Path, *,
+               space_options: dict[str, Any] | None = None) -> tuple[int, int]:
     """Load a CSV written by :func:`export_database` into a database (created if missing).
 
     All rows go in one transaction: a malformed file changes nothing (and a new
     database file is not left behind). Rows already in their group are skipped.
-    Returns ``(added, skipped)``.
+    Rows are checked against their space with the options the file records
+    (its ``space_options`` column); ``space_options`` gives them for files of an
+    older nascost, which did not record them. Returns ``(added, skipped)``.
     """
     import csv
 
@@ -946,11 +1018,19 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
                     if not isinstance(encoding, list):
                         raise NascostError(f"{str(source)!r} line {i}: the encoding {_short(r['encoding'])} is "
                                            "not a JSON list of numbers")
-                    encoding = check_row(_installed_space(spaces, r["space"]), arch, encoding, m,
-                                         where=f"{str(source)!r} line {i}")
+                    recorded = json.loads(r["space_options"]) if r.get("space_options") else None
+                    if recorded is not None and space_options is not None and recorded != {
+                            **recorded, **space_options}:
+                        raise NascostError(f"{str(source)!r} line {i}: the rows were collected with space options "
+                                           f"{json.dumps(recorded, sort_keys=True)}; drop --space-opt")
+                    options = recorded if recorded is not None else space_options
+                    space = _installed_space(spaces, r["space"], options)
+                    encoding = check_row(space, arch, encoding, m, where=f"{str(source)!r} line {i}")
+                    if space is not None:  # all of them, defaults included: what the rows' encoding is
+                        options = space.option_values()
                     parsed.append((arch, encoding, m, r["measurer"], setting,
                                    r.get("campaign") or None, r.get("measured_at") or None,
-                                   r.get("drift") == "True"))
+                                   r.get("drift") == "True", options))
                 except (ValueError, TypeError, KeyError) as exc:
                     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     raise NascostError(f"{str(source)!r} line {i}: malformed row ({first})") from None
@@ -959,11 +1039,14 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
     added = skipped = 0
     try:
         with CostDatabase(db_path, create=True) as db, db._transaction() as c:
-            for arch, enc, m, measurer, setting, campaign, measured_at, drift in parsed:
+            for arch, enc, m, measurer, setting, campaign, measured_at, drift, options in parsed:
                 try:
                     c.execute("SAVEPOINT row")
-                    db._insert(c, arch, enc, m, measurer=measurer, setting=setting, campaign=campaign,
-                               measured_at=measured_at, drift=drift)
+                    gid = db._insert(c, arch, enc, m, measurer=measurer, setting=setting, campaign=campaign,
+                                     measured_at=measured_at, drift=drift)
+                    if options is not None:
+                        db._check_recorded(c, gid, options, where=f"{str(source)!r}")
+                        db._record_space_options(c, gid, options)
                     c.execute("RELEASE row")
                     added += 1
                 except sqlite3.IntegrityError as exc:
@@ -981,17 +1064,18 @@ def import_csv(source: str | Path, db_path: str | Path) -> tuple[int, int]:
     return added, skipped
 
 
-def _installed_space(cache: dict[str, Any], name: str) -> Any:
-    """The search space ``name`` when installed (rows are then checked against it), else None."""
-    if name not in cache:
+def _installed_space(cache: dict[str, Any], name: str, options: dict[str, Any] | None = None) -> Any:
+    """The search space ``name`` with ``options`` when installed (rows are then checked against it), else None."""
+    key = (name, json.dumps(options, sort_keys=True))
+    if key not in cache:
         from nascost import plugins
         from nascost.errors import UnknownNameError
 
         try:
-            cache[name] = plugins.get_space(name)
+            cache[key] = plugins.get_space(name, options or None)
         except UnknownNameError:
-            cache[name] = None
-    return cache[name]
+            cache[key] = None
+    return cache[key]
 
 
 def import_table(table: Any, db_path: str | Path, *, space: Any, setting: Setting, batch_size: int = 1,
@@ -1036,6 +1120,7 @@ def import_table(table: Any, db_path: str | Path, *, space: Any, setting: Settin
                         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                     if options and column in options:
                         db._set_group_info(c, gid, {"measurer_options": options[column]})
+                    db._record_space_options(c, gid, space.option_values())
                     report.append({"device": column, "fingerprint": device.fingerprint, "added": len(rows),
                                    "skipped": len(table) - len(rows)})
     except BaseException:

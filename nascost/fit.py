@@ -57,6 +57,7 @@ def encode(space: Any, data: CostData) -> torch.Tensor:
         raise NascostError(f"the data holds architectures of space {data.space!r}, not {space.name!r}")
     if len(data) == 0:
         raise NascostError("no architectures to encode: the selected rows are empty")
+    data.check_encoding(space)
     return space.encode(data.archs).to(torch.float32)
 
 
@@ -153,6 +154,7 @@ def fit_predictor(
         space=space.name,
         encoding_id=space.encoding_id,
         encoding_dim=space.encoding_dim,
+        space_options=space.option_values(),
         setting=data.setting,
         batch_size=data.batch_size,
         device=data.device,
@@ -224,6 +226,7 @@ def build_predictor(
         space=space.name,
         encoding_id=space.encoding_id,
         encoding_dim=space.encoding_dim,
+        space_options=space.option_values(),
         setting=setting,
         batch_size=bs if model.name != "flops" else None,
         device=device,

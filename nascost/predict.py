@@ -44,6 +44,7 @@ from nascost.base import Plugin, PluginOptions
 from nascost.errors import NascostError
 from nascost.files import torch_save
 from nascost.records import DeviceInfo, Setting
+from nascost.space import check_space_options
 
 if TYPE_CHECKING:
     from nascost.measure import CostMeasurer
@@ -202,6 +203,8 @@ class PredictorMetadata(BaseModel):
     space: str
     encoding_id: str
     encoding_dim: int
+    #: The space's options at fitting time (they can change the encoding; ``--space-opt``).
+    space_options: dict[str, Any] = Field(default_factory=dict)
     setting: Setting | None = None
     batch_size: int | None = None
     #: ``None`` for device-independent costs (MACs).
@@ -374,15 +377,18 @@ def check_context(
                 f"with 'nascost fit --space {name}'"
             )
         if not isinstance(space, str):
+            check_space_options(space, meta.space_options, what=f"{where} was fitted")
             encoding_id = encoding_id or space.encoding_id
             if space.encoding_dim != meta.encoding_dim:
                 raise NascostError(
-                    f"{where} expects {meta.encoding_dim}-wide encodings but space {name!r} encodes "
-                    f"{space.encoding_dim} bits; refit it for this space"
+                    f"{where} expects {meta.encoding_dim}-wide encodings (encoding {meta.encoding_id!r}) but "
+                    f"space {name!r} encodes {space.encoding_dim} ({space.encoding_id!r}); give the space the "
+                    "options it was fitted with (--space-opt), or refit it for this encoding"
                 )
     if encoding_id is not None and encoding_id != meta.encoding_id:
         raise NascostError(
-            f"{where} was fitted on encoding {meta.encoding_id!r}, not {encoding_id!r}; refit it with 'nascost fit'"
+            f"{where} was fitted on encoding {meta.encoding_id!r}, not {encoding_id!r}; give the space the options "
+            "it was fitted with (--space-opt), or refit it with 'nascost fit'"
         )
     if device is not None and meta.device is not None:
         fp = device if isinstance(device, str) else device.fingerprint

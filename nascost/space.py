@@ -107,6 +107,12 @@ class SearchSpace(Plugin, ABC):
     def kind_label(cls) -> str:
         return "search space"
 
+    def option_values(self) -> dict[str, Any]:
+        """The space's options as JSON values: recorded with rows and predictors, because
+        options can change the encoding (what a cost sees), and a cost is only valid
+        for the encoding it was fitted on."""
+        return self.options.model_dump(mode="json")
+
     def shares_costs_with(self, space_name: str) -> bool:
         """Whether a predictor fitted for ``space_name`` predicts costs of this space's architectures."""
         return space_name == self.name or space_name in self.cost_family
@@ -362,6 +368,27 @@ class SearchSpace(Plugin, ABC):
     def draw(self, arch: Architecture, path: Path) -> Path:
         """Draw an architecture to an image file."""
         raise NascostError(f"search space {self.name!r} cannot draw architectures")
+
+
+def _option_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def space_opt_flags(options: dict[str, Any]) -> str:
+    """``--space-opt k=v ...``: the flags that give a space these options (error messages name the fix)."""
+    return " ".join(f"--space-opt {k}={_option_text(v)}" for k, v in sorted(options.items()))
+
+
+def check_space_options(space: SearchSpace, recorded: dict[str, Any] | None, *, what: str) -> None:
+    """Refuse rows or a predictor made with other options of ``space`` (options can change
+    the encoding): one line naming the ``--space-opt`` flags they were made with."""
+    mine = space.option_values()
+    differ = {k: v for k, v in (recorded or {}).items() if k in mine and mine[k] != v}
+    if differ:
+        theirs = ", ".join(f"{k}={_option_text(v)}" for k, v in sorted(differ.items()))
+        ours = ", ".join(f"{k}={_option_text(mine[k])}" for k in sorted(differ))
+        raise NascostError(f"{what} with space options {theirs}, but this {space.name!r} space has {ours}: "
+                           f"give the same options ({space_opt_flags(differ)})")
 
 
 def _why(exc: BaseException) -> str:

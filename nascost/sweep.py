@@ -313,7 +313,7 @@ def run_sweep(
     elif out.exists() and any(out.iterdir()):
         raise NascostError(f"{out} is not empty and holds no sweep; choose another --out")
     # names are checked before anything is written
-    space_obj = plugins.get_space(space)
+    space_obj = plugins.get_space(space, search.get("space_options") or None)
     dataset_obj = plugins.get_dataset(dataset, search.get("dataset_options") or None)
     for name in costs:
         if not Path(name).suffix and "/" not in name and name not in plugins.registry("costs"):

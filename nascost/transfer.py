@@ -83,6 +83,7 @@ def _group_source(db: CostDatabase, g: GroupInfo, space: Any, path: Path) -> Sou
                     batch_size=g.batch_size)
     if len(data) == 0:
         raise NascostError(f"source {g.label()} in {str(path)!r} has no usable rows")
+    data.check_encoding(space, what=f"the rows of source {g.label()} in {str(path)!r}")
     name = f"{path.name}:{g.device.name or g.device.fingerprint}"
     if g.measurer != "table":
         name += f"/{g.measurer}/{g.setting.name}/b{g.batch_size}"
@@ -294,6 +295,7 @@ def fit_transfer(target: CostData, sources_spec: str | list[str] | tuple[str, ..
     if len(target) < 2:
         raise NascostError(f"a transfer needs at least 2 rows of the target device, found {len(target)}; "
                            "measure some with 'nascost collect --plan transfer --transfer-from SOURCES --n 10'")
+    target.check_encoding(space, what="the target rows")
     model = plugins.get_predictor(predictor, options)
     if not getattr(model, "transfers", False):
         raise NascostError(f"predictor {predictor!r} does not transfer between devices; use --predictor transfer")
@@ -309,7 +311,8 @@ def fit_transfer(target: CostData, sources_spec: str | list[str] | tuple[str, ..
         metrics["closest_source_spearman"] = report["closest_source"]["spearman"]
     meta = make_metadata(
         model, space=space.name, encoding_id=space.encoding_id, encoding_dim=space.encoding_dim,
-        setting=target.setting, batch_size=target.batch_size, device=target.device, measurer=target.measurer,
+        space_options=space.option_values(), setting=target.setting, batch_size=target.batch_size,
+        device=target.device, measurer=target.measurer,
         unit=target.unit, n_train=len(target), metrics=metrics, reference_latency=target.reference_latency,
         measurer_options=dict(target.measurer_options), sources=sources_metadata(sources),
     )

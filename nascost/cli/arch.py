@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from nascost import plugins
-from nascost.cli.output import SEED, echo_json, parse_kv, print_table
+from nascost.cli.output import SEED, echo_json, get_space, print_table, space_opt_option_with_alias
 from nascost.config import config_option
 from nascost.errors import NascostError
 from nascost.records import Architecture, Setting
@@ -17,13 +16,11 @@ from nascost.space import SearchSpace
 _space_option = click.option(
     "--space", default="darts", show_default=True, help="Search space (see 'nascost list spaces')."
 )
-_opt_option = click.option(
-    "--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Search-space option (repeatable)."
-)
+_opt_option = space_opt_option_with_alias
 
 
-def _space(space: str, opts: tuple[str, ...]) -> SearchSpace:
-    return plugins.get_space(space, parse_kv(opts, "space option"))
+def _space(space: str, space_opts: tuple[str, ...]) -> SearchSpace:
+    return get_space(space, space_opts)
 
 
 def _default_setting(space: SearchSpace) -> str:
@@ -79,7 +76,7 @@ def info_cmd(
     layers: int | None,
     input_size: int | None,
     num_classes: int | None,
-    opts: tuple[str, ...],
+    space_opts: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Parameters, MACs and encoding of ARCH (a preset name or a JSON file).
@@ -87,7 +84,7 @@ def info_cmd(
     params excludes the auxiliary head; MACs count convolution and linear
     multiply-adds at batch 1 and the setting's input size.
     """
-    sp = _space(space, opts)
+    sp = _space(space, space_opts)
     arch = sp.resolve(architecture)
     setting = sp.setting(
         setting_name or _default_setting(sp),
@@ -124,9 +121,9 @@ def info_cmd(
 @_opt_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of one JSON object per line.")
 @config_option
-def sample_cmd(space: str, n: int, seed: int | None, opts: tuple[str, ...], as_json: bool) -> None:
+def sample_cmd(space: str, n: int, seed: int | None, space_opts: tuple[str, ...], as_json: bool) -> None:
     """N architectures sampled uniformly at random, as JSON (each loadable as ARCH by 'arch info')."""
-    sp = _space(space, opts)
+    sp = _space(space, space_opts)
     archs = sp.sample_many(n, seed)
     if as_json:
         echo_json([{"space": a.space, "key": a.key(), "genotype": a.spec} for a in archs])
@@ -144,12 +141,12 @@ def sample_cmd(space: str, n: int, seed: int | None, opts: tuple[str, ...], as_j
 )
 @_opt_option
 @config_option
-def draw_cmd(architecture: str, space: str, output: str, opts: tuple[str, ...]) -> None:
+def draw_cmd(architecture: str, space: str, output: str, space_opts: tuple[str, ...]) -> None:
     """Draw ARCH (a preset name, a JSON file or the space's text form) to an image."""
     from nascost.files import check_output
 
     check_output(output, [architecture])
-    sp = _space(space, opts)
+    sp = _space(space, space_opts)
     path = sp.draw(sp.resolve(architecture), Path(output))
     click.echo(str(path))
 

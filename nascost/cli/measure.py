@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from nascost import plugins
-from nascost.cli.output import SEED, FiniteFloat, echo_json, parse_kv, print_table
+from nascost.cli.output import (
+    SEED,
+    FiniteFloat,
+    echo_json,
+    get_space,
+    parse_kv,
+    print_table,
+    space_opt_option,
+)
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -54,19 +62,20 @@ def _with_size_options(f):
 @click.argument("genotype")
 @click.option("--measurer", help="Cost measurer (see 'nascost list measurers'); with --like: the predictor's.")
 @click.option("--space", default="darts", show_default=True, help="Search space.")
+@space_opt_option
 @click.option("--like", "like", metavar="COST",
               help="Measure as a cost predictor's data were (a predictor file or cost-store name): its setting, "
                    "batch size, measurer and paired-timing scale; prints its prediction beside the measurement.")
 @_with_size_options
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
 @config_option
-def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | None, setting: str | None,
+def measure_cmd(genotype: str, measurer: str | None, space: str, space_opts: tuple[str, ...], like: str | None, setting: str | None,
                 channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
                 runs: int | None, warmup: int | None, opts: tuple[str, ...], as_json: bool) -> None:
     """Measure one architecture (a preset name or a genotype JSON file)."""
     from nascost.collect import default_batch_size, measure_one
 
-    sp = plugins.get_space(space)
+    sp = get_space(space, space_opts)
     arch = sp.resolve(genotype)
     anchor = predicted = None
     if like is not None:
@@ -114,6 +123,7 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
 
 @click.command("collect")
 @click.option("--space", default="darts", show_default=True, help="Search space to sample from.")
+@space_opt_option
 @click.option("--measurer", default="cpu-timer", show_default=True, help="Cost measurer.")
 @click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Architectures to measure.")
 @click.option("--db", "db", type=click.Path(dir_okay=False), required=True, help="Cost database (SQLite) to add to.")
@@ -136,7 +146,7 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, like: str | Non
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @config_option
-def collect_cmd(space: str, measurer: str, n: int, db: str, seed: int, setting: str | None,
+def collect_cmd(space: str, space_opts: tuple[str, ...], measurer: str, n: int, db: str, seed: int, setting: str | None,
                 channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
                 runs: int | None, warmup: int | None, opts: tuple[str, ...], reference_every: int,
                 drift_threshold: float, passes: int, plan: str, transfer_from: tuple[str, ...], executor: str,
@@ -149,7 +159,7 @@ def collect_cmd(space: str, measurer: str, n: int, db: str, seed: int, setting: 
     from nascost.collect import check_campaign_size, run_campaign, validate_campaign
 
     check_campaign_size(n)
-    sp = plugins.get_space(space)
+    sp = get_space(space, space_opts)
     st = _setting(sp, setting, channels, layers, input_size)
     options = _measurer_options(measurer, opts, runs, warmup)
     m = plugins.get_measurer(measurer, options)
@@ -260,6 +270,7 @@ def export_cmd(db: str, fmt: str, output: str, no_samples: bool, campaign: str |
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("--db", "db", required=True, type=click.Path(dir_okay=False), help="Cost database to add to (created if missing).")
 @click.option("--space", help="Device tables: the search space of the architecture column (e.g. nb201).")
+@space_opt_option
 @click.option("--devices", help="Device tables: comma-separated columns to import (default: all).")
 @click.option("--unit", default="ms", show_default=True,
               help="Device tables: unit of the values (s, ms, us are stored as ms; others as given).")
@@ -271,7 +282,7 @@ def export_cmd(db: str, fmt: str, output: str, no_samples: bool, campaign: str |
               help="Device tables: the batch size the costs were measured at.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
 @config_option
-def import_cmd(source: str, db: str, space: str | None, devices: str | None, unit: str, arch_column: str | None,
+def import_cmd(source: str, db: str, space: str | None, space_opts: tuple[str, ...], devices: str | None, unit: str, arch_column: str | None,
                index: str | None, setting: str | None, batch_size: int, as_json: bool) -> None:
     """Load a CSV export of a cost database, or a public device table, into a cost database.
 
@@ -291,7 +302,7 @@ def import_cmd(source: str, db: str, space: str | None, devices: str | None, uni
         if given:
             raise NascostError(f"{source!r} is a nascost export (its rows carry their groups); {', '.join(given)} "
                                "apply to device tables only")
-        added, skipped = import_csv(source, db)
+        added, skipped = import_csv(source, db, space_options=parse_kv(space_opts, "--space-opt") or None)
         if as_json:
             echo_json({"added": added, "skipped": skipped})
             return
@@ -303,7 +314,7 @@ def import_cmd(source: str, db: str, space: str | None, devices: str | None, uni
     from nascost.data import import_table
     from nascost.tables import read_table
 
-    sp = plugins.get_space(space)
+    sp = get_space(space, space_opts)
     st = sp.setting(setting or sp.default_setting_name())
     wanted = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
     table = read_table(source, sp, columns=wanted, unit=unit, arch_column=arch_column, index=index)

@@ -51,6 +51,38 @@ THREADS_HELP = ("CPU threads for torch [1: never collapses when the machine is d
                 "faster on an idle machine, see docs/search.md#threads].")
 
 
+SPACE_OPT_HELP = ("Search-space option KEY=VALUE (repeatable; a space's options are in docs/spaces.md). Options that "
+                  "change the encoding are recorded with rows and predictors, which refuse other options.")
+
+
+def space_opt_option(f: Any) -> Any:
+    """``--space-opt KEY=VALUE`` (one definition for every command that takes ``--space``)."""
+    return click.option("--space-opt", "space_opts", multiple=True, metavar="KEY=VALUE", help=SPACE_OPT_HELP)(f)
+
+
+def space_opt_option_with_alias(f: Any) -> Any:
+    """``--space-opt``, with ``--opt`` (the ``arch`` commands' old spelling) as a hidden alias."""
+    return click.option("--space-opt", "--opt", "space_opts", cls=DeprecatedAliasOption, hidden_aliases=("--opt",),
+                        multiple=True, metavar="KEY=VALUE", help=SPACE_OPT_HELP)(f)
+
+
+def get_space(name: str, space_opts: Sequence[str] = (), *, db: str | None = None) -> Any:
+    """The space ``name`` with its ``--space-opt`` options; given none and a database, the
+    options its rows were collected with (a database fixes its rows' encoding)."""
+    from nascost import plugins
+
+    options = parse_kv(space_opts, "--space-opt")
+    if not options and db is not None:
+        from pathlib import Path
+
+        from nascost.data import CostDatabase
+
+        if Path(db).is_file():
+            with CostDatabase(db) as handle:
+                options = handle.space_options(name) or {}
+    return plugins.get_space(name, options or None)
+
+
 def threads_option(f: Any) -> Any:
     """``--threads N`` (one definition for every command that computes); None when not given."""
     return click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N", help=THREADS_HELP)(f)

@@ -7,14 +7,14 @@ from typing import Any
 
 import click
 
-from nascost import plugins
-from nascost.cli.output import echo_json, print_table
+from nascost.cli.output import echo_json, get_space, print_table, space_opt_option
 from nascost.config import config_option
 from nascost.errors import NascostError
 
 
 @click.command("pareto")
 @click.option("--space", required=True, help="Search space (e.g. nb201).")
+@space_opt_option
 @click.option("--accuracy-table", "accuracy_table", required=True, metavar="FILE[:COLUMN]",
               help="True accuracies: CSV with an architecture column and accuracy columns (default: the first).")
 @click.option("--db", required=True, type=click.Path(dir_okay=False), help="Cost database holding the device's costs.")
@@ -31,7 +31,7 @@ from nascost.errors import NascostError
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Draw every cell, the front and --arch cells to PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @config_option
-def pareto_cmd(space: str, accuracy_table: str, db: str, device: str | None, measurer: str | None,
+def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db: str, device: str | None, measurer: str | None,
                setting: str | None, batch_size: int | None, budgets: tuple[float, ...], points: int,
                archs: tuple[str, ...], plot: str | None, as_json: bool) -> None:
     """The true Pareto front of a device: the most accurate cell for any cost budget, and regrets.
@@ -44,7 +44,7 @@ def pareto_cmd(space: str, accuracy_table: str, db: str, device: str | None, mea
     from nascost.pareto import build_front, plot_front
     from nascost.tables import read_accuracy_table
 
-    sp = plugins.get_space(space)
+    sp = get_space(space, space_opts, db=db)
     if plot is not None:
         from nascost.files import check_output
 

@@ -11,7 +11,16 @@ from typing import Any
 import click
 
 from nascost import plugins
-from nascost.cli.output import SEED, computes, echo_json, parse_kv, print_table, progress
+from nascost.cli.output import (
+    SEED,
+    computes,
+    echo_json,
+    get_space,
+    parse_kv,
+    print_table,
+    progress,
+    space_opt_option,
+)
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -33,7 +42,8 @@ def _bar(unit: str, quiet: bool, label: str = "fitting") -> Iterator[Any]:
         yield update
 
 
-def _space_for(db: str | None, space: str | None) -> Any:
+def _space_for(db: str | None, space: str | None, space_opts: tuple[str, ...] = ()) -> Any:
+    """The space named (default: the database's), with ``--space-opt`` or the options its rows recorded."""
     if space is None and db is not None:
         from nascost.data import CostDatabase
 
@@ -43,7 +53,7 @@ def _space_for(db: str | None, space: str | None) -> Any:
             raise NascostError(f"{db!r} holds no measurements yet; collect some with 'nascost collect'")
     if space is None:
         raise NascostError("name the search space with --space (or give --db)")
-    return plugins.get_space(space)
+    return get_space(space, space_opts, db=db)
 
 
 #: The unit of each metric a predictor reports ("" where it has none: counts, rank correlations).
@@ -83,6 +93,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
               help="Fit the target rows (--db) from other devices: comma-separated databases (DB or DB:DEVICE) "
                    "and cost-store names (repeatable).")
 @click.option("--space", help="Search space (default: the database's).")
+@space_opt_option
 @click.option("--setting", help="Setting name (filters the database; required to build flops/lut).")
 @click.option("--device", help="Device of the rows to fit on: fingerprint (prefix) or name (a table's column).")
 @click.option("--measurer", help="Measurer of the rows to fit on (building lut: the measurer to use).")
@@ -107,6 +118,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 @config_option
 @computes
 def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str, ...], space: str | None,
+            space_opts: tuple[str, ...],
             setting: str | None, device: str | None,
             measurer: str | None, batch_size: int | None, channels: int | None, layers: int | None,
             input_size: int | None, num_classes: int | None, measurer_opts: tuple[str, ...], include_flagged: bool, exclude_noisy: bool,
@@ -132,7 +144,7 @@ def fit_cmd(db: str | None, predictor_name: str | None, transfer_from: tuple[str
     cls.parse_options(options)  # validate before any work
     if as_cost is not None:
         CostStore.check_name(as_cost)
-    space_obj = _space_for(db, space)
+    space_obj = _space_for(db, space, space_opts)
     out = Path(output) if output else (None if as_cost else Path(f"{predictor_name}-{space_obj.name}.nascost"))
     if out is not None:
         from nascost.files import check_output
@@ -271,6 +283,7 @@ def _print_transfer(report: dict[str, Any], meta: Any) -> None:
 @click.option("--predictors", default="lpm,ridge,xgboost,flops,lut", show_default=True,
               help="Comma-separated predictor names.")
 @click.option("--space", help="Search space (default: the database's).")
+@space_opt_option
 @click.option("--setting", help="Setting name of the rows.")
 @click.option("--device", "devices_fp", multiple=True, help="Device fingerprint of the rows (with --devices: one per --db).")
 @click.option("--measurer", help="Measurer of the rows.")
@@ -290,7 +303,8 @@ def _print_transfer(report: dict[str, Any], meta: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: an object keyed by predictor name.")
 @config_option
 @computes
-def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, setting: str | None,
+def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, space_opts: tuple[str, ...],
+                setting: str | None,
                 devices_fp: tuple[str, ...], measurer: str | None, batch_size: int | None, include_flagged: bool,
                 exclude_noisy: bool, campaign: str | None, train_sizes: str | None,
                 test_fraction: float, test_campaign: str | None, seed: int, lut_file: str | None, opts: tuple[str, ...], devices: bool,
@@ -346,7 +360,7 @@ def compare_cmd(dbs: tuple[str, ...], predictors: str, space: str | None, settin
     if campaign and test_campaign:
         raise NascostError("--campaign and --test-campaign exclude each other: with --test-campaign, every other "
                            "selected row is a training row")
-    space_obj = _space_for(dbs[0], space)
+    space_obj = _space_for(dbs[0], space, space_opts)
     select = dict(space=space_obj.name, setting=setting, device=devices_fp[0] if devices_fp else None,
                   measurer=measurer, batch_size=batch_size, include_flagged=include_flagged,
                   exclude_noisy=exclude_noisy)
@@ -420,6 +434,7 @@ def costs_list_cmd(as_json: bool) -> None:
 @click.argument("archs", nargs=-1, metavar="[ARCH]...")
 @click.option("--cost", "cost", required=True, help="A cost-store name (nascost costs list) or a predictor file.")
 @click.option("--space", required=True, help="Search space of the architectures.")
+@space_opt_option
 @click.option("--file", "arch_file", type=click.Path(dir_okay=False),
               help="Architectures one per line: the space's text form (a NAS-Bench-201 string), a preset, or "
                    "genotype JSON; blank lines and '#' comments are skipped.")
@@ -427,12 +442,12 @@ def costs_list_cmd(as_json: bool) -> None:
 @click.option("--batch-size", type=int, help="The batch size whose cost-store entry to use (default: any).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: the cost and one object per architecture.")
 @config_option
-def predict_cmd(archs: tuple[str, ...], cost: str, space: str, arch_file: str | None, setting: str | None,
+def predict_cmd(archs: tuple[str, ...], cost: str, space: str, space_opts: tuple[str, ...], arch_file: str | None, setting: str | None,
                 batch_size: int | None, as_json: bool) -> None:
     """Print a cost's prediction for given architectures (how to check a cost, and score it)."""
     from nascost.cost import load_cost
 
-    sp = plugins.get_space(space)
+    sp = get_space(space, space_opts)
     refs = [(f"argument {i + 1}", a) for i, a in enumerate(archs)]
     if arch_file is not None:
         path = Path(arch_file)

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from nascost.cli.output import SEED, channels_option, console, echo_json, parse_kv, threads_option
+from nascost.cli.output import (
+    SEED,
+    channels_option,
+    console,
+    echo_json,
+    parse_kv,
+    space_opt_option,
+    threads_option,
+)
 from nascost.config import config_option
 from nascost.errors import NascostError
 
@@ -116,6 +124,7 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 
 @click.command("search")
 @click.option("--space", default="pcdarts", show_default=True, help="Search space with a supernet (darts, pcdarts, pdarts, nb201).")
+@space_opt_option
 @click.option("--dataset", default="digits", show_default=True, help="digits, synthetic, cifar10, cifar100 or imagefolder:PATH.")
 @click.option("--data-opt", "data_opts", multiple=True, metavar="KEY=VALUE",
               help="Dataset option, e.g. --data-opt input_size=16 for imagefolder (as in 'nascost train').")
@@ -167,6 +176,9 @@ def search_cmd(**kw: Any) -> None:
     out, resume, force, as_json, quiet = (kw.pop(k) for k in ("out", "resume", "force", "as_json", "quiet"))
     data = parse_kv(kw.pop("opts"), "--opt")
     data_opts = parse_kv(kw.pop("data_opts"), "--data-opt")
+    space_opts = parse_kv(kw.pop("space_opts"), "--space-opt")
+    if space_opts:
+        data["space_options"] = {**data.get("space_options", {}), **space_opts}
     if data_opts:
         data["dataset_options"] = {**data.get("dataset_options", {}), **data_opts}
     costs = list(kw.pop("costs"))

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import click
 
-from nascost.cli.output import channels_option, console, echo_json, parse_kv, threads_option
+from nascost.cli.output import (
+    channels_option,
+    console,
+    echo_json,
+    parse_kv,
+    space_opt_option,
+    threads_option,
+)
 from nascost.config import config_option
 
 
 @click.command("sweep")
 @click.option("--space", default="pcdarts", show_default=True, help="Search space with a supernet.")
+@space_opt_option
 @click.option("--cost", "costs", multiple=True, required=True, metavar="NAME",
               help="Cost of the searches (cost-store name such as cpu-lpm, or a predictor file).")
 @click.option("--lambdas", default="0,0.1,0.2", show_default=True, help="Comma-separated lambdas, one search each.")
@@ -48,7 +56,7 @@ from nascost.config import config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep record as JSON.")
 @config_option
 def sweep_cmd(
-    space: str, costs: tuple[str, ...], lambdas: str, dataset: str, data_opts: tuple[str, ...], out: str, executor: str, resources: str,
+    space: str, space_opts: tuple[str, ...], costs: tuple[str, ...], lambdas: str, dataset: str, data_opts: tuple[str, ...], out: str, executor: str, resources: str,
     calibrate: int, epochs: int | None, C: int | None, layers: int | None, batch_size: int | None,
     max_steps: int | None, accuracy_table: str | None, search_opts: tuple[str, ...], train_preset: str | None, train_dataset: str | None,
     train_sets: tuple[str, ...], train_seeds: int, measurer_opts: tuple[str, ...], threads: int | None, no_references: bool, quiet: bool, as_json: bool,
@@ -66,6 +74,8 @@ def sweep_cmd(
     search.update(parse_kv(search_opts, "--search-opt"))
     if accuracy_table:
         search["accuracy_table"] = accuracy_table
+    if space_opts:
+        search["space_options"] = {**search.get("space_options", {}), **parse_kv(space_opts, "--space-opt")}
     if data_opts:
         search["dataset_options"] = {**search.get("dataset_options", {}), **parse_kv(data_opts, "--data-opt")}
     res = {k: float(v) for k, v in parse_kv(resources.split(",") if resources else [], "--resources").items()}
