@@ -57,8 +57,10 @@ def _decoder(space: Any, base: Architecture) -> Any:
     A space whose ``decode`` takes a second argument (the DARTS spaces:
     ``reduce``, the reduction cell a normal-cell encoding does not hold) gets
     the base architecture there, so neighbours differ from the base only in
-    the encoded operation.
+    the encoded operation. An encoding that holds the whole base needs no such help.
     """
+    if space.decode(space.encode([base])[0]).key() == base.key():
+        return space.decode  # the encoding holds the whole architecture (DARTS with cells="both")
     params = list(inspect.signature(space.decode).parameters.values())
     if len(params) >= 2 and params[1].kind in (params[1].POSITIONAL_OR_KEYWORD, params[1].POSITIONAL_ONLY):
         return lambda e: space.decode(e, base)

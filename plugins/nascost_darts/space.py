@@ -6,10 +6,15 @@ supernets and search hyper-parameters, which :mod:`nascost_darts.supernet`
 provides. Architectures are genotypes (:mod:`nascost_darts.genotype`), so the
 same preset or JSON file works in all three.
 
-Encoding (the paper's): one-hot bits of the chosen operation on each of the
-14 edges of the normal cell, bit ``edge * 8 + PRIMITIVES.index(op)`` with
-edges ordered as in :mod:`nascost_darts.encoding` - 112 bits, exactly 8 ones.
-With ``cells="both"`` the reduction cell's 112 bits follow (224 bits, 16 ones).
+Encoding: one-hot bits of the chosen operation on each of the 14 edges of a
+cell, bit ``edge * 8 + PRIMITIVES.index(op)`` with edges ordered as in
+:mod:`nascost_darts.encoding`: 112 bits per cell, exactly 8 ones. By default
+(``cells="both"``) the normal cell's 112 bits, then the reduction cell's: 224
+bits, so a cost sees, and the search constrains, the whole derived network.
+``cells="normal"`` is the paper's encoding, the normal cell's 112 bits only
+("we only investigate the normal cell and ignore the reduction cell"); the
+reduction cell is then the space's fixed sampling one (``sample_reduce``),
+which the derived network need not have.
 
 Counting (``count``, from :mod:`nascost.counting`): ``params`` exclude the
 auxiliary head, as the papers report them; ``macs`` are the multiply-adds of
@@ -119,7 +124,7 @@ class DartsSpace(SearchSpace):
     """DARTS cell space (Liu et al., ICLR 2019): 8 ops on 14 edges, reference eval networks."""
 
     name: ClassVar[str] = "darts"
-    encoding_id: ClassVar[str] = "darts-cell/normal-14x8"
+    encoding_id: ClassVar[str] = "darts-cell/both-28x8"
     #: The three spaces share cells and evaluation networks, hence costs.
     cost_family: ClassVar[tuple[str, ...]] = FAMILY
     #: Operation names in alpha-column order (``nascost report`` labels its plots with them).
@@ -129,8 +134,9 @@ class DartsSpace(SearchSpace):
     calibration_setting: ClassVar[str | None] = "cifar-small"
 
     class Options(SearchSpace.Options):
-        #: Which cells the encoding covers: the normal cell (112 bits, the paper's) or both (224).
-        cells: Literal["normal", "both"] = "normal"
+        #: Which cells the encoding covers: both (224 bits: a cost constrains the whole
+        #: derived network) or the normal cell only (112 bits, the paper's).
+        cells: Literal["normal", "both"] = "both"
         #: The reduction cell of sampled architectures: "sampled" (uniform, like the
         #: normal cell) or a preset name whose reduction cell every sample gets.
         #: Default: sampled when the encoding covers both cells; otherwise DARTS_V2's
@@ -140,8 +146,8 @@ class DartsSpace(SearchSpace):
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
-        if self.options.cells == "both":
-            self.encoding_id = "darts-cell/both-28x8"  # type: ignore[misc]
+        if self.options.cells == "normal":
+            self.encoding_id = "darts-cell/normal-14x8"  # type: ignore[misc]
         choice = self.options.sample_reduce or ("sampled" if self.options.cells == "both" else "DARTS_V2")
         presets = preset_genotypes()
         if choice != "sampled" and choice not in presets:

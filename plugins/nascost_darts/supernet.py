@@ -532,7 +532,7 @@ class DartsSuperNet(SuperNet):
     def encoded_cells(self) -> tuple[str, ...]:
         """The cells an encoding holds, normal first: the space's ``cells`` option decides."""
         space_opts = getattr(self.space, "options", None)
-        return CELL_TYPES if getattr(space_opts, "cells", "normal") == "both" else ("normal",)
+        return CELL_TYPES if getattr(space_opts, "cells", "both") == "both" else ("normal",)
 
     @property
     def encoding_dim(self) -> int:

@@ -12,8 +12,13 @@ def test_arch_info_json(run_cli) -> None:
     assert info["params"] == 3_349_342
     assert info["params_with_aux"] > info["params"]
     assert isinstance(info["macs"], int) and info["macs"] > 0
-    assert len(info["encoding"]) == 112 and sum(info["encoding"]) == 8
+    assert len(info["encoding"]) == 224 and sum(info["encoding"]) == 16  # both cells, the default
     assert set(info["encoding"]) == {0, 1}
+    assert info["encoding_id"] == "darts-cell/both-28x8"
+    code, out, err = run_cli("arch", "info", "DARTS_V2", "--space-opt", "cells=normal", "--json")
+    assert code == 0, err
+    paper = json.loads(out)
+    assert paper["encoding"] == info["encoding"][:112] and paper["encoding_id"] == "darts-cell/normal-14x8"
     assert info["setting"]["name"] == "cifar10"
     assert info["genotype"]["normal"][7] == ["dil_conv_3x3", 2]
 
@@ -76,10 +81,10 @@ def test_arch_info_json_output_loads_back(run_cli, tmp_path) -> None:
     path = tmp_path / "info.json"
     path.write_text(out)
     code, again, err = run_cli(
-        "arch", "info", str(path), "--channels", "4", "--layers", "3", "--opt", "cells=both", "--json"
-    )
+        "arch", "info", str(path), "--channels", "4", "--layers", "3", "--opt", "cells=normal", "--json"
+    )  # --opt: the arch commands' old spelling of --space-opt, still accepted
     assert code == 0, err
     info = json.loads(again)
     assert info["genotype"] == json.loads(out)["genotype"]
-    assert len(info["encoding"]) == 224 and sum(info["encoding"]) == 16
-    assert info["encoding"][:112] == json.loads(out)["encoding"]
+    assert len(info["encoding"]) == 112 and sum(info["encoding"]) == 8
+    assert info["encoding"] == json.loads(out)["encoding"][:112]

@@ -14,15 +14,19 @@ from nascost.errors import NascostError
 from nascost_darts.encoding import EDGES, edge_index
 from nascost_darts.genotype import CHOSEN_OPS, Genotype
 from nascost_darts.ops import PRIMITIVES
+from nascost_darts.space import FAMILY
 
-SPACE = plugins.get_space("darts")
+#: The paper's encoding (normal cell only); most tests here are about its exact layout.
+SPACE = plugins.get_space("darts", {"cells": "normal"})
 
 
 def test_three_spaces_share_cells_presets_and_encoding() -> None:
     names = plugins.registry("spaces").names()
     assert {"darts", "pcdarts", "pdarts"} <= set(names)
     spaces = [plugins.get_space(n) for n in ("darts", "pcdarts", "pdarts")]
-    assert {s.encoding_id for s in spaces} == {"darts-cell/normal-14x8"}
+    assert {s.encoding_id for s in spaces} == {"darts-cell/both-28x8"}
+    assert {plugins.get_space(n, {"cells": "normal"}).encoding_id for n in names if n in FAMILY} == {
+        "darts-cell/normal-14x8"}
     specs = [{k: a.spec for k, a in s.presets().items()} for s in spaces]
     assert specs[0] == specs[1] == specs[2]
     assert plugins.get_space("pdarts").presets()["PDARTS"].space == "pdarts"
@@ -55,6 +59,22 @@ def test_darts_v2_normal_cell_bits_by_hand() -> None:
     enc = SPACE.encode([SPACE.presets()["DARTS_V2"]])
     assert enc.shape == (1, 112) and enc.dtype == torch.float32
     assert torch.nonzero(enc[0]).flatten().tolist() == expected == [4, 12, 20, 28, 43, 52, 75, 94]
+
+
+def test_default_encoding_covers_both_cells_and_samples_both() -> None:
+    # a cost must see the network the search derives: by default both cells are
+    # encoded and sampled; the paper's normal-cell encoding is an option
+    space = plugins.get_space("darts")
+    assert space.encoding_id == "darts-cell/both-28x8" and space.encoding_dim == 224
+    assert space.option_values() == {"cells": "both", "sample_reduce": None}
+    archs = space.sample_many(50, 3)
+    enc = space.encode(archs)
+    assert enc.shape == (50, 224) and torch.all(enc[:, :112].sum(1) == 8) and torch.all(enc[:, 112:].sum(1) == 8)
+    assert len({str(a.spec["reduce"]) for a in archs}) == 50
+    assert [space.decode(e).key() for e in enc] == [a.key() for a in archs]
+    # the same seed gives the same normal cells in both encodings
+    assert [a.spec["normal"] for a in archs] == [a.spec["normal"] for a in SPACE.sample_many(50, 3)]
+    assert SPACE.encoding_id == "darts-cell/normal-14x8" and SPACE.encoding_dim == 112
 
 
 def test_sampling_is_seeded_and_valid() -> None:
@@ -113,7 +133,7 @@ def test_encoding_has_eight_ones_and_round_trips() -> None:
         assert decoded.spec["reduce"] == SPACE.presets()["DARTS_V2"].spec["reduce"]
     for arch in archs[:30]:  # sampled architectures round-trip exactly
         assert SPACE.decode(SPACE.encode([arch])[0]) == arch
-    sampled_reduce = plugins.get_space("darts", {"sample_reduce": "sampled"})
+    sampled_reduce = plugins.get_space("darts", {"cells": "normal", "sample_reduce": "sampled"})
     decoded = sampled_reduce.decode(enc[0])
     assert decoded.spec["reduce"] == decoded.spec["normal"]  # no fixed cell: the normal one
 

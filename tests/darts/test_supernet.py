@@ -288,7 +288,7 @@ def test_pdarts_samples_never_use_dropped_ops() -> None:
     first = tiny("pdarts")
     with torch.no_grad():
         first.alphas_normal.copy_(torch.randn(14, 8))
-    second = space("pdarts").supernet(first, C=4, layers=3, in_channels=1, num_classes=3, num_ops=3)
+    second = space("pdarts", cells="normal").supernet(first, C=4, layers=3, in_channels=1, num_classes=3, num_ops=3)
     enc = second.sample_encodings(300, torch.Generator().manual_seed(1)).detach().view(300, 14, 8)
     for e, ops in enumerate(second.kept_ops()["normal"]):
         used = {PRIMITIVES[i] for i in enc[:, e].sum(0).nonzero().flatten().tolist()}
@@ -318,7 +318,7 @@ def test_straight_through_gradient_is_softmax_jvp(name: str) -> None:
     if name == "pdarts":  # a second stage: 5 of the 8 operations on each edge
         with torch.no_grad():
             net.alphas_normal.copy_(torch.randn(14, 8))
-        net = space("pdarts").supernet(net, C=4, layers=3, in_channels=1, num_classes=3, num_ops=5)
+        net = space("pdarts", cells="normal").supernet(net, C=4, layers=3, in_channels=1, num_classes=3, num_ops=5)
     with torch.no_grad():
         net.alphas_normal.copy_(torch.randn(net.alphas_normal.shape))
     w = torch.randn(112, generator=torch.Generator().manual_seed(5))

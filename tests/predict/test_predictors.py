@@ -193,21 +193,24 @@ def test_lpm_sgd_step_is_torch_sgd() -> None:
         assert torch.equal(p, q)
 
 
-def test_one_op_design_identifies_any_additive_cost_on_darts() -> None:
+@pytest.mark.parametrize("cells", ["normal", "both"])
+def test_one_op_design_identifies_any_additive_cost_on_darts(cells: str) -> None:
     """The substitution design pins down every valid architecture's sum, with no network built."""
     from nascost_baselines.context import design, one_op_neighbours, solve_additive
 
-    space = plugins.get_space("darts")
+    space = plugins.get_space("darts", {"cells": cells})
     bases, archs = design(space, 1, seed=0)
     moves = one_op_neighbours(space, bases[0])
-    # a spanning forest over 98 reachable bits (14 edges x 7 operations) in 5 groups: one per
-    # node, except node 2, whose two edges are always both used and so stay two groups
-    assert len(moves) == 98 - 5 and len(archs) == 1 + len(moves)
+    # a spanning forest over 98 reachable bits (14 edges x 7 operations) in 5 groups per cell: one
+    # per node, except node 2, whose two edges are always both used and so stay two groups
+    n_cells = 2 if cells == "both" else 1
+    assert len(moves) == n_cells * (98 - 5) and len(archs) == 1 + len(moves)
     e0 = space.encode(bases[0:1])[0]
-    for i, j, arch in moves[:20]:
+    for i, j, arch in moves[:20] + moves[-20:]:
         diff = space.encode([arch])[0] - e0
         assert diff[i] == 1 and diff[j] == -1 and int(diff.abs().sum()) == 2
-        assert space.genotype(arch).reduce == space.genotype(bases[0]).reduce
+        if cells == "normal":  # the unencoded reduction cell stays the base's
+            assert space.genotype(arch).reduce == space.genotype(bases[0]).reduce
     rng = np.random.default_rng(4)
     w_true = rng.uniform(0.5, 3.0, space.encoding_dim)
     enc = space.encode(archs).double().numpy()
@@ -252,7 +255,7 @@ def tied_cost(x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("name", ["ridge", "lpm"])
 def test_op_count_inputs_learn_a_tied_cost_from_few_rows(name) -> None:
-    space = plugins.get_space("darts")
+    space = plugins.get_space("darts", {"cells": "normal"})  # the hand-made encodings are the paper's 112 bits
     x = darts_like(80)
     y = tied_cost(x)
     quick = {"epochs": 300} if name == "lpm" else {}
@@ -265,7 +268,7 @@ def test_op_count_inputs_learn_a_tied_cost_from_few_rows(name) -> None:
 
 
 def test_op_count_inputs_are_saved_and_stay_differentiable_in_the_encoding(tmp_path) -> None:
-    space = plugins.get_space("darts")
+    space = plugins.get_space("darts", {"cells": "normal"})  # the hand-made encodings are the paper's 112 bits
     x = darts_like(40)
     lpm = plugins.get_predictor("lpm", {"epochs": 20, "inputs": "op-counts"}).fit(x, tied_cost(x), space=space)
     assert lpm.input_dim == 8

@@ -11,14 +11,17 @@ from scipy.stats import kendalltau
 
 from nascost import plugins
 from nascost.data import CostDatabase, import_csv
+from nascost.errors import NascostError
 
+PAPER = {"cells": "normal"}
 EXPORT = Path(__file__).resolve().parents[2] / "data" / "darts-cpu-paired-c8l5s16.csv.gz"
 
 
 @pytest.fixture(scope="module")
 def real_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("real") / "costs.db"
-    assert import_csv(EXPORT, db) == (5000, 0)
+    # measured before the default encoding covered both cells: the paper's normal-cell encoding
+    assert import_csv(EXPORT, db, space_options=PAPER) == (5000, 0)
     return db
 
 
@@ -30,9 +33,10 @@ def test_the_export_is_one_paired_group_of_5000_distinct_architectures(real_db: 
         assert group.device.fingerprint == "56859120da97" and group.device.threads == 1
         data = db.query(space="darts")
     assert len(set(data.keys)) == 5000
+    assert data.space_options == {"cells": "normal", "sample_reduce": None}  # recorded at import
     assert data.reference_latency == pytest.approx(15.3675315)
     # the stored encodings are the space's encodings of the stored architectures
-    space = plugins.get_space("darts")
+    space = plugins.get_space("darts", PAPER)
     assert np.array_equal(space.encode(data.archs[:50]).numpy(), data.encodings[:50])
     assert all(a.spec["reduce"] == space.presets()["DARTS_V2"].spec["reduce"] for a in data.archs)
 
@@ -54,7 +58,7 @@ IMAGENET = EXPORT.with_name("darts-cpu-paired-imagenet.csv.gz")
 
 def test_the_imagenet_export_is_learnable_too(tmp_path: Path) -> None:
     db = tmp_path / "imagenet.db"
-    assert import_csv(IMAGENET, db) == (1653, 0)
+    assert import_csv(IMAGENET, db, space_options=PAPER) == (1653, 0)
     with CostDatabase(db) as handle:
         (group,) = handle.groups()
         assert (group.setting.name, group.setting.channels, group.setting.layers) == ("imagenet", 48, 14)
@@ -67,3 +71,9 @@ def test_the_imagenet_export_is_learnable_too(tmp_path: Path) -> None:
     # noisier than the small setting (10 paired runs per architecture, measured beside other work)
     assert kendalltau(pred, true).statistic > 0.5
     assert np.median(np.abs(pred - true) / true) < 0.05
+
+
+def test_an_export_of_the_papers_encoding_needs_its_space_option(tmp_path: Path) -> None:
+    with pytest.raises(NascostError, match=r"112 values.*encodes an architecture in 224.*--space-opt"):
+        import_csv(EXPORT, tmp_path / "x.db")
+    assert not (tmp_path / "x.db").exists()  # nothing half-written

@@ -211,13 +211,16 @@ def test_final_measurement_also_measures_what_a_normal_cell_predictor_sees() -> 
     """The paper's encoding holds the normal cell: the fixed reduction cell stands in for the derived one."""
     from nascost.search import _as_encoded
 
-    space = plugins.get_space("darts")
+    space = plugins.get_space("darts", {"cells": "normal"})
     setting = space.setting("cifar-small", channels=4, layers=3, input_size=8)
     assert _as_encoded(space, space.resolve("DARTS_V2"), setting) is None  # its reduction cell is the fixed one
     pc = space.resolve("PC_DARTS_cifar")
     seen = _as_encoded(space, pc, setting)
     assert seen is not None and seen.spec["reduce"] == space.resolve("DARTS_V2").spec["reduce"]
     assert space.encode([seen]).equal(space.encode([pc]))  # the same normal cell, as the predictor sees it
+    # by default the encoding holds both cells: the predictor sees the derived network itself
+    both = plugins.get_space("darts")
+    assert _as_encoded(both, pc, setting) is None and _as_encoded(both, both.resolve("DARTS_V2"), setting) is None
 
 
 @pytest.fixture
