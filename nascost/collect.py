@@ -5,8 +5,13 @@ A campaign is a function of its arguments: the architectures are drawn from
 measures exactly the architectures that are not yet in the database's group,
 and nothing twice. Each row is committed on its own (see :mod:`nascost.data`).
 
+Streaming: sampled architectures are drawn lazily, :data:`SHUFFLE_CHUNK` at a
+time, so the first is measured as soon as its chunk is drawn and memory holds
+one chunk (plus the keys seen, for de-duplication), whatever ``n``.
+
 Drift: the measurement order is shuffled (so slow phases of a shared machine
-do not correlate with any property of the architectures), and a fixed
+do not correlate with any property of the architectures) within each chunk of
+the sampled order (a campaign of at most one chunk: over all of it), and a fixed
 reference architecture is re-measured before the first architecture and after
 every ``reference_every`` ones. When its median moves more than
 ``drift_threshold`` (relative) from the group's first reference measurement,
@@ -17,8 +22,8 @@ asked.
 Passes: a measurement's samples share the machine state of its few seconds
 and one build of the network, which more runs in the same visit do not vary.
 ``passes=P`` visits every architecture P times, each pass over all of them in
-its own random order, and pools the visits in the architecture's one row
-(:meth:`CostDatabase.add_visit`); a row's ``extra.visits`` says which visits it
+its own random order (chunk by chunk, as above), and pools the visits in the
+architecture's one row (:meth:`CostDatabase.add_visit`); a row's ``extra.visits`` says which visits it
 holds, so a killed multi-pass campaign resumes in the pass it was in, and a
 finished one-pass campaign can be given a second pass by re-running it with
 ``--passes 2``.
@@ -27,9 +32,11 @@ finished one-pass campaign can be given a second pass by re-running it with
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,13 +103,17 @@ class CampaignSummary:
                 "overhead_timed": self.overhead_timed}
 
 
-#: The most architectures one campaign measures: at a second each that is 11 days of measuring, and
-#: the sampled list is held in memory before the first is measured.
+#: The most architectures one campaign measures: at a second each that is 11 days of measuring.
 MAX_CAMPAIGN = 1_000_000
+
+#: Sampled architectures are measured in chunks of this many, each chunk in its own seeded random
+#: order: the first measurement waits for one chunk to be drawn, not for all ``n``. A campaign of at
+#: most this many architectures is one chunk, shuffled as a whole, exactly as before streaming.
+SHUFFLE_CHUNK = 5_000
 
 
 def check_campaign_size(n: int) -> None:
-    """Refuse an ``n`` no campaign can finish, before sampling (which holds all ``n`` in memory)."""
+    """Refuse an ``n`` no campaign can finish (11 days at a second each), before anything is drawn."""
     if n < 1:
         raise NascostError(f"--n must be at least 1 (got {n})")
     if n > MAX_CAMPAIGN:
@@ -110,19 +121,78 @@ def check_campaign_size(n: int) -> None:
                            "each that is 11 days); collect in several runs with other --seed values into the same --db")
 
 
-def sample_architectures(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
-    """``n`` distinct architectures drawn from ``seed`` (deterministic; fewer if the space is small)."""
+def iter_architectures(space: SearchSpace, n: int, seed: int) -> Iterator[Architecture]:
+    """``n`` distinct architectures drawn from ``seed``, one at a time (fewer if the space is small).
+
+    Lazy, so a campaign measures while it draws; only the keys seen are kept (for de-duplication).
+    The draws, and so the architectures and their order, are those of every earlier version.
+    """
     size = space.num_architectures()
     if size is not None:
         n = min(n, size)  # no more distinct architectures to find
     gen = np.random.default_rng(seed)
-    seen: dict[str, Architecture] = {}
+    seen: set[str] = set()
     draws = 0
     while len(seen) < n and draws < 20 * n + 100:
         arch = space.sample(gen)
         draws += 1
-        seen.setdefault(arch.key(), arch)
-    return list(seen.values())
+        key = arch.key()
+        if key not in seen:
+            seen.add(key)
+            yield arch
+
+
+def sample_architectures(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
+    """``n`` distinct architectures drawn from ``seed`` (deterministic; fewer if the space is small)."""
+    return list(iter_architectures(space, n, seed))
+
+
+def _chunked(archs: Iterator[Architecture], size: int) -> Iterator[list[Architecture]]:
+    chunk: list[Architecture] = []
+    for arch in archs:
+        chunk.append(arch)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Plan:
+    """A local campaign's visits in measurement order, worked out one chunk at a time.
+
+    Pass ``p`` visits the architectures with fewer than ``p`` visits; each
+    chunk's share of them in its own random order, seeded by ``[seed, p]``
+    for the first chunk (so a campaign of one chunk keeps the order campaigns
+    always had) and ``[seed, p, k]`` for chunk ``k``. Chunks are fixed
+    stretches of the sampled order, not of what is left to do, so a resumed
+    campaign cuts them the same way. ``total`` (visits to make) is an upper
+    bound until pass 1 has seen every chunk, exact from then on;
+    ``already_present`` counts the architectures that need no visit.
+    """
+
+    def __init__(self, chunks: Callable[[], Iterator[list[Architecture]]], expected: int,
+                 visits: dict[str, int], passes: int, seed: int) -> None:
+        self.chunks, self.expected, self.visits, self.passes, self.seed = chunks, expected, visits, passes, seed
+        self.total = expected * passes
+        self.already_present = 0
+
+    def __iter__(self) -> Iterator[tuple[int, Architecture]]:
+        visits, passes = self.visits, self.passes
+        for p in range(1, passes + 1):
+            seen = 0
+            for k, chunk in enumerate(self.chunks()):
+                if p == 1:  # before any of the chunk is measured: its counts are the campaign's start
+                    counts = [min(visits.get(a.key(), 0), passes) for a in chunk]
+                    self.already_present += counts.count(passes)
+                    self.total -= sum(counts)
+                    seen += len(chunk)
+                todo = [a for a in chunk if visits.get(a.key(), 0) < p]
+                order = np.random.default_rng([self.seed, p] if k == 0 else [self.seed, p, k]).permutation(len(todo))
+                for i in order:
+                    yield p, todo[i]
+            if p == 1:
+                self.total -= (self.expected - seen) * passes  # the space held fewer distinct ones
 
 
 def reference_architecture(space: SearchSpace) -> Architecture:
@@ -262,19 +332,28 @@ def run_campaign(
             )
         _import_ray()
     validate_campaign(db_path, space, measurer, here=executor == "local")
+    chunks: Callable[[], Iterator[list[Architecture]]]
     if archs is None:
-        archs = sample_architectures(space, n, seed)
-    else:
-        archs = list({a.key(): a for a in archs}.values())[:n]
+        size = space.num_architectures()
+        expected = n if size is None else min(n, size)
+
+        def chunks() -> Iterator[list[Architecture]]:  # drawn anew for each pass: nothing held between
+            return _chunked(iter_architectures(space, n, seed), SHUFFLE_CHUNK)
+    else:  # a plan may be ordered by what it needs most: one chunk, shuffled as a whole
+        given = list({a.key(): a for a in archs}.values())[:n]
+        expected = len(given)
+
+        def chunks() -> Iterator[list[Architecture]]:
+            return iter([given] if given else [])
     campaign = campaign or f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    if executor == "ray":
-        return _run_ray(db_path, space, measurer, setting, archs, batch, seed, campaign, progress,
-                        measurer_options, ray_address, n)
+    if executor == "ray":  # Ray submits every task at once: the list is held anyway
+        return _run_ray(db_path, space, measurer, setting, [a for c in chunks() for a in c], batch, seed,
+                        campaign, progress, measurer_options, ray_address, n)
     device = measurer.device_info()
     new = not (Path(db_path).exists() and Path(db_path).stat().st_size > 0)
     try:
         with open_for_campaign(db_path, space.name) as db:  # SQLite failures become one line naming the file
-            return _run_local(db, space, measurer, setting, archs, batch, seed, campaign, device,
+            return _run_local(db, space, measurer, setting, chunks, expected, batch, seed, campaign, device,
                               reference_every, drift_threshold, progress, n, passes)
     except BaseException:
         if new:
@@ -307,24 +386,19 @@ def _bar(enabled: bool, unit: str):
 
 
 def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, setting: Setting,
-               archs: list[Architecture], batch: int, seed: int, campaign: str, device: DeviceInfo,
-               reference_every: int, drift_threshold: float, show: bool, n: int,
-               passes: int = 1) -> CampaignSummary:
+               chunks: Callable[[], Iterator[list[Architecture]]], expected: int, batch: int, seed: int,
+               campaign: str, device: DeviceInfo, reference_every: int, drift_threshold: float, show: bool,
+               n: int, passes: int = 1) -> CampaignSummary:
     t_start = time.perf_counter()
     db.check_group_space(_group(db, space, measurer, setting, batch, device), space)  # one group, one encoding
     visits = db.visit_counts(_group(db, space, measurer, setting, batch, device))
-    # Pass p visits the architectures with fewer than p visits, in its own
-    # random order (pass 1's order is the one campaigns always had).
-    todo_by_pass = []
-    for p in range(1, passes + 1):
-        todo = [a for a in archs if visits.get(a.key(), 0) < p]
-        order = np.random.default_rng([seed, p]).permutation(len(todo))
-        todo_by_pass.append((p, [todo[i] for i in order]))
-    total = sum(len(todo) for _, todo in todo_by_pass)
+    plan = _Plan(chunks, expected, visits, passes, seed)
+    stream = iter(plan)
+    first = next(stream, None)  # draws the first chunk only; None: nothing to do (and every chunk seen)
     summary = CampaignSummary(
         db=str(db.path), campaign=campaign, space=space.name, measurer=measurer.name, setting=setting.name,
         batch_size=batch, device=device.fingerprint, unit=measurer.unit, requested=n,
-        already_present=sum(1 for a in archs if visits.get(a.key(), 0) >= passes), measured=0, passes=passes,
+        already_present=0, measured=0, passes=passes,
     )
     noisy_threshold = getattr(measurer.options, "noisy_threshold", None)
     ref = reference_architecture(space)
@@ -353,7 +427,7 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
     if not getattr(measurer, "measures_networks", True):
         reference_every = 0  # a lookup returns the same value every time: no drift to watch
     paired = bool(getattr(measurer, "paired", False))
-    if paired and total:
+    if paired and first is not None:
         # Every run is timed against the reference, so periodic drift checks
         # have nothing to add; the group's first reference median is the anchor
         # all ratios are scaled by, stored so a resumed campaign keeps its scale.
@@ -371,45 +445,56 @@ def _run_local(db: CostDatabase, space: SearchSpace, measurer: CostMeasurer, set
             summary.reference_s += sum(m.samples) / 1000.0 if m.unit == "ms" else 0.0
 
     with _bar(show, "visit" if passes > 1 else "arch") as bar:
-        task = bar.add_task("measuring", total=total, info="") if bar is not None else None
-        if total and reference_every:
+        shown = plan.total  # exact here for a campaign of one chunk
+        task = bar.add_task("measuring", total=shown, info="") if bar is not None else None
+        if first is not None and reference_every:
             # One discarded measurement first: a fresh process's first network
             # pays one-off costs (allocator, kernels) the baseline must not see.
             summary.reference_s += measure_one(space, measurer, ref, setting, batch)[1]
             check_reference()
         i = 0
-        for p, todo in todo_by_pass:
-            if p > 1 and todo:
-                # A visit measures newly built networks: the architecture's and,
-                # for paired timing, the reference's (on the group's anchor).
-                space.clear_measurement_cache()
-                if paired:
-                    ensure_reference(space, measurer, setting, batch, anchor=measurer.reference_anchor)
-            if bar is not None and passes > 1:
-                bar.update(task, description=f"pass {p}/{passes}")
-            for arch in todo:
-                m, secs = measure_one(space, measurer, arch, setting, batch)
-                summary.measure_s += secs
-                if m.unit == "ms":
-                    summary.timed_s += sum(m.samples) / 1000.0
-                key = arch.key()
-                enc = check_row(space, arch, space.encode([arch])[0].tolist(), m,
-                                where=f"measurer {measurer.name!r} on architecture {key}")
-                if visits.get(key, 0) == 0:
-                    db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign,
-                           space_options=space.option_values())
-                    visits[key] = 1
-                else:
-                    visits[key] = db.add_visit(arch, m, measurer=measurer.name, setting=setting,
-                                               campaign=campaign, noisy_threshold=noisy_threshold)
-                summary.measured += 1
-                summary.noisy += int(m.noisy)
-                window.append(key)
-                i += 1
-                if reference_every and (i % reference_every == 0 or i == total):
-                    check_reference()
-                if bar is not None:
-                    bar.update(task, advance=1, info=f"{m.median:.4g} {m.unit}")
+        in_pass = 0
+        for p, arch in itertools.chain([first] if first is not None else [], stream):
+            if p != in_pass:
+                if p > 1:
+                    # A visit measures newly built networks: the architecture's and,
+                    # for paired timing, the reference's (on the group's anchor).
+                    space.clear_measurement_cache()
+                    if paired:
+                        ensure_reference(space, measurer, setting, batch, anchor=measurer.reference_anchor)
+                if bar is not None and passes > 1:
+                    bar.update(task, description=f"pass {p}/{passes}")
+                in_pass = p
+            m, secs = measure_one(space, measurer, arch, setting, batch)
+            summary.measure_s += secs
+            if m.unit == "ms":
+                summary.timed_s += sum(m.samples) / 1000.0
+            key = arch.key()
+            enc = check_row(space, arch, space.encode([arch])[0].tolist(), m,
+                            where=f"measurer {measurer.name!r} on architecture {key}")
+            if visits.get(key, 0) == 0:
+                db.add(arch, enc, m, measurer=measurer.name, setting=setting, campaign=campaign,
+                       space_options=space.option_values())
+                visits[key] = 1
+            else:
+                visits[key] = db.add_visit(arch, m, measurer=measurer.name, setting=setting,
+                                           campaign=campaign, noisy_threshold=noisy_threshold)
+            summary.measured += 1
+            summary.noisy += int(m.noisy)
+            window.append(key)
+            i += 1
+            if reference_every and i % reference_every == 0:
+                check_reference()
+            if bar is not None:
+                if plan.total != shown:  # a later chunk showed some already measured
+                    shown = plan.total
+                    bar.update(task, total=shown)
+                bar.update(task, advance=1, info=f"{m.median:.4g} {m.unit}")
+        if bar is not None and plan.total != shown:  # the last chunks held nothing to do
+            bar.update(task, total=plan.total)
+        if reference_every and i % reference_every:
+            check_reference()  # after the last one, as after every reference_every
+    summary.already_present = plan.already_present
     summary.wall_s = time.perf_counter() - t_start
     group = _group(db, space, measurer, setting, batch, device)
     summary.group_count = group.count if group else 0
