@@ -15,6 +15,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from nascost import plugins
 from nascost.base import Plugin, PluginOptions
 from nascost.errors import NascostError, UnavailableError
 from nascost.records import DeviceInfo, Measurement
@@ -37,9 +38,10 @@ class CostMeasurer(Plugin, ABC):
         """``(True, "")`` if it can measure here, else ``(False, reason)``."""
 
     def require_available(self) -> None:
+        """Raise :func:`unavailable_measurer`'s error where this measurer cannot measure."""
         ok, why = self.available()
         if not ok:
-            raise UnavailableError(f"measurer {self.name!r} is unavailable here: {why}")
+            raise unavailable_measurer(self.name, why)
 
     @abstractmethod
     def device_info(self) -> DeviceInfo:
@@ -300,6 +302,17 @@ class TimerMeasurer(CostMeasurer):
             batch_size=int(example_input.shape[0]),
             extra=extra,
         )
+
+
+def unavailable_measurer(name: str, why: str) -> UnavailableError:
+    """The error for a measurer that cannot measure here: why first, then the measurers that can.
+
+    Why in that order: a user without a GPU who asks for ``cuda-timer`` needs
+    to hear that there is no CUDA device before the list of what to use instead.
+    """
+    others = [m for m in plugins.runnable_measurers() if m != name]
+    return UnavailableError(f"measurer {name!r} is unavailable here: {why}; measurers that measure on this "
+                            f"machine: {', '.join(others) or 'none'}")
 
 
 def relative_iqr(samples: list[float]) -> float:

@@ -242,6 +242,22 @@ def get_dataset(name: str, options: dict[str, Any] | None = None):
     return create("datasets", name, options)
 
 
+def runnable_measurers() -> list[str]:
+    """The registered measurers that can measure on this machine (sorted names).
+
+    Why here: every "cannot measure here" message (a measurer's, a cost recipe's)
+    names the alternatives, and only the registry knows them all.
+    """
+    ok = []
+    for name in sorted(registry("measurers").names()):
+        try:
+            if get_measurer(name).available()[0]:
+                ok.append(name)
+        except Exception:  # a measurer that cannot even be created does not run here
+            continue
+    return ok
+
+
 def installed_plugins() -> list[dict[str, Any]]:
     """Each plugin: name, distribution, version, and the names it registers per kind."""
     load_plugins()

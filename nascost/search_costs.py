@@ -61,13 +61,7 @@ def _measurer_device(measurer_name: str) -> Any:
 
 def runnable_here() -> tuple[list[str], list[str]]:
     """The cost recipes and measurers that can measure on this machine (sorted names)."""
-    measurers, ok = sorted(plugins.registry("measurers").names()), []
-    for name in measurers:
-        try:
-            if plugins.get_measurer(name).available()[0]:
-                ok.append(name)
-        except Exception:  # a measurer that cannot even be created does not run here
-            continue
+    ok = plugins.runnable_measurers()
     costs = [c for c in sorted(plugins.registry("costs").names()) if plugins.get_cost(c).measurer in ok]
     return costs, ok
 

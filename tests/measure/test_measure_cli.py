@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from nascost.data import CostDatabase
 
@@ -143,6 +144,31 @@ def test_collect_bad_input_exits_2_and_creates_nothing(toy, run_cli, tmp_path: P
     code, _, err = run_cli("collect", *args, "--n", "3", "--db", str(db), "--quiet")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["collect", "measure"])
+def test_an_unavailable_measurer_says_why_first_and_names_the_measurers_that_run_here(
+        toy, run_cli, tmp_path: Path, command: str) -> None:
+    args = (["collect", "--n", "3", "--db", str(tmp_path / "new.db"), "--quiet"] if command == "collect"
+            else ["measure", "all-conv"])
+    code, out, err = run_cli(*args, "--space", "toy", "--measurer", "never", *TINY)
+    line = err.strip()
+    assert code == 2 and out == "" and "\n" not in line, err
+    why, _, alternatives = line.partition("; measurers that measure on this machine: ")
+    assert why == "nascost: error: measurer 'never' is unavailable here: this test measurer is never available"
+    names = alternatives.split(", ")
+    assert "costmodel" in names and "cpu-timer" in names and "never" not in names
+    assert not list(tmp_path.iterdir())  # no database, not even an empty one
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_timer_without_cuda_says_so_before_naming_the_cpu_measurers(run_cli, tmp_path: Path) -> None:
+    code, _, err = run_cli("collect", "--measurer", "cuda-timer", "--n", "2", "--db", str(tmp_path / "x.db"))
+    line = err.strip()
+    assert code == 2 and "\n" not in line, err
+    assert line.startswith("nascost: error: measurer 'cuda-timer' is unavailable here: no CUDA device")
+    assert line.index("no CUDA device") < line.index("cpu-timer") and "flops" in line
+    assert not list(tmp_path.iterdir())
 
 
 def test_collect_into_database_of_another_space_is_refused(toy, run_cli, tmp_path: Path) -> None:
