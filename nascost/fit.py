@@ -315,6 +315,10 @@ def compare_predictors(
     ``test_keys`` holds out exactly those architectures instead of a random
     ``test_fraction``: e.g. a campaign measured with more runs, so that the
     metrics are not capped by the noise of the test labels themselves.
+
+    ``fit_time_s`` is what having the predictor took: its fit, or for one built
+    here (``flops``) its build (``build_time_s``) plus the line to the unit, so
+    a built predictor is not shown as free; None for a ``lut`` built elsewhere.
     """
     space = _space(space or data.space)
     x = encode(space, data)
@@ -351,7 +355,7 @@ def compare_predictors(
                 "are scored against the rows instead")}
             continue
         if not cls.requires_fit:
-            model, reason, scale = _context_model(name, options, data, space, lut, progress)
+            model, reason, scale, build_s = _context_model(name, options, data, space, lut, progress)
             if model is None:
                 results[name] = {**entry, "available": False, "reason": reason}
                 continue
@@ -359,11 +363,15 @@ def compare_predictors(
             raw = raw * scale
             curve = []
             for size in sizes:
+                t0 = time.perf_counter()
                 train_raw = scale * model.predict(x[pool[:size]]).detach().cpu().numpy().astype(np.float64)
                 pred, calib = _calibrate(name, train_raw, y[pool[:size]], raw)
-                curve.append({"n_train": size, **_clean(regression_metrics(y[test], pred))})
+                # built here: what it took to have it, in the cost's unit (build, then flops' line);
+                # a table read from a file or the store was built elsewhere (None)
+                fit_s = None if build_s is None else build_s + time.perf_counter() - t0
+                curve.append({"n_train": size, **_clean(regression_metrics(y[test], pred)), "fit_time_s": fit_s})
             entry.update(curve[-1])
-            entry.update({"available": True, "fit_time_s": 0.0, "predict_ms_per_1000": ms,
+            entry.update({"available": True, "build_time_s": build_s, "predict_ms_per_1000": ms,
                           "learning_curve": curve, "calibration": calib, "test_pred": pred.tolist()})
         else:
             curve = []
@@ -427,23 +435,27 @@ def _calibrate(name: str, train_raw: np.ndarray, train_y: np.ndarray, test_raw: 
 def _context_model(
     name: str, options: dict[str, Any], data: CostData, space: Any,
     lut: CostPredictor | str | Path | None, progress: StepProgressFn | None,
-) -> tuple[CostPredictor | None, str, float]:
-    """``(model, reason it is unavailable, factor to the data's scale)``."""
+) -> tuple[CostPredictor | None, str, float, float | None]:
+    """``(model, reason it is unavailable, factor to the data's scale, seconds its build took here)``.
+
+    The build time is None for a ``lut`` read from a file or the cost store: it was built elsewhere.
+    """
     if name == "lut":
         if lut is None:
-            return _find_lut(data, space)
+            return (*_find_lut(data, space), None)
         if isinstance(lut, CostPredictor):
-            return lut, "", 1.0
+            return lut, "", 1.0, None
         model, meta = load_predictor(lut, space=space)
         if meta.device is None or meta.device.fingerprint != data.device.fingerprint:
-            return None, f"the lookup table {str(lut)!r} was built on another device than the data's", 1.0
-        return model, "", _rescale(data, meta)
+            return None, f"the lookup table {str(lut)!r} was built on another device than the data's", 1.0, None
+        return model, "", _rescale(data, meta), None
     model = plugins.get_predictor(name, options)
+    t0 = time.perf_counter()
     try:
         model.build(space, data.setting, None, batch_size=data.batch_size, progress=_step(progress, name, 0))
     except NascostError as exc:
-        return None, str(exc), 1.0
-    return model, "", 1.0
+        return None, str(exc), 1.0, None
+    return model, "", 1.0, time.perf_counter() - t0
 
 
 def compare_devices(

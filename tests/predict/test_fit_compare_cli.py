@@ -76,6 +76,39 @@ def test_compare_uses_one_split_and_reports_every_metric(tmp_path, toy_space) ->
     assert all(p.stat().st_size > 1000 for p in plots)
 
 
+def test_compare_counts_a_built_predictors_build_as_its_fit_time(tmp_path, toy_space, run_cli,
+                                                                 monkeypatch) -> None:
+    """``flops`` is built (every design network counted), not fitted: its "fit s" is that build."""
+    import types
+
+    import nascost.fit
+    from nascost import plugins
+
+    db = make_db(tmp_path / "c.db", toy_space, 40)
+    res = compare_predictors(load_data(db, space="toy"), ["flops"], space=toy_space, train_sizes=[10, 30])
+    r = res["flops"]
+    assert r["build_time_s"] > 0
+    assert all(c["fit_time_s"] >= r["build_time_s"] for c in r["learning_curve"])
+    assert r["fit_time_s"] == r["learning_curve"][-1]["fit_time_s"]
+    # the time is the build's: a clock that only the build moves
+    clock = [0.0]
+    monkeypatch.setattr(nascost.fit, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    cls = plugins.get("predictors", "flops")
+    build = cls.build
+
+    def slow_build(self, *a, **k):
+        clock[0] += 125.0
+        return build(self, *a, **k)
+
+    monkeypatch.setattr(cls, "build", slow_build)
+    r = compare_predictors(load_data(db, space="toy"), ["flops"], space=toy_space)["flops"]
+    assert r["build_time_s"] == r["fit_time_s"] == 125.0
+    code, out, err = run_cli("compare", "--db", str(db), "--predictors", "flops")
+    assert code == 0, err
+    row = next(x for x in out.splitlines() if "flops" in x)
+    assert "125" in row
+
+
 def test_compare_rejects_impossible_sizes(tmp_path, toy_space) -> None:
     data = load_data(make_db(tmp_path / "c.db", toy_space, 30), space="toy")
     with pytest.raises(NascostError, match="exceed the 24 rows left after holding out 6"):
@@ -213,6 +246,7 @@ def test_cli_builds_a_lut_in_a_custom_setting_that_compare_finds(tmp_path, toy_s
                  measurer="param-counter")
     res = compare_predictors(load_data(db, space="toy"), ["lut"], space=toy_space)
     assert res["lut"]["available"] and res["lut"]["kendall_tau"] is not None
+    assert res["lut"]["fit_time_s"] is None and res["lut"]["build_time_s"] is None  # built elsewhere: not timed
     # data of another measurer on the same device and setting is not the table's
     timed = make_db(tmp_path / "t.db", toy_space, 40, device=device, setting=toy_space.setting("tiny", channels=6))
     res = compare_predictors(load_data(timed, space="toy"), ["lut"], space=toy_space)
