@@ -787,6 +787,26 @@ def _genotype_path(out: Path, stage: int, stages: int, epoch: int) -> Path:
     return out / "genotypes" / name
 
 
+class DivergedError(NascostError):
+    """The search produced a non-finite loss or architecture weight: no epoch of it can be kept."""
+
+
+def _check_finite(value: float, what: str, label: str, step: int, model: Any) -> None:
+    """Stop a diverged search before a NaN reaches a checkpoint, a genotype or the metrics.
+
+    Why here: once a loss or an architecture weight is NaN every later step is too,
+    and ``derive()`` would turn NaN weights into an arbitrary cell reported as a result.
+    """
+    bad = None if math.isfinite(value) else f"the {what} is {value}"
+    if bad is None and not all(bool(torch.isfinite(p).all()) for p in model.arch_parameters()):
+        bad = "an architecture weight is not finite"
+    if bad is not None:
+        raise DivergedError(
+            f"the search diverged at {label}, step {step + 1}: {bad}; no state of this epoch was saved. Start "
+            "again with a lower --lr or --arch-lr (or --lambda), e.g. with --force"
+        )
+
+
 def _run_stage(
     model: nn.Module,
     space: Any,
@@ -887,6 +907,7 @@ def _run_stage(
                         return total
 
                     vl, va = architect.step(x, y, xv, yv, lr, cost_loss if (terms or reg_weight) else None)
+                    _check_finite(vl, "validation loss (architecture step)", label, step, model)
                     for term in terms:
                         term.after_step(lat_values[term.name] * term.scale)
                         cost_sums[term.name] += lat_values[term.name]
@@ -897,6 +918,7 @@ def _run_stage(
                 w_opt.zero_grad(set_to_none=True)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
+                _check_finite(float(loss.detach()), "training loss", label, step, model)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)  # type: ignore[arg-type]
                 w_opt.step()

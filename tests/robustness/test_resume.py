@@ -214,3 +214,16 @@ def test_resume_accepts_a_run_started_before_an_option_existed(tmp_path):
                              model=Options)
     with pytest.raises(NascostError, match="trust_region"):  # without the model every new key is a change
         check_resume_options(saved, Options().model_dump(mode="json"), out=tmp_path)
+
+
+@pytest.mark.parametrize("flag", [["--arch-lr", "1e38"], ["--lr", "1e30"]])
+def test_a_diverging_search_stops_with_one_line_and_saves_nothing_of_it(run_cli, tmp_path, flag) -> None:
+    """A NaN loss or architecture weight stops the search: no checkpoint, genotype or metrics row of NaN."""
+    out = tmp_path / "run"
+    code, _, err = run_cli("search", "--space", "darts", "--dataset", "synthetic", "--channels", "4", "--layers", "3",
+                           "--epochs", "2", "--max-steps", "2", "--arch-frozen-epochs", "0", *flag, "--out", str(out),
+                           "-q")
+    assert code == 2
+    assert "the search diverged at epoch 1/2" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert not (out / "checkpoint.pt").exists() and not (out / "genotype.json").exists()
+    assert not (out / "metrics.jsonl").exists() or (out / "metrics.jsonl").read_text() == ""
