@@ -8,8 +8,10 @@
 #   2. `nascost measure DARTS_V2 --measurer cuda-timer --setting imagenet --json` (batch 32);
 #   3. `nascost measure DARTS_V2 --measurer power --setting imagenet --json` (NVML energy);
 #   4. a small cuda-timer campaign (imagenet, batch 32, N architectures, seed 2026: the seed
-#      of the CPU campaign in data/, so `nascost compare --devices` finds common architectures),
-#      a second campaign over its first 100 architectures (repeatability), and an export.
+#      of the CPU campaign in data/, so `nascost compare --devices` finds common architectures;
+#      like that campaign, with the paper's normal-cell encoding, --space-opt cells=normal, so
+#      the seed draws the same architectures), a second campaign over its first 100
+#      architectures (repeatability), and an export.
 # It needs PyTorch with CUDA and nascost's dependencies. On a machine without internet, put
 # wheels of what is missing into .whl/ first; they are installed into /tmp/site. For the
 # workplace's GPU image (PyTorch, click, pluggy, rich, scikit-learn, nvidia-ml-py, but no pydantic):
@@ -31,6 +33,7 @@ fi
 $PY -m pip install -q --no-deps --no-build-isolation --no-index -e . >"$OUT_DIR/install.log" 2>&1 \
     || { echo "install failed, see $OUT_DIR/install.log"; tail -5 "$OUT_DIR/install.log"; }
 NASCOST=("$PY" -m nascost)
+PAPER=(--space-opt cells=normal)  # data/ was measured with the paper's normal-cell encoding
 export PYTHONUNBUFFERED=1 NASCOST_PROGRESS_INTERVAL=10
 
 step() {  # step NAME COMMAND...: run, log to OUT_DIR/NAME.log, report the exit code
@@ -48,14 +51,14 @@ step pytest-gpu "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/measure test
 step list-measurers "${NASCOST[@]}" list measurers
 step measure-cuda "${NASCOST[@]}" measure DARTS_V2 --measurer cuda-timer --setting imagenet --json
 step measure-energy "${NASCOST[@]}" measure DARTS_V2 --measurer power --setting imagenet --json
-step collect-cuda "${NASCOST[@]}" collect --space darts --measurer cuda-timer --setting imagenet --n "$N" \
+step collect-cuda "${NASCOST[@]}" collect --space darts "${PAPER[@]}" --measurer cuda-timer --setting imagenet --n "$N" \
     --seed 2026 --db "$OUT_DIR/cuda-imagenet.db" --json
-step repeat-cuda "${NASCOST[@]}" collect --space darts --measurer cuda-timer --setting imagenet --n 100 \
+step repeat-cuda "${NASCOST[@]}" collect --space darts "${PAPER[@]}" --measurer cuda-timer --setting imagenet --n 100 \
     --seed 2026 --db "$OUT_DIR/cuda-imagenet-repeat.db" --json
 step agree-cuda "${NASCOST[@]}" compare --db "$OUT_DIR/cuda-imagenet.db" --db "$OUT_DIR/cuda-imagenet-repeat.db" \
     --devices --json
 if [ -f data/darts-cpu-paired-imagenet.csv.gz ]; then  # the same architectures on this repo's CPU
-    step import-cpu "${NASCOST[@]}" data import data/darts-cpu-paired-imagenet.csv.gz --db "$OUT_DIR/cpu-imagenet.db"
+    step import-cpu "${NASCOST[@]}" data import data/darts-cpu-paired-imagenet.csv.gz "${PAPER[@]}" --db "$OUT_DIR/cpu-imagenet.db"
     step agree-cpu-gpu "${NASCOST[@]}" compare --db "$OUT_DIR/cpu-imagenet.db" --db "$OUT_DIR/cuda-imagenet.db" \
         --devices --json
     rm -f "$OUT_DIR/cpu-imagenet.db"

@@ -14,7 +14,8 @@ seeds. ``--plan`` adds the rows chosen by ``nascost collect --plan transfer``
 C=8, 5 cells, 16x16) as the source; the target is the ``imagenet`` setting (C=48, 14 cells,
 224x224) on the same CPU: target rows drawn from its 2,000 training rows
 (``darts-cpu-paired-imagenet-q`` and ``-more``), scored on its precise test campaign (150
-architectures, 60 paired runs); beside an LPM fitted from scratch on 2,000 target rows.
+architectures, 60 paired runs); beside an LPM fitted from scratch on 2,000 target rows. Both
+campaigns were measured with the paper's normal-cell encoding: the space gets ``cells="normal"``.
 
 Usage::
 
@@ -163,12 +164,13 @@ def darts(args: argparse.Namespace) -> None:
     from nascost.fit import load_data
     from nascost.transfer import load_sources, plan_architectures
 
-    space = plugins.get_space("darts")
+    paper = {"cells": "normal"}  # data/ was measured with the paper's normal-cell encoding
+    space = plugins.get_space("darts", paper)
     work = Path(tempfile.mkdtemp(prefix="nascost-darts-transfer-"))
     data = Path(args.data)
-    import_csv(data / "darts-cpu-paired-c8l5s16.csv.gz", work / "src.db")
+    import_csv(data / "darts-cpu-paired-c8l5s16.csv.gz", work / "src.db", space_options=paper)
     for name in ("darts-cpu-paired-imagenet-q.csv.gz", "darts-cpu-paired-imagenet-q-more.csv.gz"):
-        import_csv(data / name, work / "target.db")
+        import_csv(data / name, work / "target.db", space_options=paper)
     test_campaign = "20261128T074243-6600da"
     everything = load_data(work / "target.db", space="darts")
     test = load_data(work / "target.db", space="darts", campaign=test_campaign)
