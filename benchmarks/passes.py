@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from _report import append_section, machine_line
-from repeatability import campaign, compare
+from repeatability import CELLS_HELP, campaign, compare
 
 from nascost.data import database_info
 
@@ -37,6 +37,7 @@ def main() -> None:
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--cells", choices=["normal", "both"], default="normal", help=CELLS_HELP)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--keep", type=Path, help="directory to keep the four databases in")
     p.add_argument("--append", action="store_true")
@@ -66,6 +67,8 @@ def main() -> None:
             print(f"{name} (visits x runs): n {n}, Kendall tau {tau:.3f}, median relative difference {rel:.2%}{within}")
     if a.append:
         label = f"{a.measurer}, {a.setting}(C={a.channels},L={a.layers},{a.input_size}), seed {a.seed}"
+        if a.cells != "normal":
+            label += f", cells={a.cells}"
         for name, (tau, rel, n, between) in results.items():
             append_section(
                 "Campaign passes: visits x runs at the same total",

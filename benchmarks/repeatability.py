@@ -11,6 +11,12 @@ figures are also the noise floor predictors are compared with.
 
 Each campaign runs in its own process (``nascost collect``), so the second one
 shares no warm caches with the first.
+
+``--cells`` is the DARTS space's ``cells`` option (``--space-opt cells=...``). The
+default, ``normal``, is the paper's encoding (the reduction cell fixed to
+DARTS_V2's), with which docs/benchmarks.md's figures and the campaigns in data/
+were measured, so ``--against`` such a database finds the same architectures;
+``both`` also samples the reduction cell, as the space does by default.
 """
 
 from __future__ import annotations
@@ -27,11 +33,15 @@ from scipy.stats import kendalltau
 
 from nascost.data import CostDatabase
 
+CELLS_HELP = ("the DARTS encoding's cells (--space-opt cells=...) [normal: the paper's, a fixed reduction cell, "
+              "as docs/benchmarks.md's figures and data/ were measured]")
+
 
 def campaign(db: Path, a: argparse.Namespace) -> None:
     cmd = [str(Path(sys.executable).with_name("nascost"))]
-    cmd += ["collect", "--space", "darts", "--measurer", a.measurer, "--setting", a.setting, "--n", str(a.n),
-            "--seed", str(a.seed), "--db", str(db), "--opt", f"threads={a.threads}"]
+    cmd += ["collect", "--space", "darts", "--space-opt", f"cells={a.cells}", "--measurer", a.measurer,
+            "--setting", a.setting, "--n", str(a.n), "--seed", str(a.seed), "--db", str(db),
+            "--opt", f"threads={a.threads}"]
     for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size),
                         ("--runs", a.runs), ("--warmup", a.warmup), ("--passes", a.passes)):
         if value is not None:
@@ -77,6 +87,7 @@ def main() -> None:
                    help="measurer option, as for nascost collect (repeatable), e.g. max_retries=0")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--seed", type=int, default=2000)
+    p.add_argument("--cells", choices=["normal", "both"], default="normal", help=CELLS_HELP)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--keep", type=Path, help="directory to keep the two databases in")
     p.add_argument("--against", type=Path,
@@ -105,6 +116,8 @@ def main() -> None:
         label += f", runs {a.runs}, warm-up {a.warmup}, {' '.join(a.opt)}"
     if a.passes:
         label += f", {a.passes} passes" + (f" (campaign A: {a.against.name})" if a.against else "")
+    if a.cells != "normal":
+        label += f", cells={a.cells}"
     print(f"all rows: n {n_all}, Kendall tau {tau_all:.3f}, median relative difference {rel_all:.2%}")
     print(f"without drift-flagged rows: n {n}, Kendall tau {tau:.3f}, median relative difference {rel:.2%}")
     if a.append:
