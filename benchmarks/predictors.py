@@ -131,6 +131,7 @@ def synthetic(args: argparse.Namespace) -> dict:
 
 
 def compare(args: argparse.Namespace) -> dict:
+    from nascost import plugins
     from nascost.fit import compare_predictors, load_data, plot_comparison
 
     torch.set_num_threads(args.threads)
@@ -138,7 +139,9 @@ def compare(args: argparse.Namespace) -> dict:
                      include_flagged=args.include_flagged, exclude_noisy=args.exclude_noisy, campaign=args.campaign)
     sizes = [int(s) for s in args.train_sizes.split(",")] if args.train_sizes else None
     names = [n for n in args.predictors.split(",") if n]
-    res = compare_predictors(data, names, train_sizes=sizes, seed=args.seed, test_fraction=args.test_fraction)
+    space = plugins.get_space(data.space, data.space_options)  # the options the rows were collected with
+    res = compare_predictors(data, names, space=space, train_sizes=sizes, seed=args.seed,
+                             test_fraction=args.test_fraction)
     if args.plot:
         plot_comparison(res, args.plot)
     slim = {k: {kk: vv for kk, vv in v.items() if kk not in ("test_pred", "test_true")} for k, v in res.items()}

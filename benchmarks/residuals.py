@@ -35,7 +35,7 @@ import torch
 
 from nascost import plugins
 from nascost.data import CostDatabase
-from nascost.fit import _held_out_keys, _space, encode, load_data
+from nascost.fit import _held_out_keys, encode, load_data
 from nascost.predict import regression_metrics
 
 
@@ -66,7 +66,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="order of the training rows (as compare's --seed)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="predictor option (repeatable)")
     a = p.parse_args()
-    space = _space(a.space)
+    with CostDatabase(a.db) as d:  # the space options its rows were collected with (a database fixes the encoding)
+        space = plugins.get_space(a.space, d.space_options(a.space))
     data = load_data(a.db, space=space.name)
     held = load_data(a.db, space=space.name, campaign=a.test_campaign).keys
     # The rows and order `nascost compare --test-campaign --seed` trains on, so figures match.

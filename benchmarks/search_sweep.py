@@ -13,9 +13,11 @@ Markdown table for docs/benchmarks.md.
         [--max-train-samples 5000] [--train-epochs 0] [--train-seeds 1] [--out runs/sweep] [--reuse]
 
 Without a stored ``cpu-lpm`` add ``--calibrate 1000`` (each latency run then reuses the first
-run's calibrated predictor). Targets (docs/benchmarks.md): >= 20% lower measured latency at
-the largest lambda whose accuracy stays within 1 point of lambda = 0; at similar MACs the
-latency-aware cells are faster than the FLOPs-aware ones.
+run's calibrated predictor). ``--space-opt KEY=VALUE`` gives the space options, as for
+``nascost search``: a predictor fitted on the repository's data/ (the paper's normal-cell
+encoding) needs ``--space-opt cells=normal``. Targets (docs/benchmarks.md): >= 20% lower
+measured latency at the largest lambda whose accuracy stays within 1 point of lambda = 0;
+at similar MACs the latency-aware cells are faster than the FLOPs-aware ones.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from nascost.sweep import train_dir
 def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, extra: dict[str, Any]) -> Architecture:
     """Run one search into ``out`` and return its derived architecture (with ``--reuse``, a
     search that finished there before is kept: its summary.json is written last)."""
-    space = plugins.get_space(args.space)
+    space = plugins.get_space(args.space, parse_kv(args.space_opt, "--space-opt") or None)
     if args.reuse and (out / "summary.json").is_file():
         done = json.loads((out / "config.json").read_text())
         if done["costs"][0].get("lambda") != lam or done["costs"][0]["name"] != Path(costs[0]).stem:
@@ -56,7 +58,8 @@ def search(args: argparse.Namespace, out: Path, costs: list[str], lam: float, ex
         "threads": args.threads, "max_train_samples": args.max_train_samples,
         "arch_frozen_epochs": args.arch_frozen_epochs, "cost_scale": args.cost_scale,
         "arch_learning_rate": args.arch_lr, "learning_rate": args.lr,
-        "dataset_options": parse_kv(args.data_opt, "--data-opt"), **extra,
+        "dataset_options": parse_kv(args.data_opt, "--data-opt"),
+        "space_options": parse_kv(args.space_opt, "--space-opt"), **extra,
     }
     data = {k: v for k, v in data.items() if v is not None}
     result = run_search(SearchConfig.build(data), out, force=True, show_progress=False,
@@ -93,6 +96,8 @@ def train(args: argparse.Namespace, genotype: Path, out: Path) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", default="pcdarts")
+    ap.add_argument("--space-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="space option, as for nascost search (repeatable), e.g. cells=normal")
     ap.add_argument("--cost", default="cpu-lpm", help="latency cost: a cost-store name or a predictor file")
     ap.add_argument("--measurer", default="cpu-timer",
                     help="measures the derived cells (use the predictor's: cpu-timer-paired for cpu-paired-lpm)")
@@ -123,7 +128,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(args.out)
-    space = plugins.get_space(args.space)
+    space = plugins.get_space(args.space, parse_kv(args.space_opt, "--space-opt") or None)
     timer = plugins.get_measurer(args.measurer, {"runs": args.runs})
     rows: list[dict[str, Any]] = []
     latency_cost = args.cost
