@@ -215,6 +215,10 @@ class SearchConfig(BaseModel):
     measure_final: bool = Field(
         default=True, description="measure the derived architecture with each cost's measurer, where it runs here"
     )
+    measure_references: bool = Field(
+        default=True, description="with measure_final: also measure the space's published cells (its presets) "
+                                  "the same way, so the report places the derived one beside them",
+    )
     num_workers: int = Field(default=0, ge=0)
 
     @field_validator("lam")
@@ -691,6 +695,8 @@ def _run_search(
                         "target": t.target,
                         "reference_cost": refs.get(c.name),
                         "setting": c.setting.model_dump() if c.setting else None,
+                        "measurer": c.measurer,
+                        "train_range": list(c.train_range) if c.train_range else None,
                         **c.info,
                     }
                     for c, t in zip(costs, terms, strict=True)
@@ -1028,6 +1034,7 @@ def _finish(
             say(f"could not count params/MACs in {setting.label()}: {exc}")
     measurers: dict[str, Any] = {}
     measured = _measure_final(space, arch, costs, say, measurers) if config.measure_final else {}
+    references = _measure_references(space, costs, measurers, say) if config.measure_references else []
     truth = ground_truth(space, arch, costs, measured, measurers, accuracy)
     summary = {
         "space": arch.space,
@@ -1041,6 +1048,8 @@ def _finish(
         "setting": setting.model_dump() if setting else None,
         "counts": counts,
     }
+    if references:
+        summary["references"] = references
     if truth:
         summary["truth"] = truth
         for line in truth_lines(truth):
@@ -1110,7 +1119,7 @@ def _measure_final(
 ) -> dict[str, Any]:
     """Measure the derived architecture with each cost's measurer, in the cost's setting and batch size."""
     from nascost import plugins
-    from nascost.collect import measure_one
+    from nascost.reference_cells import measure_for_cost
 
     out: dict[str, Any] = {}
     for cost in costs:
@@ -1124,9 +1133,7 @@ def _measure_final(
         if not ok:
             say(f"not measuring the derived architecture with {cost.measurer}: {why}")
             continue
-        batch = int(cost.info.get("batch_size") or measurer.default_batch_size)
-        anchor = cost.info.get("reference_latency")
-        m, _ = measure_one(space, measurer, arch, cost.setting, batch, anchor=anchor)
+        m, _batch = measure_for_cost(space, measurer, arch, cost, cost.setting)
         if measurers is not None:
             measurers[cost.name] = measurer
         out[cost.name] = {"value": m.value, "unit": m.unit, "iqr": m.iqr, "n": m.n, "device": m.device.label()}
@@ -1134,9 +1141,34 @@ def _measure_final(
             out[cost.name]["anchor"] = measurer.reference_anchor
         seen = _as_encoded(space, arch, cost.setting)
         if seen is not None:
-            m2, _ = measure_one(space, measurer, seen, cost.setting, batch, anchor=anchor)
+            m2, _ = measure_for_cost(space, measurer, seen, cost, cost.setting)
             out[cost.name]["as_encoded"] = {"value": m2.value, "iqr": m2.iqr, "n": m2.n, "spec": seen.spec}
     return out
+
+
+def _measure_references(space: Any, costs: list[ResolvedCost], measurers: dict[str, Any],
+                        say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The space's published cells measured as the derived architecture was, per measured cost.
+
+    Why: a derived cell's measured cost means little alone; beside the published
+    cells on the same device, in the same setting, it answers "which cell for my budget".
+    """
+    from nascost.reference_cells import measure_for_cost, measure_references, measurement_record
+
+    refs: list[dict[str, Any]] = []
+    for cost in costs:
+        measurer = measurers.get(cost.name)
+        if measurer is None or cost.setting is None:
+            continue
+        setting = cost.setting
+
+        def measure(arch: Architecture, cost: ResolvedCost = cost, measurer: Any = measurer,
+                    setting: Setting = setting) -> dict[str, Any]:
+            m, batch = measure_for_cost(space, measurer, arch, cost, setting)
+            return measurement_record(m, cost, batch, setting)
+
+        refs += measure_references(space, cost, measure, setting, say)
+    return refs
 
 
 def _as_encoded(space: Any, arch: Architecture, setting: Setting) -> Architecture | None:

@@ -208,8 +208,11 @@ def _stored_cost(ref: str, spec: Any, config: SearchConfig, space: Any) -> Resol
 
 
 def _cost_info(meta: Any) -> dict[str, Any]:
-    """What the final measurement needs from a predictor's metadata to measure as its data were."""
-    info: dict[str, Any] = {"batch_size": meta.batch_size, "n_train": meta.n_train}
+    """What the final measurement needs from a predictor's metadata to measure as its data were,
+    and what the report shows of the predictor's quality (its held-out metrics)."""
+    info: dict[str, Any] = {"batch_size": meta.batch_size, "n_train": meta.n_train, "predictor": meta.predictor}
+    if meta.metrics:
+        info["metrics"] = dict(meta.metrics)
     if meta.reference_latency:  # paired timing: measure on the training data's scale
         info["reference_latency"] = meta.reference_latency
     if meta.measurer_options:  # e.g. a public device's table: the final measurement looks the cell up there

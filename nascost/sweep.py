@@ -38,6 +38,7 @@ import torch
 from nascost.errors import NascostError, UnavailableError
 from nascost.files import write_json, write_text
 from nascost.progress import progress
+from nascost.reference_cells import measure_architecture, measure_references, predict_cost
 
 
 def run_dir_name(lam: float) -> str:
@@ -125,44 +126,6 @@ def _reconcile_arch_weights(out: Path, append: Callable[[Path, dict[str, Any]], 
         append(out, {"stage": last[0], "epoch": last[1]})
 
 
-def measure_architecture(space: Any, arch: Any, cost: Any, measurer_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Measure ``arch`` with the cost's measurer in the cost's setting and batch size."""
-    from nascost import plugins
-
-    if not cost.measurer:
-        raise NascostError(f"cost {cost.name!r} names no measurer, so its architectures cannot be measured")
-    measurer = plugins.get_measurer(cost.measurer, measurer_options or None)
-    measurer.require_available()
-    setting = cost.setting or space.setting(next(iter(space.settings())))
-    batch = (cost.info or {}).get("batch_size") or measurer.default_batch_size
-    from nascost.collect import measure_one
-
-    m, _ = measure_one(space, measurer, arch, setting, batch, anchor=(cost.info or {}).get("reference_latency"))
-    return {
-        "measurer": cost.measurer,
-        "unit": m.unit,
-        "median": m.median,
-        "mean": m.mean,
-        "iqr": m.iqr,
-        "cv": m.cv,
-        "n": m.n,
-        "noisy": m.noisy,
-        "samples": m.samples,
-        "batch_size": batch,
-        "setting": setting.model_dump(),
-        "fingerprint": m.device.fingerprint,
-        "device_label": m.device.label(),
-    }
-
-
-def predict_cost(space: Any, arch: Any, cost: Any) -> float | None:
-    try:
-        with torch.no_grad():
-            return float(cost.fn.predict(space.encode([arch]))[0])
-    except Exception:
-        return None
-
-
 @dataclasses.dataclass
 class SweepPlan:
     """Everything a sweep needs, resolved once."""
@@ -177,7 +140,8 @@ class SweepPlan:
 def _search_config(search: dict[str, Any], lam: float) -> Any:
     from nascost.search import SearchConfig
 
-    data = {**search, "lambda": lam}
+    # the sweep measures the reference cells once, into DIR/references.json
+    data = {"measure_references": False, **search, "lambda": lam}
     data.pop("calibrate", None)
     return SearchConfig.build(data)
 
@@ -356,18 +320,9 @@ def run_sweep(
             f"{m['predicted'][cost.name]:.4g}")  # fmt: skip
 
     if references and not (out / "references.json").is_file():
-        refs = []
-        for name, arch in space_obj.presets().items():
-            m = measure_architecture(space_obj, arch, cost, measurer_options or cost.info.get("measurer_options"))
-            counts = None
-            if cost.setting is not None:
-                try:
-                    counts = space_obj.count(arch, cost.setting)
-                except Exception:
-                    counts = None
-            refs.append({"name": name, "measured": m, "predicted": {cost.name: predict_cost(space_obj, arch, cost)},
-                         "counts": counts})  # fmt: skip
-            say(f"reference {name}: measured {m['median']:.4g} {m['unit']}")
+        options = measurer_options or cost.info.get("measurer_options")
+        refs = measure_references(space_obj, cost, lambda arch: measure_architecture(space_obj, arch, cost, options),
+                                  cost.setting or space_obj.setting(next(iter(space_obj.settings()))), say)
         write_json(out / "references.json", refs)
 
     if train_preset:

@@ -134,7 +134,8 @@ def test_final_measurement_of_a_paired_predictor_file_is_on_its_scale(run_cli, t
     pred = lpm_file(tmp_path, "pcdarts", measurer="cpu-timer-paired", reference_latency=1000.0)
     out = tmp_path / "run"
     code, stdout, err = run_cli("search", "--cost", str(pred), "--space", "pcdarts", *TINY,
-                                "--opt", "measure_final=true", "--out", str(out), "--json", "-q")
+                                "--opt", "measure_final=true", "--opt", "measure_references=false",
+                                "--out", str(out), "--json", "-q")
     assert code == 0, err
     measured = json.loads(stdout)["measured_cost"]["pcdarts-lpm"]
     assert measured["anchor"] == 1000.0
@@ -156,7 +157,7 @@ def test_calibrate_then_reinforce_with_non_differentiable_predictor(run_cli, reg
     out = tmp_path / "run"
     code, stdout, err = run_cli(
         "search", "--space", "pcdarts", "--cost", "test-flops-xgb", "--estimator", "reinforce", "--lambda", "1e-6",
-        "--calibrate", "24", "--cost-setting", "cifar-small",
+        "--calibrate", "24", "--cost-setting", "cifar-small", "--opt", "measure_references=false",
         "--opt", 'cost_setting_overrides={"channels": 4, "layers": 3, "input_size": 8}',
         *TINY, "--out", str(out), "--json", "-q",
     )
