@@ -343,7 +343,7 @@ def run_sweep(
                 summary = train(
                     space_obj, arch, train_data, tdir, seeded, resume=(tdir / "checkpoint.pt").is_file(),
                     progress=(lambda: progress("step", transient=True)) if show_progress else None,
-                    log=lambda msg, _n=run.name: say(f"{_n}: {msg}"),
+                    log=lambda msg, _n=run.name: say(f"{_n}: {msg}"), search_dir=run,
                 )  # fmt: skip
                 say(f"{run.name}: test accuracy {summary['test_acc']:.2f}% (seed {seeded.seed})")
 

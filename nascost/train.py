@@ -297,16 +297,19 @@ def train(
     log: Callable[[str], None] | None = None,
     device: str | torch.device | None = None,
     extra: dict[str, Any] | None = None,
+    search_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ``arch`` of ``space`` on ``dataset`` into run directory ``out``; return the summary.
 
     ``progress`` makes a rich ``Progress`` (:func:`nascost.progress.progress`) for
     the bars of each epoch and test pass; ``log`` receives one line per epoch.
+    ``search_dir``: the search run that derived ``arch``, recorded in ``config.json``
+    and ``summary.json`` so a report puts the trained accuracy on that search's cell.
     Runs at ``config.threads`` torch threads.
     """
     with torch_threads(config.threads):
         return _train(space, arch, dataset, out, config, resume=resume, progress=progress, log=log,
-                      device=device, extra=extra)
+                      device=device, extra=extra, search_dir=search_dir)
 
 
 def _train(
@@ -321,6 +324,7 @@ def _train(
     log: Callable[[str], None] | None = None,
     device: str | torch.device | None = None,
     extra: dict[str, Any] | None = None,
+    search_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     out = Path(out)
     say = log or (lambda _msg: None)
@@ -333,6 +337,8 @@ def _train(
         "train": config.model_dump(),
         **(extra or {}),
     }
+    if search_dir is not None:
+        config_json["search_dir"] = str(Path(search_dir).resolve())
     if ckpt_path.exists() or (out / "summary.json").exists():
         if not resume:
             raise NascostError(
@@ -464,6 +470,8 @@ def _train(
     if not last_eval:
         last_eval = evaluate(model, test_loader, dev, max_steps=config.max_steps, progress=progress)
     summary = _summary(space, arch, model, setting, config, history, last_eval, elapsed, config_json, note)
+    if "search_dir" in config_json:
+        summary["search_dir"] = config_json["search_dir"]
     torch_save(model.state_dict(), out / "model.pt")
     write_json(out / "summary.json", summary)
     return summary
@@ -547,3 +555,46 @@ def resolve_architecture(ref: str, space_name: str | None) -> tuple[Any, Archite
             name = data["space"]
     space = plugins.get_space(name or "darts")
     return space, space.resolve(ref)
+
+
+def _search_config(directory: Path) -> dict[str, Any] | None:
+    """``config.json`` of a search run directory (it has a ``search`` key), else None."""
+    try:
+        data = json.loads((directory / "config.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("search"), dict) else None
+
+
+def search_origin(ref: str) -> Path | None:
+    """The search run directory a GENOTYPE file sits in (its ``genotype.json``), else None.
+
+    Why: a trained accuracy belongs to the cell its search derived; recording
+    where the genotype came from lets a report join the two runs.
+    """
+    path = Path(ref)
+    if not path.is_file() or path.suffix != ".json" or _search_config(path.parent) is None:
+        return None
+    return path.parent
+
+
+def from_search(directory: str | Path, space_name: str | None = None) -> tuple[Any, Architecture, Path]:
+    """The space (with the search's options) and derived architecture of a finished search run."""
+    from nascost import plugins
+
+    d = Path(directory)
+    if not d.is_dir():
+        raise NascostError(f"--from-search {str(directory)!r} is not a directory")
+    config = _search_config(d)
+    if config is None:
+        raise NascostError(f"--from-search {str(directory)!r} is not a search run directory (no config.json "
+                           "written by 'nascost search')")
+    if not (d / "genotype.json").is_file() or not (d / "summary.json").is_file():
+        raise NascostError(f"--from-search {str(directory)!r} holds a search that has not finished (no "
+                           "genotype.json and summary.json yet); finish it with 'nascost search --resume'")
+    search = config["search"]
+    if space_name is not None and space_name != search.get("space"):
+        raise NascostError(f"--space {space_name} differs from the space of the search in {str(directory)!r} "
+                           f"({search.get('space')}); drop --space with --from-search")
+    space = plugins.get_space(str(search.get("space")), search.get("space_options") or None)
+    return space, space.resolve(d / "genotype.json"), d

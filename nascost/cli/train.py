@@ -10,7 +10,10 @@ from nascost.config import config_option
 
 
 @click.command("train")
-@click.argument("genotype")
+@click.argument("genotype", required=False)
+@click.option("--from-search", "from_search_dir", default=None, type=click.Path(file_okay=False),
+              help="Train the cell a finished search derived (DIR/genotype.json, in the search's space) and "
+                   "record the link, so 'nascost report DIR OUT' shows its test accuracy on that search.")
 @click.option("--dataset", default="cifar10", show_default=True,
               help="Dataset name: cifar10, cifar100, digits, synthetic, imagefolder:PATH.")
 @click.option("--space", default=None,
@@ -35,7 +38,8 @@ from nascost.config import config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @config_option
 def train_cmd(
-    genotype: str,
+    genotype: str | None,
+    from_search_dir: str | None,
     dataset: str,
     space: str | None,
     preset: str,
@@ -57,9 +61,16 @@ def train_cmd(
     """Train GENOTYPE (a preset name or a genotype.json) from scratch and report its test accuracy.
 
     Writes config.json, metrics.jsonl, checkpoint.pt, model.pt and summary.json (final test
-    accuracy, params, params with the auxiliary head, MACs) into --out.
+    accuracy, params, params with the auxiliary head, MACs) into --out. A genotype.json of a
+    search run (or --from-search DIR) records that search as the origin (search_dir).
     """
-    from nascost.train import make_config, resolve_architecture, train
+    from nascost.errors import NascostError
+    from nascost.train import from_search, make_config, resolve_architecture, search_origin, train
+
+    if genotype is None and from_search_dir is None:
+        raise NascostError("give GENOTYPE (a preset name or a genotype.json) or --from-search DIR")
+    if genotype is not None and from_search_dir is not None:
+        raise NascostError(f"give GENOTYPE or --from-search DIR, not both (got {genotype!r} and {from_search_dir!r})")
 
     config = make_config(
         preset,
@@ -67,14 +78,19 @@ def train_cmd(
         epochs=epochs, batch_size=batch_size, lr=lr, channels=channels, layers=layers,
         seed=seed, max_steps=max_steps, workers=workers, threads=threads,
     )  # fmt: skip
-    space_obj, arch = resolve_architecture(genotype, space)
+    if from_search_dir is not None:
+        space_obj, arch, origin = from_search(from_search_dir, space)
+        genotype = str(origin / "genotype.json")
+    else:
+        space_obj, arch = resolve_architecture(genotype, space)
+        origin = search_origin(genotype)
     data = plugins.get_dataset(dataset, parse_kv(data_opts, "--data-opt"))
     summary = train(
         space_obj, arch, data, out, config,
         resume=resume,
         progress=None if as_json else (lambda: progress("step", transient=True)),
         log=lambda msg: console.print(msg, highlight=False),
-        extra={"dataset": dataset, "genotype_ref": genotype},
+        extra={"dataset": dataset, "genotype_ref": genotype}, search_dir=origin,
     )  # fmt: skip
     if as_json:
         echo_json(summary)

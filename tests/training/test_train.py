@@ -211,3 +211,52 @@ def test_training_runs_at_its_threads_and_restores_torch_s(tiny_space, tmp_path)
           log=lambda _msg: seen.append(torch.get_num_threads()))
     assert seen == [2] and torch.get_num_threads() == saved
     assert make_config("quick").threads == 1  # the default never collapses on a shared machine
+
+
+def _search_run(path, ops, *, finished: bool = True):
+    """A search run directory as 'nascost search' leaves it (the parts train reads)."""
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"search": {"space": "tiny", "space_options": {}}, "costs": []}))
+    (path / "genotype.json").write_text(json.dumps({"space": "tiny", "ops": ops}))
+    if finished:
+        (path / "summary.json").write_text(json.dumps({"space": "tiny", "genotype": {"ops": ops}}))
+    return path
+
+
+TINY_CLI = ["--dataset", "digits", "--preset", "quick", "--channels", "4", "--layers", "4", "--epochs", "1",
+            "--max-steps", "1", "--json"]
+
+
+def test_training_records_the_search_its_genotype_came_from(tiny_space, run_cli, tmp_path) -> None:
+    search = _search_run(tmp_path / "search", ["conv", "skip", "pool", "conv"])
+    code, out, err = run_cli("train", str(search / "genotype.json"), *TINY_CLI, "--out", str(tmp_path / "a"))
+    assert code == 0, err
+    assert json.loads(out)["search_dir"] == str(search.resolve())
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["search_dir"] == str(search.resolve())
+    code, out, err = run_cli("train", "--from-search", str(search), *TINY_CLI, "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["search_dir"] == str(search.resolve()) and summary["architecture"]["ops"] == ["conv", "skip", "pool", "conv"]
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["search_dir"] == str(search.resolve())
+    # a genotype that is not a search's (a preset, a loose file) records no origin
+    code, out, err = run_cli("train", "ALLCONV", "--space", "tiny", *TINY_CLI, "--out", str(tmp_path / "c"))
+    assert code == 0, err
+    assert "search_dir" not in json.loads(out)
+
+
+def test_from_search_needs_a_finished_search(tiny_space, run_cli, tmp_path) -> None:
+    unfinished = _search_run(tmp_path / "unfinished", ["conv"] * 4, finished=False)
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "config.json").write_text(json.dumps({"train": {}}))
+    cases = [
+        (["--from-search", str(tmp_path / "missing")], "is not a directory"),
+        (["--from-search", str(tmp_path / "plain")], "is not a search run directory"),
+        (["--from-search", str(unfinished)], "has not finished"),
+        (["ALLCONV", "--from-search", str(unfinished)], "not both"),
+        ([], "--from-search DIR"),
+        (["--from-search", str(_search_run(tmp_path / "s", ["conv"] * 4)), "--space", "darts"], "drop --space"),
+    ]
+    for args, words in cases:
+        code, _, err = run_cli("train", *args, *TINY_CLI, "--out", str(tmp_path / "out"))
+        assert code == 2 and words in err and "\n" not in err.strip(), (args, err)
+    assert not (tmp_path / "out").exists()
