@@ -118,6 +118,8 @@ def plot_front(front: Front, path: str | Path, *, points: list[dict[str, Any]] |
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    from nascost.plotting import fit_titles, label_points, marker_boxes
+
     fig, ax = plt.subplots(figsize=(7.5, 5))
     if cloud:
         ax.scatter(front.costs, front.accs, s=3, color="#c8c8c8", label=f"all {len(front):,} cells", zorder=1,
@@ -135,9 +137,6 @@ def plot_front(front: Front, path: str | Path, *, points: list[dict[str, Any]] |
         color = groups.setdefault(group, palette[len(groups) % len(palette)])
         ax.scatter([p["cost"]], [p["accuracy"]], s=40, color=color, edgecolors="black", linewidths=0.5,
                    zorder=4, label=group)
-        if p.get("label"):
-            ax.annotate(p["label"], (p["cost"], p["accuracy"]), fontsize=7, xytext=(4, -10),
-                        textcoords="offset points", zorder=5)
     # the cloud's long low tail (cells cut off by 'none' edges) would squeeze the interesting part
     lo = min([float(np.percentile(front.accs, 10))] + [p["accuracy"] for p in points or []])
     hi = float(front.accs[idx[-1]])
@@ -148,9 +147,13 @@ def plot_front(front: Front, path: str | Path, *, points: list[dict[str, Any]] |
         ax.set_title(title, fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles, strict=False))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
+    legend = ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fit_titles(fig)  # a long device name would cut the title
+    fig.canvas.draw()  # places the legend, so the labels keep off it
+    labelled = [p for p in points or [] if p.get("label")]
+    taken = [*marker_boxes(ax, [(p["cost"], p["accuracy"]) for p in labelled], radius=5), legend.get_window_extent()]
+    label_points(ax, [(p["cost"], p["accuracy"], p["label"]) for p in labelled], taken, zorder=5)
     path = Path(path)
     with atomic_write(path, "wb") as fh:
         fig.savefig(fh, dpi=110, format="png")
