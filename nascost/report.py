@@ -82,6 +82,36 @@ class Run:
     train_accuracies: list[float] = field(default_factory=list)
     genotypes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     arch_weights: list[dict[str, Any]] = field(default_factory=list)
+    #: the space's published cells measured as the derived one was (``summary.json["references"]``)
+    references: list[dict[str, Any]] = field(default_factory=list)
+    #: training runs given with this search and linked to it (``search_dir``)
+    linked: list[Path] = field(default_factory=list)
+    #: a training run: the search its genotype came from, where recorded
+    search_dir: str | None = None
+
+    def attach(self, training: Run) -> None:
+        """Take a training of this search's derived cell as its evaluation training."""
+        self.linked.append(training.path)
+        summ = training.train_summary or {}
+        if isinstance(summ.get("test_acc"), int | float):
+            self.train_accuracies.append(float(summ["test_acc"]))
+        if self.train_summary is None:
+            self.train_summary, self.train_rows = training.train_summary, training.train_rows
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """The search's last validation accuracy (%), of the supernet on the held-out half."""
+        for row in reversed(self.rows):
+            if isinstance(row.get("val_acc"), int | float):
+                return 100.0 * float(row["val_acc"])
+        return None
+
+    def plot_accuracy(self) -> tuple[float, str] | None:
+        """The accuracy to plot and where it comes from: ``test`` (trained) or ``val`` (the search's)."""
+        if self.accuracy is not None:
+            return self.accuracy, "test"
+        val = self.val_accuracy
+        return (val, "val") if val is not None else None
 
     @property
     def accuracy(self) -> float | None:
@@ -140,6 +170,7 @@ def load_run(path: str | Path) -> Run:
     summary = _read_json(path / "summary.json") or {}
     if "train" in config and "search" not in config:
         spec = config.get("architecture")
+        origin = summary.get("search_dir") or config.get("search_dir")
         return Run(
             path=path,
             kind="train",
@@ -149,6 +180,7 @@ def load_run(path: str | Path) -> Run:
             spec=spec if isinstance(spec, dict) else None,
             train_summary=summary or None,
             train_rows=_read_jsonl(path / "metrics.jsonl"),
+            search_dir=origin if isinstance(origin, str) else None,
         )
     if not (path / "metrics.jsonl").is_file() and not (path / "genotype.json").is_file():
         raise NascostError(
@@ -202,6 +234,7 @@ def load_run(path: str | Path) -> Run:
         train_accuracies=accuracies,
         genotypes=genotypes,
         arch_weights=weights,
+        references=[r for r in summary.get("references") or [] if isinstance(r, dict)],
     )
 
 
@@ -224,7 +257,27 @@ def expand(paths: list[str | Path]) -> tuple[list[Run], list[dict[str, Any]]]:
         runs.append(load_run(p))
     if not runs:
         raise NascostError("no runs to report on: the sweep directories hold no finished runs yet")
-    return runs, references
+    return _join_trainings(runs), references
+
+
+def _join_trainings(runs: list[Run]) -> list[Run]:
+    """Attach each training run to the given search its genotype came from (one row, not two).
+
+    A training whose recorded search is not among the runs, or whose cell is no
+    longer that search's derived cell (the search was run again), stays on its own.
+    """
+    searches: dict[Path, Run] = {}
+    for run in runs:
+        if run.kind == "search":
+            searches.setdefault(run.path.resolve(), run)
+    kept = []
+    for run in runs:
+        target = searches.get(Path(run.search_dir).resolve()) if run.kind == "train" and run.search_dir else None
+        if target is not None and (target.spec is None or run.spec is None or target.spec == run.spec):
+            target.attach(run)
+            continue
+        kept.append(run)
+    return kept
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -256,27 +309,33 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:60] or "run"
 
 
-def plot_curves(run: Run, path: Path) -> Path | None:
-    """Loss and accuracy per epoch (search: train/validation halves; training: train/test)."""
-    plt = _plt()
+#: Line styles of the two halves of a learning curve: the second must stay visible on top of the first.
+TRAIN_STYLE = {"ls": "-", "marker": "o", "alpha": 0.9}
+HELD_OUT_STYLE = {"ls": "--", "marker": "s", "mfc": "none", "alpha": 0.9}
+
+
+def curves_figure(run: Run) -> Any:
+    """Loss and accuracy per epoch (search: train/validation halves; training: train/test), or None."""
+    from nascost.plotting import fit_titles
+
     panels = []
     if run.rows:
-        panels.append(("search", run.rows, ("train_loss", "val_loss"), ("train_acc", "val_acc"), 100.0))
+        panels.append(("search", run.rows, ("train_loss", "val_loss"), ("train_acc", "val_acc"), 100.0,
+                       ("train half", "validation half")))  # fmt: skip
     if run.train_rows:
-        panels.append(("evaluation training", run.train_rows, ("train_loss", "test_loss"), ("train_acc", "test_acc"), 1.0))
+        panels.append(("evaluation training", run.train_rows, ("train_loss", "test_loss"), ("train_acc", "test_acc"),
+                       1.0, ("train", "test")))  # fmt: skip
     if not panels:
         return None
+    plt = _plt()
     fig, axes = plt.subplots(len(panels), 2, figsize=(10, 3.2 * len(panels)), squeeze=False)
-    for i, (title, rows, losses, accs, acc_scale) in enumerate(panels):
+    for i, (title, rows, losses, accs, acc_scale, names) in enumerate(panels):
         x = list(range(1, len(rows) + 1))
-        for key in losses:
-            ys = [r.get(key) for r in rows]
-            if any(y is not None for y in ys):
-                axes[i][0].plot(x, [math.nan if y is None else y for y in ys], marker="o", label=key)
-        for key in accs:
-            ys = [r.get(key) for r in rows]
-            if any(y is not None for y in ys):
-                axes[i][1].plot(x, [math.nan if y is None else y * acc_scale for y in ys], marker="o", label=key)
+        for col, keys, scale in ((0, losses, 1.0), (1, accs, acc_scale)):
+            for key, name, style in zip(keys, names, (TRAIN_STYLE, HELD_OUT_STYLE), strict=True):
+                ys = [r.get(key) for r in rows]
+                if any(y is not None for y in ys):
+                    axes[i][col].plot(x, [math.nan if y is None else y * scale for y in ys], label=name, **style)
         axes[i][0].set_title(f"{title}: loss")
         axes[i][1].set_title(f"{title}: accuracy (%)")
         for ax in axes[i]:
@@ -285,12 +344,20 @@ def plot_curves(run: Run, path: Path) -> Path | None:
             ax.grid(alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    fit_titles(fig)
+    return fig
+
+
+def plot_curves(run: Run, path: Path) -> Path | None:
+    """Loss and accuracy per epoch, saved to ``path`` (None: the run logged no epochs)."""
+    fig = curves_figure(run)
+    return _save(fig, path) if fig is not None else None
 
 
 def plot_cost_curves(run: Run, path: Path) -> Path | None:
     """Cost term of the loss and predicted cost of the derived architecture per epoch."""
+    from nascost.plotting import fit_titles
+
     rows = run.rows
     if not rows or not any(r.get("derived_cost") or r.get("cost_term") is not None for r in rows):
         return None
@@ -301,10 +368,11 @@ def plot_cost_curves(run: Run, path: Path) -> Path | None:
     units = {c.get("name"): c.get("unit", "") for c in run.config.get("costs", []) if isinstance(c, dict)}
     for name in names:
         ys = [(r.get("derived_cost") or {}).get(name) for r in rows]
-        axes[0].plot(x, [math.nan if y is None else y for y in ys], marker="o", label=f"{name} ({units.get(name, '')})")
+        axes[0].plot(x, [math.nan if y is None else y for y in ys], label=f"{name} ({units.get(name, '')})", **TRAIN_STYLE)
         exp = [(r.get("expected_cost") or {}).get(name) for r in rows]
         if any(e is not None for e in exp):
-            axes[0].plot(x, [math.nan if e is None else e for e in exp], ls="--", label=f"{name}: E[cost] of samples")
+            axes[0].plot(x, [math.nan if e is None else e for e in exp], label=f"{name}: E[cost] of samples",
+                         **HELD_OUT_STYLE)  # fmt: skip
     axes[0].set_title("predicted cost of the derived architecture")
     terms = [r.get("cost_term") for r in rows]
     axes[1].plot(x, [math.nan if t is None else t for t in terms], marker="o", color="tab:red")
@@ -315,7 +383,7 @@ def plot_cost_curves(run: Run, path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     if axes[0].lines:
         axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    fit_titles(fig)
     return _save(fig, path)
 
 
@@ -324,8 +392,14 @@ def _softmax_rows(matrix: list[list[float]]) -> torch.Tensor:
     return torch.softmax(t, dim=-1) if t.dim() == 2 else t
 
 
+#: Line styles cycled over the operations, so curves of equal weight stay distinguishable.
+OP_STYLES = ["-", "--", "-.", ":"]
+
+
 def plot_weight_evolution(run: Run, path: Path, op_names: list[str] | None = None) -> Path | None:
     """Mean softmax weight of each operation over the edges, per epoch, for each architecture tensor."""
+    from nascost.plotting import fit_titles
+
     if not run.arch_weights:
         return None
     plt = _plt()
@@ -351,19 +425,21 @@ def plot_weight_evolution(run: Run, path: Path, op_names: list[str] | None = Non
                 series.setdefault(j, []).append(v)
         for j, ys in series.items():
             label = op_names[j] if op_names and len(series) == len(op_names) else f"op {j}"
-            ax.plot(xs[: len(ys)], ys, marker=".", label=label)
+            ax.plot(xs[: len(ys)], ys, marker=".", ls=OP_STYLES[j % len(OP_STYLES)], label=label)
         stage = f" (stage {last_stage})" if last_stage else ""
         ax.set_title(f"{name}: mean softmax weight per operation{stage}")
         ax.set_xlabel("epoch")
         _integer_ticks(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    fit_titles(fig)
     return _save(fig, path)
 
 
 def plot_derived_evolution(run: Run, space: Any, path: Path) -> Path | None:
     """Which encoding bits the derived architecture had, epoch by epoch (where no weights were logged)."""
+    from nascost.plotting import fit_titles
+
     if space is None or len(run.genotypes) < 2:
         return None
     plt = _plt()
@@ -375,19 +451,25 @@ def plot_derived_evolution(run: Run, space: Any, path: Path) -> Path | None:
             return None
     mat = torch.stack(encs).T.numpy()
     fig, ax = plt.subplots(figsize=(min(12, 2 + 0.5 * len(encs)), 4))
-    ax.imshow(mat, aspect="auto", interpolation="nearest", cmap="Greys")
+    ax.imshow(mat, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0, vmax=1)
     ax.set_xlabel("epoch")
     _integer_ticks(ax)
     ax.set_ylabel("encoding bit")
     ax.set_xticks(range(len(encs)))
     ax.set_xticklabels([s.replace("epoch_", "").lstrip("0") or "0" for s, _ in run.genotypes], fontsize=7)
     ax.set_title("derived architecture per epoch (black: chosen)")
-    fig.tight_layout()
+    fit_titles(fig)
     return _save(fig, path)
 
 
-def plot_final_weights(run: Run, path: Path, op_names: list[str] | None = None) -> Path | None:
-    """Final softmax architecture weights (edges x operations) from the run's checkpoint."""
+def final_weights_figure(run: Run, op_names: list[str] | None = None) -> Any:
+    """Final softmax architecture weights (edges x operations) from the run's checkpoint, or None.
+
+    The colours span the weights' own range (with a colour bar): softmax rows of a
+    short search sit near 1/K everywhere, and a scale from 0 painted them one colour.
+    """
+    from nascost.plotting import fit_titles
+
     ckpt = run.path / "checkpoint.pt"
     if not ckpt.is_file():
         return None
@@ -405,64 +487,112 @@ def plot_final_weights(run: Run, path: Path, op_names: list[str] | None = None) 
     fig, axes = plt.subplots(1, len(tensors), figsize=(4.5 * len(tensors), 4.5), squeeze=False)
     for ax, (name, t) in zip(axes[0], sorted(tensors.items()), strict=False):
         probs = torch.softmax(t.double(), dim=-1).numpy()
-        im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=0)
+        lo, hi = float(probs.min()), float(probs.max())
+        if hi - lo < 1e-12:  # all equal: a flat scale would divide by zero
+            lo, hi = lo - 1e-3, hi + 1e-3
+        im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(f"softmax({name})")
         ax.set_ylabel("edge")
+        ax.set_yticks(range(probs.shape[0]))
+        ax.set_xticks(range(probs.shape[1]))
         if op_names and len(op_names) == probs.shape[1]:
-            ax.set_xticks(range(len(op_names)))
             ax.set_xticklabels(op_names, rotation=60, ha="right", fontsize=7)
         else:
             ax.set_xlabel("operation")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    return _save(fig, path)
+        fig.colorbar(im, ax=ax, fraction=0.046, label="softmax weight")
+    fit_titles(fig)
+    return fig
+
+
+def plot_final_weights(run: Run, path: Path, op_names: list[str] | None = None) -> Path | None:
+    """The final architecture weights, saved to ``path`` (None: no checkpoint with weights)."""
+    fig = final_weights_figure(run, op_names)
+    return _save(fig, path) if fig is not None else None
+
+
+def _measured_cost(run: Run) -> tuple[str | None, float, str] | None:
+    """The derived architecture's measured cost (cost name, value, unit): the sweep's measurement, else
+    the search's own (its first measured cost)."""
+    m = run.measurement
+    if not isinstance(m, dict):
+        for name, item in (run.summary.get("measured_cost") or {}).items():
+            if isinstance(item, dict) and item.get("value") is not None:
+                return name, float(item["value"]), str(item.get("unit", ""))
+        return None
+    value = m.get("median", m.get("value"))
+    name = next(iter(m.get("predicted") or {}), None)
+    return (name, float(value), str(m.get("unit", ""))) if value is not None else None
 
 
 def _measured(run: Run) -> tuple[float, str] | None:
-    """The derived architecture's measured cost: the sweep's measurement, else the search's own."""
-    m = run.measurement
-    if not isinstance(m, dict):
-        for item in (run.summary.get("measured_cost") or {}).values():
-            if isinstance(item, dict) and item.get("value") is not None:
-                return float(item["value"]), str(item.get("unit", ""))
-        return None
-    value = m.get("median", m.get("value"))
-    return (float(value), str(m.get("unit", ""))) if value is not None else None
+    """The derived architecture's measured cost and its unit (see :func:`_measured_cost`)."""
+    got = _measured_cost(run)
+    return (got[1], got[2]) if got else None
 
 
-def plot_predicted_vs_measured(runs: list[Run], references: list[dict[str, Any]], path: Path) -> Path | None:
-    """Predicted cost of each derived (and reference) architecture against its measurement."""
+def _ref_cost(ref: dict[str, Any]) -> str | None:
+    """The cost a reference cell was measured for (a sweep's references name it by their prediction)."""
+    return ref.get("cost") or next(iter(ref.get("predicted") or {}), None)
+
+
+def gather_references(runs: list[Run], references: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sweeps' reference cells and the searches' own, once per cell, cost and device."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for ref in [*references, *(r for run in runs for r in run.references)]:
+        m = ref.get("measured") or {}
+        if m.get("median") is None:
+            continue
+        key = (ref.get("name"), _ref_cost(ref), m.get("unit"), m.get("fingerprint") or m.get("device_label"))
+        out.setdefault(key, ref)
+    return list(out.values())
+
+
+def predicted_vs_measured_figure(runs: list[Run], references: list[dict[str, Any]]) -> Any:
+    """Predicted cost of each derived (and reference) architecture against its measurement, or None."""
+    from nascost.plotting import fit_titles, label_points, marker_boxes
+
     points = []
     for run in runs:
-        measured = _measured(run)
+        measured = _measured_cost(run)
         predicted = run.predicted()
         if measured and predicted:
-            name, (value, _unit) = next(iter(predicted.items()))
-            points.append((value, measured[0], run.path.name, "tab:blue", name, measured[1]))
+            name = measured[0] if measured[0] in predicted else next(iter(predicted))
+            points.append((predicted[name][0], measured[1], run.path.name, "tab:blue", name, measured[2]))
     for ref in references:
         m, p = ref.get("measured") or {}, ref.get("predicted") or {}
-        if m.get("median") is not None and p:
-            name, value = next(iter(p.items()))
-            points.append((float(value), float(m["median"]), ref.get("name", "?"), "tab:gray", name, m.get("unit", "")))
+        name = _ref_cost(ref)
+        if m.get("median") is not None and p.get(name) is not None:
+            points.append((float(p[name]), float(m["median"]), ref.get("name", "?"), "tab:gray", name, m.get("unit", "")))
     if not points:
         return None
+    unit = points[0][5]
+    points = [p for p in points if p[5] == unit]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for px, my, label, color, _name, _unit in points:
-        ax.scatter([px], [my], color=color)
-        ax.annotate(label, (px, my), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for color, label in (("tab:blue", "derived cell"), ("tab:gray", "reference cell")):
+        mine = [p for p in points if p[3] == color]
+        if mine:
+            ax.scatter([p[0] for p in mine], [p[1] for p in mine], color=color, label=label, zorder=3)
     lo = min(min(p[0], p[1]) for p in points)
     hi = max(max(p[0], p[1]) for p in points)
     pad = 0.05 * (hi - lo or 1)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], ls="--", color="black", lw=0.8, label="predicted = measured")
-    unit = points[0][5]
     ax.set_xlabel(f"predicted ({points[0][4]}, {unit})")
     ax.set_ylabel(f"measured ({unit})")
-    ax.set_title("derived architectures: predicted vs measured cost")
+    ax.set_title("predicted vs measured cost")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    legend = ax.legend(fontsize=8, loc="lower right")  # below the diagonal, where few points fall
+    fit_titles(fig)
+    fig.canvas.draw()  # places the legend, so labels can keep off it
+    taken = [*marker_boxes(ax, [(p[0], p[1]) for p in points]), legend.get_window_extent()]
+    label_points(ax, [(p[0], p[1], p[2]) for p in points], taken)
+    return fig
+
+
+def plot_predicted_vs_measured(runs: list[Run], references: list[dict[str, Any]], path: Path) -> Path | None:
+    """The predicted-vs-measured plot (see :func:`predicted_vs_measured_figure`) saved to ``path``."""
+    fig = predicted_vs_measured_figure(runs, references)
+    return _save(fig, path) if fig is not None else None
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
@@ -477,55 +607,86 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -> Path | None:
-    """Accuracy against measured cost across runs (bars: +-1 std over training seeds), the Pareto
-    front, and reference cells."""
+#: How each source of accuracy is drawn and named on the accuracy-cost plot.
+ACCURACY_SOURCES = {
+    "test": {"marker": "o", "name": "test accuracy after training"},
+    "val": {"marker": "^", "name": "search's final validation accuracy (supernet, not trained)"},
+}
+
+
+def pareto_figure(runs: list[Run], references: list[dict[str, Any]]) -> Any:
+    """Accuracy against measured cost of every measured run (bars: +-1 std over training seeds), the
+    Pareto front where at least two runs make one, and the reference cells; None without a run to place.
+
+    A run's accuracy is its evaluation training's test accuracy, else the search's
+    final validation accuracy (marked apart: a supernet's accuracy is not a trained cell's).
+    """
+    from nascost.plotting import fit_titles, label_lines, label_points, marker_boxes
+
     pts = []
     for run in runs:
-        measured = _measured(run)
-        if measured and run.accuracy is not None:
-            pts.append((measured[0], run.accuracy, run, measured[1]))
-    refs_m = [r for r in references if (r.get("measured") or {}).get("median") is not None]
-    if len(pts) + len(refs_m) < 2 or not pts:
+        measured, acc = _measured_cost(run), run.plot_accuracy()
+        if measured and acc:
+            pts.append((measured[1], acc[0], run, measured[2], acc[1], measured[0]))
+    if not pts:
         return None
+    unit = pts[0][3]
+    pts = [p for p in pts if p[3] == unit]
+    costs = {p[5] for p in pts}
+    refs = [r for r in references if (r.get("measured") or {}).get("unit") == unit
+            and (_ref_cost(r) in costs or None in costs)]  # fmt: skip
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
     colors: dict[str, str] = {}
-    for cost, acc, run, _unit in pts:
-        active = [n for n, lam in run.lambdas.items() if lam]
-        if not active:
-            kind = "no cost term (λ=0)"
-        elif any("flop" in n.lower() for n in active):
-            kind = "FLOPs-aware"
-        else:
-            kind = "latency-aware"
-        palette = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
+    for cost, acc, run, _unit, source, _name in pts:
+        kind = _kind(run)
         color = colors.setdefault(kind, palette[len(colors) % len(palette)])
-        ax.scatter([cost], [acc], color=color, label=kind, zorder=3)
-        if run.accuracy_std is not None:  # spread over training seeds
+        style = ACCURACY_SOURCES[source]
+        face = color if source == "test" else "none"
+        ax.scatter([cost], [acc], marker=style["marker"], facecolors=face, edgecolors=color, s=45, zorder=3,
+                   label=f"{kind}: {style['name']}")  # fmt: skip
+        if source == "test" and run.accuracy_std is not None:  # spread over training seeds
             ax.errorbar([cost], [acc], yerr=[run.accuracy_std], color=color, lw=1, capsize=3, zorder=2)
-        ax.annotate(run.path.name, (cost, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    front = pareto_front([(c, a) for c, a, _, _ in pts])
-    ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], color="black", lw=1, ls="-", label="Pareto front")
-    for ref in refs_m:
-        m = ref["measured"]
-        acc = ref.get("test_acc")
-        if acc is not None:
-            ax.scatter([m["median"]], [acc], marker="s", color="tab:gray", zorder=3)
-            ax.annotate(ref.get("name", "?"), (m["median"], acc), fontsize=7, xytext=(3, -9), textcoords="offset points")
-        else:
-            ax.axvline(m["median"], color="tab:gray", ls=":", lw=1)
-            ax.text(m["median"], ax.get_ylim()[0], f" {ref.get('name', '?')}", rotation=90, fontsize=7,
-                    va="bottom", color="dimgray")  # fmt: skip
+    sources = {p[4] for p in pts}
+    front_of = "test" if sum(p[4] == "test" for p in pts) >= 2 else ("val" if sources == {"val"} else None)
+    if front_of is not None:
+        mine = [p for p in pts if p[4] == front_of]
+        front = pareto_front([(p[0], p[1]) for p in mine])
+        if len(front) >= 2:  # one point makes no line: a legend entry for it would show what is not drawn
+            ax.plot([mine[i][0] for i in front], [mine[i][1] for i in front], color="black", lw=1,
+                    label="Pareto front" + (" (validation accuracy)" if front_of == "val" else ""))
+    with_acc = [r for r in refs if r.get("test_acc") is not None]
+    without = [r for r in refs if r.get("test_acc") is None]
+    if with_acc:
+        ax.scatter([r["measured"]["median"] for r in with_acc], [r["test_acc"] for r in with_acc], marker="s",
+                   color="tab:gray", zorder=3, label="reference cell (trained)")  # fmt: skip
+    for k, ref in enumerate(without):
+        ax.axvline(ref["measured"]["median"], color="tab:gray", ls=":", lw=1,
+                   label="reference cell, same device (no accuracy here)" if k == 0 else "_nolegend_")
+    ax.margins(x=0.08, y=0.15)
+    ax.set_xlabel(f"measured cost ({unit})")
+    ax.set_ylabel("test accuracy (%)" if sources == {"test"} else
+                  "search validation accuracy (%)" if sources == {"val"} else "accuracy (%): see legend")
+    ax.set_title("accuracy vs measured cost")
+    ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles, strict=False))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=8)
-    ax.set_xlabel(f"measured cost ({pts[0][3]})")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("accuracy vs measured cost (dotted: reference cells, same device)")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    # below the axes: a legend inside would cover points or their labels
+    ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    fit_titles(fig)
+    taken = marker_boxes(ax, [(p[0], p[1]) for p in pts] + [(r["measured"]["median"], r["test_acc"]) for r in with_acc])
+    label_lines(ax, [(float(r["measured"]["median"]), str(r.get("name", "?"))) for r in without], taken,
+                color="dimgray")
+    label_points(ax, [(p[0], p[1], p[2].path.name) for p in pts]
+                 + [(r["measured"]["median"], r["test_acc"], str(r.get("name", "?"))) for r in with_acc], taken)
+    return fig
+
+
+def plot_pareto(runs: list[Run], references: list[dict[str, Any]], path: Path) -> Path | None:
+    """The accuracy-cost plot (see :func:`pareto_figure`) saved to ``path``."""
+    fig = pareto_figure(runs, references)
+    return _save(fig, path) if fig is not None else None
 
 
 # --- the page -----------------------------------------------------------------------------
@@ -668,6 +829,128 @@ def check_report_output(output: str | Path, accuracy_table: str | None = None) -
                                "destroy it; choose another output file")
 
 
+def _measurement_text(m: dict[str, Any]) -> str | None:
+    """``median ± IQR unit (n)`` of a measurement record (``median`` or ``value``)."""
+    value = m.get("median", m.get("value"))
+    if value is None:
+        return None
+    iqr = f" ± {m['iqr']:.2g}" if isinstance(m.get("iqr"), int | float) and m["iqr"] else ""
+    n = f" (n={m['n']})" if m.get("n") is not None else ""
+    return f"{value:.4g}{iqr} {m.get('unit', '')}{n}".replace("  ", " ")
+
+
+def _setting_text(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    from nascost.records import Setting
+
+    try:
+        return Setting.model_validate(data).label()
+    except Exception:
+        return str(data.get("name")) if data.get("name") else None
+
+
+#: The search options the report shows (config.json key, column).
+SEARCH_OPTIONS = [("space", "space"), ("dataset", "dataset"), ("epochs", "epochs"), ("lambda", "λ"),
+                  ("target", "target"), ("C", "channels"), ("layers", "layers"), ("estimator", "estimator"),
+                  ("samples", "samples M"), ("cost_scale", "cost scale"), ("regularizer", "regularizer"),
+                  ("seed", "seed")]  # fmt: skip
+
+
+def search_options_row(run: Run) -> tuple[list[str], list[Any]]:
+    """The search's main options as one table row (header, values)."""
+    search = run.config.get("search") if isinstance(run.config.get("search"), dict) else {}
+    values: list[Any] = []
+    for key, _label in SEARCH_OPTIONS:
+        v = search.get(key)
+        if key in ("space", "dataset") and search.get(f"{key}_options"):
+            v = f"{v} {json.dumps(search[f'{key}_options'])}"
+        if key == "regularizer" and v not in (None, "none") and search.get("regularizer_weight") is not None:
+            v = f"{v} (weight {search['regularizer_weight']:g})"
+        values.append(v)
+    return [label for _key, label in SEARCH_OPTIONS], values
+
+
+def predictor_rows(run: Run) -> list[list[Any]]:
+    """Per cost: where its predictor came from and how good it is (held-out MAPE and Kendall tau)."""
+    rows = []
+    for c in run.config.get("costs", []):
+        if not isinstance(c, dict):
+            continue
+        unit = c.get("unit", "")
+        metrics = c.get("metrics") or {}
+        rng = c.get("train_range")
+        mape, tau = metrics.get("mape"), metrics.get("kendall_tau")
+        rows.append([
+            c.get("name"), c.get("source"), c.get("predictor"),
+            f"{c['n_train']:,}" if isinstance(c.get("n_train"), int) and c["n_train"] else None,
+            f"{rng[0]:.4g}–{rng[1]:.4g} {unit}" if isinstance(rng, list | tuple) and len(rng) == 2 else None,
+            f"{mape:.1f}" if isinstance(mape, int | float) else None,
+            f"{tau:.3f}" if isinstance(tau, int | float) else None,
+            c.get("device") or "any device", _setting_text(c.get("setting")), c.get("batch_size"), c.get("lambda"),
+        ])  # fmt: skip
+    return rows
+
+
+PREDICTOR_HEADER = ["cost", "source", "predictor", "training rows", "training range", "held-out MAPE (%)",
+                    "held-out Kendall τ", "device (predictor's data)", "setting", "batch", "λ"]  # fmt: skip
+
+
+def derived_cost_rows(run: Run) -> tuple[list[str], list[list[Any]]]:
+    """Per cost: the derived network's predicted and measured cost (and measured as its encoding
+    describes it, where that is another network)."""
+    measured = run.summary.get("measured_cost") or {}
+    predicted = run.predicted()
+    names = list(dict.fromkeys([*predicted, *measured]))
+    encoded = any(isinstance((measured.get(n) or {}).get("as_encoded"), dict) for n in names)
+    header = ["cost", "predicted", "measured", "measured on"]
+    if encoded:
+        header.append("measured as the encoding describes it")
+    rows = []
+    for name in names:
+        m = measured.get(name) if isinstance(measured.get(name), dict) else {}
+        pred = predicted.get(name)
+        row = [name, f"{pred[0]:.4g} {pred[1]}" if pred else None, _measurement_text(m) if m else None,
+               m.get("device")]  # fmt: skip
+        if encoded:
+            enc = m.get("as_encoded") if isinstance(m.get("as_encoded"), dict) else None
+            row.append(_measurement_text({"unit": m.get("unit", ""), **enc}) if enc else "the same network")
+        rows.append(row)
+    return header, rows
+
+
+def _run_details(run: Run) -> list[str]:
+    """The run's configuration, its costs' predictors and its derived network's cost, as tables."""
+    parts: list[str] = []
+    if run.kind == "search":
+        header, values = search_options_row(run)
+        if any(v is not None for v in values):
+            parts.append("<h3>Search configuration</h3>" + _table(header, [values]))
+        rows = predictor_rows(run)
+        if rows:
+            parts.append("<h3>Costs and their predictors</h3>" + _table(PREDICTOR_HEADER, rows))
+        header, rows = derived_cost_rows(run)
+        if rows:
+            parts.append("<h3>The derived network's cost</h3>" + _table(header, rows))
+    if run.linked:
+        parts.append('<p class="note">Test accuracy from the training run(s) linked to this search: '
+                     + ", ".join(f"<code>{html.escape(str(p))}</code>" for p in run.linked) + ".</p>")
+    if run.kind == "train":
+        train = run.config.get("train") if isinstance(run.config.get("train"), dict) else {}
+        ts = run.train_summary or {}
+        parts.append("<h3>Training</h3>" + _table(
+            ["preset", "dataset", "epochs", "channels", "layers", "seed", "test acc (%)", "params", "MACs"],
+            [[train.get("preset"), run.config.get("dataset"), ts.get("epochs", train.get("epochs")),
+              train.get("channels"), train.get("layers"), train.get("seed"), run.accuracy_text(),
+              ts.get("params"), ts.get("macs")]],
+        ))  # fmt: skip
+        if run.search_dir:
+            parts.append(f'<p class="note">Its genotype came from the search in <code>{html.escape(run.search_dir)}'
+                         "</code>; give that directory to the report too to see this accuracy on the search's "
+                         "cell, beside the reference cells.</p>")
+    return parts
+
+
 def build_report(paths: list[str | Path], output: str | Path, title: str | None = None,
                  accuracy_table: str | None = None) -> dict[str, Any]:
     """Write the HTML report and its PNGs; return what was written.
@@ -702,6 +985,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
     parts = [f"<h1>{html.escape(title or 'nascost report')}</h1>"]
     parts.append(f'<p class="note">{len(runs)} run(s): ' + ", ".join(html.escape(str(r.path)) for r in runs) + "</p>")
 
+    references = gather_references(runs, references)
     # overview table
     rows = []
     for run in runs:
@@ -709,24 +993,26 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
         meas = _measured(run)
         counts = run.summary.get("counts") or {}
         ts = run.train_summary or {}
+        val = run.val_accuracy
         rows.append([
-            run.name, run.kind, run.space_name,
+            run.name, run.kind + (" + training" if run.linked else ""), run.space_name,
             "; ".join(f"{k} {v:.4g} {u}" for k, (v, u) in pred.items()) or None,
             f"{meas[0]:.4g} {meas[1]}" if meas else None,
-            run.accuracy_text(),
+            run.accuracy_text(), f"{val:.2f}" if val is not None else None,
             ts.get("params") or counts.get("params"),
             ts.get("macs") or counts.get("macs"),
         ])  # fmt: skip
     parts.append("<h2>Runs</h2>")
-    parts.append(_table(["run", "kind", "space", "predicted cost", "measured cost", "test acc (%)", "params", "MACs"], rows))
+    parts.append(_table(["run", "kind", "space", "predicted cost", "measured cost", "test acc (%)",
+                         "search val acc (%)", "params", "MACs"], rows))  # fmt: skip
     if references:
-        parts.append("<h3>Reference cells (same device)</h3>")
+        parts.append("<h3>Reference cells (the space's published cells, measured on the same device)</h3>")
         parts.append(_table(
-            ["cell", "measured", "predicted", "params", "MACs"],
-            [[r.get("name"),
-              f"{r['measured']['median']:.4g} {r['measured'].get('unit', '')}" if (r.get("measured") or {}).get("median") is not None else None,
-              "; ".join(f"{k} {v:.4g}" for k, v in (r.get("predicted") or {}).items()) or None,
-              (r.get("counts") or {}).get("params"), (r.get("counts") or {}).get("macs")] for r in references],
+            ["cell", "cost", "measured", "predicted", "params", "MACs", "device"],
+            [[r.get("name"), _ref_cost(r), _measurement_text(r["measured"]),
+              "; ".join(f"{k} {v:.4g}" for k, v in (r.get("predicted") or {}).items() if v is not None) or None,
+              (r.get("counts") or {}).get("params"), (r.get("counts") or {}).get("macs"),
+              r["measured"].get("device_label")] for r in references],
         ))  # fmt: skip
 
     fronts = truth_fronts(runs, accuracy)
@@ -749,21 +1035,23 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
                  for p in sorted(entry["points"], key=lambda q: q["cost"])],
             ))
 
-    if len(runs) > 1 or references:
-        pareto = keep(plot_pareto(runs, references, png("pareto")))
-        pvm = keep(plot_predicted_vs_measured(runs, references, png("predicted-vs-measured")))
-        if pareto or pvm:
-            parts.append("<h2>Across runs</h2>")
-            parts.append(_img(pareto, "accuracy vs measured cost"))
-            parts.append(_img(pvm, "predicted vs measured cost"))
-    elif runs and _measured(runs[0]):
-        pvm = keep(plot_predicted_vs_measured(runs, references, png("predicted-vs-measured")))
+    pareto = keep(plot_pareto(runs, references, png("pareto")))
+    pvm = keep(plot_predicted_vs_measured(runs, references, png("predicted-vs-measured")))
+    if pareto or pvm:
+        parts.append("<h2>Accuracy against measured cost</h2>")
+        parts.append('<p class="note">Every measured run at its derived cell\'s measured cost. Accuracy: the '
+                     "test accuracy of its evaluation training where there is one (filled markers), else the "
+                     "search's final validation accuracy, the supernet's on the held-out half (hollow "
+                     "triangles; not a trained cell's accuracy). Dotted lines: the reference cells, measured "
+                     "with the same measurer, setting and batch on the same device.</p>")
+        parts.append(_img(pareto, "accuracy vs measured cost"))
         parts.append(_img(pvm, "predicted vs measured cost"))
 
     for i, run in enumerate(runs):
         slug = f"{i:02d}-{_slug(run.path.name)}"
         parts.append(f"<h2>{html.escape(run.name)}</h2>")
         parts.append(f'<p class="note">{html.escape(str(run.path))}</p>')
+        parts += _run_details(run)
         space = _space(run.space_name)
         op_names = getattr(space, "operation_names", None) if space is not None else None
         if run.spec is not None:
