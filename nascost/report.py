@@ -1,19 +1,26 @@
 """Experiment reports: one self-contained HTML page (plus its PNGs) from run directories.
 
 ``nascost report RUN_DIR... -o report.html`` reads what searches, trainings and
-sweeps leave in their directories and draws:
+sweeps leave in their directories and shows:
 
-- the derived cells (the space's ``draw``);
+- every run's derived cell at its measured cost against its accuracy (the test
+  accuracy of its evaluation training, else the search's final validation
+  accuracy, marked apart), with the Pareto front where runs make one, beside the
+  space's published cells measured on the same device (a search's
+  ``summary.json["references"]``, a sweep's ``references.json``);
+- a training run given with the search its genotype came from (``search_dir``)
+  joins that search's row;
+- per search: its main options, each cost's predictor (source, training rows and
+  range, held-out MAPE and Kendall tau, device, setting) and the derived
+  network's predicted and measured cost (and measured as its encoding describes it);
+- the derived cells (the space's ``draw``), loss and accuracy curves, the cost
+  term and predicted cost per epoch;
 - the architecture-weight evolution: per-epoch softmax weights where the run
   recorded them (``arch_weights.jsonl``, written by sweeps, or an
   ``arch_weights`` field in ``metrics.jsonl``), else how the derived
   architecture changed epoch by epoch (``genotypes/``), plus the final weights
   from ``checkpoint.pt``;
-- loss and accuracy curves, and the cost term and predicted cost per epoch;
-- predicted against measured cost of the derived architectures (runs that
-  hold a ``measurement.json``);
-- across runs, accuracy against measured cost with its Pareto front, and the
-  published reference cells measured on the same device (``references.json``).
+- predicted against measured cost of the derived and reference cells.
 
 Images are embedded as base64 PNGs so the page opens anywhere without a
 server; the same PNGs are written next to it for papers and slides. Run

@@ -21,9 +21,11 @@ def report_cmd(run_dirs: tuple[str, ...], output: str, title: str | None, accura
                as_json: bool) -> None:
     """Report on RUN_DIRS (search, training or sweep directories) in one HTML file.
 
-    Shows the derived cells, architecture-weight evolution, loss and accuracy curves,
-    predicted vs measured cost, and across runs the accuracy-cost Pareto plot with the
-    reference cells. Images are embedded, so the file opens in a browser without a server.
+    Places every measured run on an accuracy vs measured cost plot beside the space's reference
+    cells (a training given with its search joins that search's row), and shows each search's
+    options, its costs' predictor quality, the derived cells, architecture-weight evolution, loss
+    and accuracy curves and predicted vs measured cost. Images are embedded, so the file opens
+    in a browser without a server.
     """
     from nascost.report import build_report
 
