@@ -60,7 +60,12 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if not path.is_file():
         return rows
-    for line in path.read_text().splitlines():
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise NascostError(f"{str(path)!r} is not text (byte {exc.start} is not UTF-8): the run's metrics are "
+                           "damaged; report the run without them by moving the file away") from None
+    for line in text.splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:

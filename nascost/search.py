@@ -778,11 +778,14 @@ def _truncate_metrics(path: Path, stage: int, epoch: int) -> None:
     if not path.is_file():
         return
     keep = []
-    for line in path.read_text().splitlines():
+    # undecodable bytes make their line unreadable JSON, dropped like a line cut by a kill
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a kill
+        if not isinstance(row, dict):
+            continue
         if (row.get("stage", 0), row.get("epoch", 0)) < (stage, epoch):
             keep.append(line)
     write_text(path, "".join(f"{line}\n" for line in keep))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,16 @@ def test_a_diverging_search_stops_with_one_line_and_saves_nothing_of_it(run_cli,
     assert "the search diverged at epoch 1/2" in err and "--force" in err and len(err.strip().splitlines()) == 1
     assert not (out / "checkpoint.pt").exists() and not (out / "genotype.json").exists()
     assert not (out / "metrics.jsonl").exists() or (out / "metrics.jsonl").read_text() == ""
+
+
+def test_binary_bytes_in_a_runs_metrics_are_dropped_on_resume_and_named_by_report(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(SearchInterrupted):
+        _search(out, on_epoch_end=_stop)
+    with (out / "metrics.jsonl").open("ab") as f:
+        f.write(b"\x00\xff\xfe half a row written by a failing disk\n")
+    code, _, err = run_cli("report", str(out), "-o", str(tmp_path / "r.html"))
+    assert code == 2 and "metrics.jsonl" in err and "not text" in err and not (tmp_path / "r.html").exists()
+    _search(out, resume=True)  # the damaged line goes, the epoch-0 row stays
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1]
