@@ -121,12 +121,21 @@ def check_campaign_size(n: int) -> None:
                            "each that is 11 days); collect in several runs with other --seed values into the same --db")
 
 
-def iter_architectures(space: SearchSpace, n: int, seed: int) -> Iterator[Architecture]:
+#: How a campaign draws architectures: the space's uniform sampler (the paper's), or
+#: :meth:`~nascost.space.SearchSpace.sample_varied` (each architecture with its own
+#: operation preferences), which reaches the corners of the space a search ends up in.
+SAMPLINGS = ("uniform", "varied")
+
+
+def iter_architectures(space: SearchSpace, n: int, seed: int, sampling: str = "uniform") -> Iterator[Architecture]:
     """``n`` distinct architectures drawn from ``seed``, one at a time (fewer if the space is small).
 
     Lazy, so a campaign measures while it draws; only the keys seen are kept (for de-duplication).
-    The draws, and so the architectures and their order, are those of every earlier version.
+    The uniform draws, and so the architectures and their order, are those of every earlier version.
     """
+    if sampling not in SAMPLINGS:
+        raise NascostError(f"unknown sampling {sampling!r} (samplings: {', '.join(SAMPLINGS)})")
+    draw = space.sample if sampling == "uniform" else space.sample_varied
     size = space.num_architectures()
     if size is not None:
         n = min(n, size)  # no more distinct architectures to find
@@ -134,7 +143,7 @@ def iter_architectures(space: SearchSpace, n: int, seed: int) -> Iterator[Archit
     seen: set[str] = set()
     draws = 0
     while len(seen) < n and draws < 20 * n + 100:
-        arch = space.sample(gen)
+        arch = draw(gen)
         draws += 1
         key = arch.key()
         if key not in seen:
@@ -142,9 +151,9 @@ def iter_architectures(space: SearchSpace, n: int, seed: int) -> Iterator[Archit
             yield arch
 
 
-def sample_architectures(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
+def sample_architectures(space: SearchSpace, n: int, seed: int, sampling: str = "uniform") -> list[Architecture]:
     """``n`` distinct architectures drawn from ``seed`` (deterministic; fewer if the space is small)."""
-    return list(iter_architectures(space, n, seed))
+    return list(iter_architectures(space, n, seed, sampling))
 
 
 def _chunked(archs: Iterator[Architecture], size: int) -> Iterator[list[Architecture]]:
@@ -301,8 +310,12 @@ def run_campaign(
     ray_address: str | None = None,
     passes: int = 1,
     archs: list[Architecture] | None = None,
+    sampling: str = "uniform",
 ) -> CampaignSummary:
     """Measure ``n`` architectures sampled from ``seed`` into ``db_path`` (resumable).
+
+    ``sampling`` (:data:`SAMPLINGS`) says how they are drawn; a resumed campaign
+    needs the same seed and sampling to see the same architectures.
 
     ``reference_every=0`` turns drift detection off. ``passes`` > 1 visits
     every architecture that many times, one pass over all of them after the
@@ -323,6 +336,8 @@ def run_campaign(
     if executor not in ("local", "ray"):
         raise NascostError(f"unknown executor {executor!r} (executors: local, ray)")
     space, measurer, setting = _resolve(space, measurer, setting, measurer_options)
+    if archs is None:
+        next(iter_architectures(space, 1, seed, sampling))  # an unknown sampling, or a space without it
     batch = int(batch_size or default_batch_size(measurer))
     if executor == "ray":
         if getattr(measurer, "paired", False):
@@ -338,7 +353,7 @@ def run_campaign(
         expected = n if size is None else min(n, size)
 
         def chunks() -> Iterator[list[Architecture]]:  # drawn anew for each pass: nothing held between
-            return _chunked(iter_architectures(space, n, seed), SHUFFLE_CHUNK)
+            return _chunked(iter_architectures(space, n, seed, sampling), SHUFFLE_CHUNK)
     else:  # a plan may be ordered by what it needs most: one chunk, shuffled as a whole
         given = list({a.key(): a for a in archs}.values())[:n]
         expected = len(given)

@@ -130,6 +130,17 @@ class SearchSpace(Plugin, ABC):
     def sample(self, rng: np.random.Generator | int | None = None) -> Architecture:
         """One architecture, uniformly at random; seeded and reproducible."""
 
+    def sample_varied(self, rng: np.random.Generator | int | None = None) -> Architecture:
+        """One architecture drawn with its own random preferences over the operations.
+
+        Why: a uniform sample rarely holds an architecture made of the cheapest (or
+        the most expensive) operations, yet that is where a latency-aware search's
+        derived architecture goes, so a predictor trained on uniform samples
+        extrapolates there. ``nascost collect --sampling varied`` draws with this.
+        Default: not offered.
+        """
+        raise NascostError(f"search space {self.name!r} has no varied sampler; use --sampling uniform")
+
     def sample_many(self, n: int, rng: np.random.Generator | int | None = None) -> list[Architecture]:
         gen = as_generator(rng)
         return [self.sample(gen) for _ in range(n)]

@@ -136,6 +136,9 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, space_opts: tup
 @click.option("--passes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Visit every architecture this many times, in separate passes, pooling the samples "
                    "(spreads each over separate times; re-run with a higher value to add passes).")
+@click.option("--sampling", type=click.Choice(["uniform", "varied"]), default="uniform", show_default=True,
+              help="With --plan random: uniform (the paper's), or varied: each architecture with its own operation "
+                   "preferences, reaching the all-cheap and all-expensive corners searches derive (a supplement).")
 @click.option("--plan", type=click.Choice(["random", "transfer"]), default="random", show_default=True,
               help="Which architectures: sampled at random, or the N a transfer from --transfer-from needs most.")
 @click.option("--transfer-from", "transfer_from", multiple=True, metavar="SOURCES",
@@ -149,7 +152,7 @@ def measure_cmd(genotype: str, measurer: str | None, space: str, space_opts: tup
 def collect_cmd(space: str, space_opts: tuple[str, ...], measurer: str, n: int, db: str, seed: int, setting: str | None,
                 channels: int | None, layers: int | None, input_size: int | None, batch_size: int | None,
                 runs: int | None, warmup: int | None, opts: tuple[str, ...], reference_every: int,
-                drift_threshold: float, passes: int, plan: str, transfer_from: tuple[str, ...], executor: str,
+                drift_threshold: float, passes: int, sampling: str, plan: str, transfer_from: tuple[str, ...], executor: str,
                 ray_address: str | None, quiet: bool, as_json: bool) -> None:
     """Measure N architectures into a cost database (resumable: re-run to continue).
 
@@ -174,10 +177,13 @@ def collect_cmd(space: str, space_opts: tuple[str, ...], measurer: str, n: int, 
         archs = plan_architectures(sp, sources, n, seed=seed)
     elif transfer_from:
         raise NascostError("--transfer-from chooses the architectures of --plan transfer; add --plan transfer")
+    if plan == "transfer" and sampling != "uniform":
+        raise NascostError("--sampling draws random architectures; --plan transfer chooses them: drop --sampling")
     summary = run_campaign(
         db, space=sp, measurer=m, setting=st, n=n, seed=seed, batch_size=batch_size,
         reference_every=reference_every, drift_threshold=drift_threshold, executor=executor,
         progress=not quiet, measurer_options=options, ray_address=ray_address, passes=passes, archs=archs,
+        sampling=sampling,
     )
     if as_json:
         echo_json(summary.to_dict())

@@ -73,17 +73,27 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-def sample_cell(gen: np.random.Generator) -> Cell:
-    """A uniformly random cell: per node 2 distinct inputs, each with one of the 7 non-none ops.
+def sample_cell(gen: np.random.Generator, op_probs: np.ndarray | None = None) -> Cell:
+    """A random cell: per node 2 distinct inputs, each with one of the 7 non-none ops.
 
+    Uniform (``op_probs=None``), or each operation drawn with probabilities ``op_probs``.
     Inputs are listed in ascending order, the order :meth:`DartsSpace.decode` produces.
     """
     cell: Cell = []
     for node in NODES:
         inputs = sorted(int(i) for i in gen.choice(node, size=2, replace=False))
-        ops = gen.integers(0, len(CHOSEN_OPS), size=2)
+        if op_probs is None:
+            ops = gen.integers(0, len(CHOSEN_OPS), size=2)
+        else:
+            ops = gen.choice(len(CHOSEN_OPS), size=2, p=op_probs)
         cell.extend((CHOSEN_OPS[int(op)], inp) for op, inp in zip(ops, inputs, strict=True))
     return cell
+
+
+#: Concentration of the Dirichlet over operations in :meth:`DartsSpace.sample_varied`:
+#: below 1, most draws favour a few operations, so cells of only cheap (or only
+#: expensive) operations are common instead of vanishingly rare.
+VARIED_CONCENTRATION = 0.3
 
 
 def encode_cell(cell: Cell) -> np.ndarray:
@@ -215,6 +225,22 @@ class DartsSpace(SearchSpace):
         return self.wrap(
             Genotype(normal=normal, normal_concat=DEFAULT_CONCAT, reduce=reduce, reduce_concat=DEFAULT_CONCAT)
         )
+
+    def sample_varied(self, rng: np.random.Generator | int | None = None) -> Architecture:
+        """Each cell with its own operation preferences, drawn from a Dirichlet
+        (concentration :data:`VARIED_CONCENTRATION`); inputs uniform as in :meth:`sample`.
+
+        Not the paper's sampling: a supplement to it, so a predictor's training rows
+        reach the all-pooling and all-convolution corners that searches derive.
+        """
+        gen = as_generator(rng)
+        alpha = np.full(len(CHOSEN_OPS), VARIED_CONCENTRATION)
+        normal = sample_cell(gen, gen.dirichlet(alpha))
+        reduce = sample_cell(gen, gen.dirichlet(alpha))
+        fixed = self.fixed_reduce
+        return self.wrap(Genotype(normal=normal, normal_concat=DEFAULT_CONCAT,
+                                  reduce=fixed.reduce if fixed is not None else reduce,
+                                  reduce_concat=fixed.reduce_concat if fixed is not None else DEFAULT_CONCAT))
 
     # --- encodings -------------------------------------------------------
     @property

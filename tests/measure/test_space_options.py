@@ -101,3 +101,38 @@ def test_exports_carry_the_options_and_old_exports_take_them_at_import(run_cli, 
     assert code == 0, err
     with CostDatabase(tmp_path / "old.db") as handle:
         assert handle.space_options("darts") == {"cells": "normal", "sample_reduce": None}
+
+
+def test_varied_sampling_reaches_the_corners_and_is_resumable(run_cli, tmp_path: Path) -> None:
+    """--sampling varied: seeded, valid, and far more often made of few operations than uniform draws."""
+    from collections import Counter
+
+    import numpy as np
+
+    from nascost import plugins
+
+    space = plugins.get_space("darts")
+    gen = np.random.default_rng(0)
+    varied = [space.sample_varied(gen) for _ in range(300)]
+    uniform = space.sample_many(300, 2)
+
+    def concentrated(arch) -> bool:  # 6 or more of a cell's 8 operations the same
+        return max(Counter(op for op, _ in arch.spec["normal"]).values()) >= 6
+
+    assert sum(map(concentrated, varied)) > 10 * max(1, sum(map(concentrated, uniform)))
+    for arch in varied[:20]:
+        space.validate(arch.spec)
+    db = tmp_path / "v.db"
+    code, _, err = _collect(run_cli, db, "--sampling", "varied", n=5)
+    assert code == 0, err
+    code, _, err = _collect(run_cli, db, "--sampling", "varied", n=7)  # resumes: the same first 5
+    assert code == 0, err
+    with CostDatabase(db) as handle:
+        keys = handle.query(space="darts").keys
+    from nascost.collect import sample_architectures
+
+    assert sorted(keys) == sorted(a.key() for a in sample_architectures(space, 7, 0, "varied"))
+    # a space without a varied sampler says so before anything is written
+    code, _, err = run_cli("collect", "--space", "nb201", "--measurer", "flops", "--n", "3", "--db",
+                           str(tmp_path / "nb.db"), "--sampling", "varied", "--quiet")
+    assert code == 2 and "has no varied sampler" in err and not (tmp_path / "nb.db").exists()
