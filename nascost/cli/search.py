@@ -197,8 +197,10 @@ def search_cmd(**kw: Any) -> None:
 
 @click.command("quickstart")
 @lambda f: _common(f, "runs/quickstart")
+@threads_option
 @config_option
-def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, quiet: bool) -> None:
+def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, quiet: bool,
+                   threads: int | None) -> None:
     """The README quick start: calibrate a CPU LPM here, search pcdarts on digits, measure the result.
 
     Offline, a few minutes on 2 CPU cores. Same as: nascost search --space pcdarts --dataset digits
@@ -208,9 +210,10 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
     --opt 'calibrate_measurer_options={"warmup": 2, "runs": 10}'
     --opt 'calibrate_predictor_options={"target_scaling": "log"}'.
     """
+    settings = {**QUICKSTART, **({"threads": threads} if threads else {})}
     if not quiet:
-        console.print("quick start settings: " + json.dumps(QUICKSTART), highlight=False, markup=False)
-    _run(dict(QUICKSTART), out or "runs/quickstart", resume, force, as_json, quiet)
+        console.print("quick start settings: " + json.dumps(settings), highlight=False, markup=False)
+    _run(settings, out or "runs/quickstart", resume, force, as_json, quiet)
 
 
 def register(cli: click.Group) -> None:

@@ -31,7 +31,7 @@ def test_every_computing_command_takes_threads() -> None:
     from nascost.cli import _add_commands, cli
 
     _add_commands()
-    for path in (["search"], ["train"], ["sweep"], ["fit"], ["compare"]):
+    for path in (["search"], ["quickstart"], ["train"], ["sweep"], ["fit"], ["compare"]):
         cmd = cli
         for name in path:
             cmd = cmd.commands[name] if isinstance(cmd, click.Group) else cmd
