@@ -38,7 +38,7 @@ from nascost.cost import load_cost
 from nascost.data import import_csv
 from nascost.fit import fit_from_database
 from nascost.predict import save_predictor
-from nascost.search import SearchConfig, run_search
+from nascost.search import SearchConfig, _as_encoded, run_search
 
 OPTIONS = {"normal": {"cells": "normal"}, "both": {"cells": "both"}}
 
@@ -53,18 +53,32 @@ def database(source: Path, work: Path, cells: str) -> Path:
     return db
 
 
-def fit(db: Path, cells: str, args: argparse.Namespace, work: Path) -> tuple[Path, dict[str, Any]]:
+def fit(db: Path, cells: str, label: str, args: argparse.Namespace, work: Path) -> tuple[Path, dict[str, Any]]:
     space = plugins.get_space("darts", OPTIONS[cells])
     model, meta = fit_from_database(db, space=space, predictor="lpm", train_size=args.train_size, seed=args.seed)
-    path = work / f"lpm-{cells}.nascost"
+    path = work / f"lpm-{label}.nascost"
     save_predictor(model, path, meta)
     return path, dict(meta.metrics)
+
+
+def repeat_spread(row: dict[str, Any], arch: Any, space: Any, timer: Any, meta: Any, repeats: int,
+                  done: Path) -> float:
+    """(max - min) / median of the row's measurement and ``repeats`` more (kept in the row's file)."""
+    while len(row.setdefault("repeats_ms", [])) < repeats:
+        space.clear_measurement_cache()  # a fresh network each time, as a new campaign would build it
+        m, _ = measure_one(space, timer, arch, meta.setting, meta.batch_size or 1, anchor=meta.reference_latency)
+        row["repeats_ms"].append(m.value)
+        done.write_text(json.dumps(row))
+    values = [row["measured_ms"], *row["repeats_ms"][:repeats]]
+    return (max(values) - min(values)) / statistics.median(values)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--normal", type=Path, required=True, help="export or database measured with cells=normal")
     ap.add_argument("--both", type=Path, required=True, help="export or database measured with cells=both")
+    ap.add_argument("--varied", type=Path,
+                    help="a cells=both database that also holds 'collect --sampling varied' rows (a third variant)")
     ap.add_argument("--train-size", type=int, default=1300, help="LPM training rows, the same for both encodings")
     ap.add_argument("--lambdas", default="0,0.2,0.5,1")
     ap.add_argument("--space", default="pcdarts")
@@ -75,8 +89,11 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=5)
     ap.add_argument("--runs", type=int, default=40, help="paired runs per derived network")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="measure each derived network this many more times, each on a fresh build: how far one "
+                         "measurement of so small a network can be trusted")
     ap.add_argument("--out", type=Path, default=Path("runs/gap"))
-    ap.add_argument("--encodings", default="normal,both", help="which of the two to run (comma-separated)")
+    ap.add_argument("--encodings", default="normal,both,varied", help="which variants to run (comma-separated)")
     ap.add_argument("--trust-region", choices=["report", "penalty"], default="report",
                     help="the searches' trust region (penalty: kept inside the predictor's training range)")
     ap.add_argument("--append", action="store_true", help="add the table to docs/benchmarks.md")
@@ -85,24 +102,29 @@ def main() -> None:
     timer = plugins.get_measurer("cpu-timer-paired", {"runs": args.runs})
     lambdas = [float(v) for v in args.lambdas.split(",") if v]
     summary = []
-    for cells, source in (("normal", args.normal), ("both", args.both)):
-        if cells not in args.encodings.split(","):
+    variants = [("normal", "normal", args.normal), ("both", "both", args.both)]
+    if args.varied is not None:
+        variants.append(("varied", "both", args.varied))
+    for label, cells, source in variants:
+        if label not in args.encodings.split(","):
             continue
-        cost = args.out / f"lpm-{cells}.nascost"
+        cost = args.out / f"lpm-{label}.nascost"
         if not cost.is_file():
-            cost, _ = fit(database(source, args.out, cells), cells, args, args.out)
+            cost, _ = fit(database(source, args.out, cells), cells, label, args, args.out)
         pred, meta = load_cost(str(cost), space=plugins.get_space("darts", OPTIONS[cells]))
         space = plugins.get_space(args.space, OPTIONS[cells])
-        gaps, seen_gaps = [], []
+        gaps, seen_gaps, spreads = [], [], []
         metrics = dict(meta.metrics)
         for lam in lambdas:
-            run = args.out / f"{cells}-{lam:g}"
+            run = args.out / f"{label}-{lam:g}"
             done = run / "gap.json"
             if done.is_file():
                 row = json.loads(done.read_text())
                 gaps.append(row["gap"])
-                if "as_encoded_ms" in row:
+                derived = space.validate({"normal": row["normal"], "reduce": row["reduce"]})
+                if "as_encoded_ms" in row and _as_encoded(space, derived, meta.setting) is not None:
                     seen_gaps.append(abs(row["predicted_ms"] - row["as_encoded_ms"]) / row["as_encoded_ms"])
+                spreads.append(repeat_spread(row, derived, space, timer, meta, args.repeats, done))
                 print(json.dumps(row), flush=True)
                 continue
             config = SearchConfig.build({
@@ -115,32 +137,37 @@ def main() -> None:
                               log=lambda m: print(f"  {m}", file=sys.stderr)).architecture
             predicted = float(pred.predict(space.encode([arch])).reshape(-1)[0])
             m, _ = measure_one(space, timer, arch, meta.setting, meta.batch_size or 1, anchor=meta.reference_latency)
-            row = {"cells": cells, "lambda": lam, "predicted_ms": predicted, "measured_ms": m.value,
+            row = {"variant": label, "cells": cells, "lambda": lam, "predicted_ms": predicted, "measured_ms": m.value,
                    "gap": abs(predicted - m.value) / m.value, "normal": arch.spec["normal"],
                    "reduce": arch.spec["reduce"]}
-            seen = space.decode(space.encode([arch])[0])
-            if seen.key() != arch.key():  # the network the encoding describes (the fixed reduction cell)
+            seen = _as_encoded(space, arch, meta.setting)
+            if seen is not None:  # the network the encoding describes (the fixed reduction cell)
                 s, _ = measure_one(space, timer, seen, meta.setting, meta.batch_size or 1,
                                    anchor=meta.reference_latency)
                 row["as_encoded_ms"] = s.value
                 seen_gaps.append(abs(predicted - s.value) / s.value)
             gaps.append(row["gap"])
             done.write_text(json.dumps(row))
+            spreads.append(repeat_spread(row, arch, space, timer, meta, args.repeats, done))
             print(json.dumps(row), flush=True)
         mape = float(metrics["mape"])
         med = 100 * statistics.median(gaps)
-        summary.append({"cells": cells, "rows": meta.n_train, "mape": mape, "median_gap": med,
+        summary.append({"variant": label, "cells": cells, "rows": meta.n_train, "mape": mape, "median_gap": med,
                         "max_gap": 100 * max(gaps), "ratio": med / mape,
+                        "spread": 100 * statistics.median(spreads) if spreads else None,
                         "as_encoded_gap": 100 * statistics.median(seen_gaps) if seen_gaps else None})
     header = ("| encoding | LPM training rows | held-out MAPE | median gap, derived networks | max gap | "
-              "median gap / MAPE (target <= 1.5) | median gap to the network the encoding describes |")
+              "median gap / MAPE (target <= 1.5) | median gap to the network the encoding describes | "
+              "a derived network's own measurement spread (median, max-min of repeats) |")
     date_col = " date, machine, protocol |"
     lines = []
     for s in summary:
         seen = "-" if s["as_encoded_gap"] is None else f"{s['as_encoded_gap']:.1f}%"
-        lines.append(f"| `cells={s['cells']}` | {s['rows']} | {s['mape']:.2f}% | {s['median_gap']:.1f}% | "
-                     f"{s['max_gap']:.1f}% | {s['ratio']:.2f} | {seen} |")
-    print("\n" + header + "\n|---|---|---|---|---|---|---|\n" + "\n".join(lines))
+        name = f"`cells={s['cells']}`" + (", with varied rows" if s["variant"] == "varied" else "")
+        spread = "-" if s["spread"] is None else f"{s['spread']:.1f}%"
+        lines.append(f"| {name} | {s['rows']} | {s['mape']:.2f}% | {s['median_gap']:.1f}% | "
+                     f"{s['max_gap']:.1f}% | {s['ratio']:.2f} | {seen} | {spread} |")
+    print("\n" + header + "\n|---|---|---|---|---|---|---|---|\n" + "\n".join(lines))
     if args.append:
         note = (f"{time.strftime('%Y-%m-%d')}, {machine_line()}; lambdas {args.lambdas}, {args.space} on "
                 f"{args.dataset}, {args.epochs} epochs, {args.runs} paired runs, trust region {args.trust_region}")
