@@ -40,6 +40,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -127,17 +128,19 @@ def main() -> None:
         print(f"{x} vs {y}: tau {between[(x, y)]:.3f}")
     if a.append:
         setting = f"{a.setting} C={a.channels} L={a.layers} {a.input_size}px" if a.channels else a.setting
-        header = "| runtime | setting | n | median ms | repeat tau | arch/h | overhead | lpm / ridge / lut / flops tau | machine |"
+        header = ("| runtime | setting | n | median ms | repeat tau | arch/h | overhead | lpm / ridge / lut / flops tau "
+                  "| date, machine |")
+        when = time.strftime("%Y-%m-%d")
         for rt, n, med, rep, ph, ov, preds in rows:
             pr = " / ".join(f"{preds.get(k, float('nan')):.2f}" if preds.get(k) is not None else "-"
                             for k in ("lpm", "ridge", "lut", "flops"))
             append_section("Runtimes (issue 19)", header,
                            f"| {rt} | {setting} | {n} | {med:.4g} | {rep:.3f} | {ph:.0f} | {ov:.2f} | {pr} | "
-                           f"{machine_line()} |")
+                           f"{when}, {machine_line()} |")
         for (x, y), t in between.items():
             append_section("Runtimes: rank agreement between runtimes (issue 19)",
-                           "| A | B | setting | Kendall tau | machine |",
-                           f"| {x} | {y} | {setting} | {t:.3f} | {machine_line()} |")
+                           "| A | B | setting | Kendall tau | date, machine |",
+                           f"| {x} | {y} | {setting} | {t:.3f} | {when}, {machine_line()} |")
 
 
 if __name__ == "__main__":
