@@ -6,7 +6,8 @@ the activation function for each layer, excluding the last one", trained
 "from scratch for 1,000 epochs using a batch size of 200 ... momentum SGD with
 a fixed learning rate of 0.01, a momentum of 0.9, a weight decay of 1e-5, and
 a mean square error (MSE) loss". Here the input layer has the encoding's
-width (112 for one DARTS cell) followed by hidden layers of 256 and 64 units
+width (DARTS: 224 for both cells by default, the paper's 112 with
+``cells=normal``) followed by hidden layers of 256 and 64 units
 and one output: ``Linear(D,256) - sigmoid - Linear(256,64) - sigmoid - Linear(64,1)``.
 
 One deviation, an option: ``target_scaling="standard"`` (the default) trains
@@ -17,7 +18,7 @@ the unit of the training costs.
 
 Another deviation, off by default: ``inputs="op-counts"`` feeds the MLP the
 space's per-operation counts (``encoding @ space.op_count_matrix()``) instead
-of the 112 bits; see :meth:`nascost.predict.CostPredictor.map_inputs`.
+of the encoding's bits; see :meth:`nascost.predict.CostPredictor.map_inputs`.
 """
 
 from __future__ import annotations

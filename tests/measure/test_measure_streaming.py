@@ -192,29 +192,6 @@ def test_chunks_are_shuffled_on_their_own_and_a_resume_cuts_them_the_same_way(
     assert s.measured == n - 11 and sorted(_visits(db).items()) == sorted((k, 2) for k in archs)
 
 
-class _Bar:
-    """Stands in for the progress bar: records the totals it is given."""
-
-    def __init__(self) -> None:
-        self.totals: list[float] = []
-        self.completed = 0
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def add_task(self, description: str, total: float, **_: Any) -> int:
-        self.totals.append(total)
-        return 0
-
-    def update(self, task: int, *, total: float | None = None, advance: int = 0, **_: Any) -> None:
-        if total is not None:
-            self.totals.append(total)
-        self.completed += advance
-
-
 def test_the_bar_total_shrinks_to_the_visits_made_and_the_last_reference_is_taken(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(collect, "SHUFFLE_CHUNK", 8)
