@@ -64,7 +64,8 @@ def test_a_full_disk_is_one_line_and_nothing_half_written(run_cli, tmp_path: Pat
 
 
 SEARCH = ["search", "--space", "darts", "--dataset", "digits", "--channels", "4", "--layers", "3", "--epochs", "3",
-          "--max-steps", "2", "--batch-size", "16", "--arch-frozen-epochs", "0", "--seed", "3", "--threads", "1", "-q"]
+          "--max-steps", "1", "--batch-size", "16", "--arch-frozen-epochs", "0", "--order", "first", "--seed", "3",
+          "--threads", "1", "-q"]
 
 
 def _nascost(*args: str) -> list[str]:
