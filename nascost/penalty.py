@@ -294,6 +294,20 @@ class CostTerm:
         weight = max(self.lam, self.multiplier if self.target_mode == "adaptive" else 0.0) + self.trust_weight
         return weight * (torch.relu(lo - lat) + torch.relu(lat - hi))
 
+    def derived_trust_penalty(self, supernet: Any, space: Any) -> torch.Tensor:
+        """``trust_region='penalty'``: the same hinge on the *derived* architecture's predicted cost.
+
+        Why: the hinge on ``LAT`` keeps the sampled architectures inside the training
+        range, but the argmax of still nearly uniform weights goes to the cheapest
+        corner of the space, which no training row reaches. Straight-through: the value
+        is the derived encoding's cost, the gradient that of the encoding marginals.
+        """
+        if self.trust_region != "penalty" or self.train_range is None:
+            return torch.zeros(())
+        marg = supernet.encoding_marginals()
+        hard = space.encode([supernet.derive()])[0].to(marg.device, marg.dtype)
+        return self.trust_penalty(self.costs((hard + marg - marg.detach()).unsqueeze(0))[0])
+
     def outside(self, value: float | None) -> dict[str, Any] | None:
         """How far a predicted cost (in ``unit``) lies outside the training range; None when unknown."""
         if self.train_range is None or value is None:

@@ -907,7 +907,7 @@ def _run_stage(
                         for term in terms:
                             lat = term.estimate(model, gen)
                             lat_values[term.name] = float(lat.detach()) / term.scale
-                            total = total + term.penalty(lat)
+                            total = total + term.penalty(lat) + term.derived_trust_penalty(model, space).to(device)
                         penalties.append(float(total.detach()))
                         if reg_weight:
                             reg = regularizer_loss(cfg.regularizer, model)

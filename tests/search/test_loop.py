@@ -224,6 +224,25 @@ def test_trust_region_penalty_keeps_the_expected_cost_inside(tmp_path: Path) -> 
     assert kept > free + 1.0 and kept > 3.5  # held near the training minimum (4 ms)
 
 
+def test_trust_region_penalty_keeps_the_derived_architecture_inside_too(tmp_path: Path) -> None:
+    """The argmax is what the search returns: the penalty holds its prediction inside the training rows.
+
+    With a small architecture learning rate the expected cost stays inside (4-10 ms) while
+    the argmax of the barely moved weights already sits at all-skip (1.3 ms): a penalty on
+    the expectation alone never acts.
+    """
+    _trust_search(tmp_path / "free", "report", epochs=4, arch_learning_rate=0.01)
+    _trust_search(tmp_path / "kept", "penalty", trust_weight=5.0, epochs=4, arch_learning_rate=0.01)
+    assert expected_cost(tmp_path / "free") > 4.0
+
+    def derived(out: Path) -> float:
+        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        return rows[-1]["derived_cost"]["fake-linear"]
+
+    assert derived(tmp_path / "free") == pytest.approx(1.3)  # all-skip, far below the rows (4-10 ms)
+    assert derived(tmp_path / "kept") >= 4.0
+
+
 def test_no_training_range_no_trust_report(tmp_path: Path) -> None:
     search(tmp_path / "r", **{"lambda": 0.2})
     row = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])
