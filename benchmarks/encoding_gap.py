@@ -164,6 +164,8 @@ def main() -> None:
     for s in summary:
         seen = "-" if s["as_encoded_gap"] is None else f"{s['as_encoded_gap']:.1f}%"
         name = f"`cells={s['cells']}`" + (", with varied rows" if s["variant"] == "varied" else "")
+        if args.trust_region == "penalty":
+            name += ", `--trust-region penalty`"
         spread = "-" if s["spread"] is None else f"{s['spread']:.1f}%"
         lines.append(f"| {name} | {s['rows']} | {s['mape']:.2f}% | {s['median_gap']:.1f}% | "
                      f"{s['max_gap']:.1f}% | {s['ratio']:.2f} | {seen} | {spread} |")
