@@ -593,10 +593,12 @@ def predicted_vs_measured_figure(runs: list[Run], references: list[dict[str, Any
     ax.set_ylabel(f"measured ({unit})")
     ax.set_title("predicted vs measured cost")
     ax.grid(alpha=0.3)
-    legend = ax.legend(fontsize=8, loc="lower right")  # below the diagonal, where few points fall
+    # below the axes: inside, it covers the points of a predictor that errs to that side
+    # (an over-predicted cell lies below the diagonal, where a "lower right" legend sits)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
     fit_titles(fig)
-    fig.canvas.draw()  # places the legend, so labels can keep off it
-    taken = [*marker_boxes(ax, [(p[0], p[1]) for p in points]), legend.get_window_extent()]
+    fig.canvas.draw()
+    taken = marker_boxes(ax, [(p[0], p[1]) for p in points])
     label_points(ax, [(p[0], p[1], p[2]) for p in points], taken)
     return fig
 

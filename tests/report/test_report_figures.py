@@ -142,3 +142,21 @@ def test_train_and_held_out_curves_are_told_apart(tmp_path: Path) -> None:
         first, second = ax.lines
         assert first.get_linestyle() != second.get_linestyle() and first.get_marker() != second.get_marker()
         assert second.get_markerfacecolor() == "none"  # hollow: the line under it shows through
+
+
+@pytest.mark.parametrize("make", [pareto_figure, predicted_vs_measured_figure])
+def test_the_legend_covers_no_point(tmp_path: Path, tiny_space, make: Any) -> None:
+    """Over-predicted cells lie below the diagonal, in the lower right: where a legend inside would sit."""
+    # one cell predicted 40% above its measurement: the extreme lower right of the plot
+    root = _sweep(tmp_path / "s", [("lambda_0", 5.0, 78.0), ("lambda_0.2", 5.6, 79.0)], [("PDARTS", 5.0)])
+    path = root / "runs" / "lambda_0" / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["predicted_cost"]["tiny-lat"]["value"] = 7.0
+    path.write_text(json.dumps(summary))
+    fig = _figure_of(root, make)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    points = [xy for c in ax.collections for xy in ax.transData.transform(c.get_offsets())]
+    assert points and not [p for p in points if legend.contains(*p)]
+    assert fig.bbox.y0 <= legend.y0  # and the legend itself is inside the picture
