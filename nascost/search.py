@@ -927,11 +927,12 @@ def _run_stage(
                 w_opt.zero_grad(set_to_none=True)
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
-                _check_finite(float(loss.detach()), "training loss", label, step, model)
+                loss_value = float(loss.detach())  # one device sync per step, for the check and the sum
+                _check_finite(loss_value, "training loss", label, step, model)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)  # type: ignore[arg-type]
                 w_opt.step()
-                sums["train_loss"] += float(loss.detach())
+                sums["train_loss"] += loss_value
                 sums["train_acc"] += float((logits.argmax(1) == y).float().mean())
                 sums["n"] += 1
                 if bar:
