@@ -206,36 +206,98 @@ def build_predictor(
     batch_size: int | None = None,
     options: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
+    cache: bool = True,
 ) -> tuple[CostPredictor, PredictorMetadata]:
-    """Build a context predictor (``flops``, ``lut``) for ``space`` in ``setting``."""
+    """Build a context predictor (``flops``, ``lut``) for ``space`` in ``setting``.
+
+    A device-independent one (``flops``) is read from the build cache when the
+    same space, space options, setting and predictor options built it before
+    (``cache=False`` builds anew); its metadata's ``build_time_s`` is what the
+    first build took.
+    """
     space = _space(space)
     model = _predictor(predictor, options)
     if model.requires_fit:
         raise NascostError(f"predictor {model.name!r} is fitted on data: pass --db with measured costs")
+    if model.device_independent:
+        return _device_independent_build(model, space, setting, progress, cache=cache)
     meas = plugins.get_measurer(measurer) if isinstance(measurer, str) else measurer
+    t0 = time.perf_counter()
     model.build(space, setting, meas, batch_size=batch_size, progress=progress)
-    device = None
-    unit = "MACs"
-    bs = batch_size
-    if meas is not None and model.name != "flops":
+    build_s = time.perf_counter() - t0
+    device, unit, bs = None, "MACs", batch_size
+    if meas is not None:
         device, unit = meas.device_info(), meas.unit
         bs = batch_size or meas.default_batch_size
+    return model, _built_metadata(model, space, setting, build_s, batch_size=bs, device=device,
+                                  measurer=meas.name if meas is not None else None, unit=unit,
+                                  reference_latency=_anchor(meas))
+
+
+def _built_metadata(model: CostPredictor, space: Any, setting: Setting, build_s: float, **fields: Any) -> PredictorMetadata:
     info = getattr(model, "info", {})
-    meta = make_metadata(
-        model,
-        space=space.name,
-        encoding_id=space.encoding_id,
-        encoding_dim=space.encoding_dim,
-        space_options=space.option_values(),
-        setting=setting,
-        batch_size=bs if model.name != "flops" else None,
-        device=device,
-        measurer=(meas.name if meas is not None and model.name != "flops" else None),
-        unit=unit,
-        n_train=int(info.get("design_size", 0)),
-        metrics={k: float(v) for k, v in info.items() if isinstance(v, (int, float))},
-        reference_latency=_anchor(meas),
+    metrics = {k: float(v) for k, v in info.items() if isinstance(v, (int, float))}
+    return make_metadata(
+        model, space=space.name, encoding_id=space.encoding_id, encoding_dim=space.encoding_dim,
+        space_options=space.option_values(), setting=setting, n_train=int(info.get("design_size", 0)),
+        metrics={**metrics, "build_time_s": build_s}, **fields,
     )
+
+
+def build_cache_path(model: CostPredictor, space: Any, setting: Setting) -> Path:
+    """Where the build cache keeps ``model`` built for ``space`` in ``setting``.
+
+    The key covers everything the build depends on: the predictor and its
+    options, the space (its class and version), its options and encoding, the
+    setting, and this nascost version (a new version builds anew).
+    """
+    import hashlib
+    import importlib
+    import json
+
+    from nascost import __version__
+    from nascost.cost import user_data_dir
+
+    module = type(space).__module__
+    key = json.dumps({
+        "predictor": model.name, "options": model.options.model_dump(mode="json"),
+        "space": space.name, "space_class": f"{module}.{type(space).__qualname__}",
+        "space_version": str(getattr(importlib.import_module(module.split(".")[0]), "__version__", "")),
+        "encoding_id": space.encoding_id, "space_options": space.option_values(),
+        "setting": setting.model_dump(mode="json"), "nascost": __version__,
+    }, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return user_data_dir() / "cache" / "built" / f"{model.name}-{space.name}-{digest}.nascost"
+
+
+def _device_independent_build(
+    model: CostPredictor, space: Any, setting: Setting, progress: ProgressFn | None, *, cache: bool,
+) -> tuple[CostPredictor, PredictorMetadata]:
+    """Build ``model`` (no device, no measurer), or read the build cache's copy of the same build.
+
+    A damaged cache file is built anew and replaced; a cache directory that
+    cannot be written only costs the next run the build again.
+    """
+    path = build_cache_path(model, space, setting)
+    if cache and path.exists():
+        try:
+            cached, meta = load_predictor(path, space=space)
+            if meta.setting is not None and meta.setting.key() == setting.key():
+                return cached, meta
+        except NascostError as exc:
+            warnings.warn(f"build cache: rebuilding {model.name!r} ({exc})", stacklevel=3)
+    t0 = time.perf_counter()
+    model.build(space, setting, None, progress=progress)
+    meta = _built_metadata(model, space, setting, time.perf_counter() - t0, unit="MACs")
+    if cache:
+        from nascost.predict import save_predictor
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_predictor(model, path, meta)
+        except (OSError, NascostError) as exc:
+            warnings.warn(f"build cache: cannot keep the {model.name!r} build in {str(path.parent)!r} ({exc})",
+                          stacklevel=3)
     return model, meta
 
 
@@ -452,6 +514,9 @@ def _context_model(
     model = plugins.get_predictor(name, options)
     t0 = time.perf_counter()
     try:
+        if model.device_independent:  # the build cache's copy, when this space and setting built it before
+            model, meta = _device_independent_build(model, space, data.setting, _step(progress, name, 0), cache=True)
+            return model, "", 1.0, float(meta.metrics.get("build_time_s") or time.perf_counter() - t0)
         model.build(space, data.setting, None, batch_size=data.batch_size, progress=_step(progress, name, 0))
     except NascostError as exc:
         return None, str(exc), 1.0, None

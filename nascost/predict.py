@@ -97,6 +97,9 @@ class CostPredictor(Plugin, ABC):
     #: True if it predicts exactly the rows it was fitted on and nothing else (the
     #: ``table`` cost): fitted on every row, never scored on held-out ones.
     memorizes: ClassVar[bool] = False
+    #: True if it is built from the space alone and depends on no device (MACs): the same
+    #: space, options and setting always build the same predictor, so builds are cached.
+    device_independent: ClassVar[bool] = False
 
     #: ``[D, K]``: what :meth:`map_inputs` multiplies encodings by (``inputs="op-counts"``), else None.
     input_map: torch.Tensor | None = None

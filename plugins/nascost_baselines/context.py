@@ -224,6 +224,7 @@ class FlopsPredictor(_Additive):
     """Exact MACs from per-operation counts in context; linear in the encoding (FLOPs-aware baseline)."""
 
     name = "flops"
+    device_independent = True
 
     def _cost(self, space: Any, arch: Architecture, setting: Setting, measurer: Any, batch_size: int) -> float:
         return float(space.count(arch, setting)["macs"])

@@ -101,6 +101,11 @@ def test_compare_counts_a_built_predictors_build_as_its_fit_time(tmp_path, toy_s
         return build(self, *a, **k)
 
     monkeypatch.setattr(cls, "build", slow_build)
+    import shutil
+
+    from nascost.cost import user_data_dir
+
+    shutil.rmtree(user_data_dir() / "cache")  # the first compare's build is cached: build again
     r = compare_predictors(load_data(db, space="toy"), ["flops"], space=toy_space)["flops"]
     assert r["build_time_s"] == r["fit_time_s"] == 125.0
     code, out, err = run_cli("compare", "--db", str(db), "--predictors", "flops")
