@@ -19,17 +19,9 @@ order) and reports:
 - predictor agreement per runtime: ``nascost compare --predictors lpm,ridge,lut,flops``
   on the first campaign (lut built on that runtime; skipped with ``--no-compare``).
 
-Hardware specificity (not automated here; the commands, for a quiet machine):
-
-    nascost search --space pcdarts --dataset digits --cost ort-cpu-paired-lpm --lambda 0.5 \
-        --calibrate 300 --cost-setting cifar-small --channels 8 --layers 5 --epochs 4 \
-        --arch-frozen-epochs 1 --batch-size 64 --out runs/search-ort
-    nascost search ... --cost cpu-paired-lpm ... --out runs/search-eager
-    # each derived cell under both runtimes:
-    nascost measure runs/search-ort/genotype.json --like ort-cpu-paired-lpm --runs 40
-    nascost measure runs/search-ort/genotype.json --like cpu-paired-lpm --runs 40
-    nascost measure runs/search-eager/genotype.json --like ort-cpu-paired-lpm --runs 40
-    nascost measure runs/search-eager/genotype.json --like cpu-paired-lpm --runs 40
+Hardware specificity between runtimes: ``benchmarks/runtime_specificity.py`` on the
+databases this script keeps (``--keep DIR``): a search against each runtime's LPM, every
+derived cell measured under both runtimes.
 """
 
 from __future__ import annotations
@@ -88,6 +80,7 @@ def compare(db: Path, measurer: str, a: argparse.Namespace) -> dict:
     subprocess.run(build, check=True, capture_output=True, text=True)
     out = subprocess.run([*nascost(), "compare", "--db", str(db), "--predictors", "lpm,ridge,lut,flops",
                           "--lut", str(lut), "--json"], check=True, capture_output=True, text=True).stdout
+    db.with_suffix(".compare.json").write_text(out)  # every metric, for a closer look
     return {k: v.get("kendall_tau") for k, v in json.loads(out).items()}
 
 
