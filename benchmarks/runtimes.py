@@ -47,6 +47,10 @@ def nascost() -> list[str]:
 
 
 def campaign(db: Path, measurer: str, a: argparse.Namespace) -> dict:
+    """Run one campaign into ``db`` (its summary kept beside it: a rerun with ``--keep`` reuses both)."""
+    kept = db.with_suffix(".campaign.json")
+    if kept.is_file() and db.is_file():
+        return json.loads(kept.read_text())
     cmd = [*nascost(), "collect", "--space", "darts", "--measurer", measurer, "--setting", a.setting,
            "--n", str(a.n), "--seed", str(a.seed), "--db", str(db), "--opt", f"threads={a.threads}",
            "--quiet", "--json"]
@@ -55,6 +59,7 @@ def campaign(db: Path, measurer: str, a: argparse.Namespace) -> dict:
         if value is not None:
             cmd += [flag, str(value)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    kept.write_text(out)
     return json.loads(out)
 
 
@@ -77,7 +82,8 @@ def compare(db: Path, measurer: str, a: argparse.Namespace) -> dict:
     for flag, value in (("--channels", a.channels), ("--layers", a.layers), ("--input-size", a.input_size)):
         if value is not None:
             build += [flag, str(value)]
-    subprocess.run(build, check=True, capture_output=True, text=True)
+    if not lut.is_file():  # kept from an earlier run (or built beside the campaigns)
+        subprocess.run(build, check=True, capture_output=True, text=True)
     out = subprocess.run([*nascost(), "compare", "--db", str(db), "--predictors", "lpm,ridge,lut,flops",
                           "--lut", str(lut), "--json"], check=True, capture_output=True, text=True).stdout
     db.with_suffix(".compare.json").write_text(out)  # every metric, for a closer look
