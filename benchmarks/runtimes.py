@@ -1,11 +1,16 @@
 """Runtimes (issue 19): does the runtime a network is deployed with change the costs, beyond noise?
 
-Run on a quiet machine (the figures go into docs/benchmarks.md only with ``--append``):
+Run on a quiet machine (the figures in docs/benchmarks.md came from these two):
 
     pip install -e '.[ort]'
-    nice -n 10 .venv/bin/python benchmarks/runtimes.py --setting cifar-small \
-        --channels 8 --layers 5 --input-size 16 --n 250 --append
-    nice -n 10 .venv/bin/python benchmarks/runtimes.py --setting imagenet --n 100 --append
+    .venv/bin/python benchmarks/runtimes.py --runtimes cpu-timer-paired,ort-cpu-paired --setting cifar-small \
+        --channels 8 --layers 5 --input-size 16 --n 300 --keep runs/rt-small
+    .venv/bin/python benchmarks/runtimes.py --runtimes cpu-timer-paired,ort-cpu-paired --setting imagenet \
+        --n 100 --keep runs/rt-imagenet
+
+``--keep DIR`` keeps the databases, each campaign's summary and each lookup table there,
+and a rerun reuses them (so a killed run resumes and a finished one only compares);
+``--append`` adds the rows to docs/benchmarks.md.
 
 For each runtime (default: cpu-timer-paired, ort-cpu-paired, torch-compile-paired) it runs two
 campaigns over the same architectures (same seed, each in its own process and shuffled
@@ -87,7 +92,7 @@ def compare(db: Path, measurer: str, a: argparse.Namespace) -> dict:
     out = subprocess.run([*nascost(), "compare", "--db", str(db), "--predictors", "lpm,ridge,lut,flops",
                           "--lut", str(lut), "--json"], check=True, capture_output=True, text=True).stdout
     db.with_suffix(".compare.json").write_text(out)  # every metric, for a closer look
-    return {k: v.get("kendall_tau") for k, v in json.loads(out).items()}
+    return json.loads(out)
 
 
 def main() -> None:
@@ -118,29 +123,39 @@ def main() -> None:
         rep, n = tau(v1, v2)
         preds = {} if a.no_compare else compare(work / f"{rt}-1.db", rt, a)
         rows.append((rt, n, float(np.median(list(v1.values()))), rep, s1["per_hour"], s1["overhead"], preds))
+        taus = {k: round(v["kendall_tau"], 3) for k, v in preds.items() if v.get("kendall_tau") is not None}
         print(f"{rt}: {n} archs, median {np.median(list(v1.values())):.4g} ms, repeat tau {rep:.3f}, "
-              f"{s1['per_hour']:.0f} arch/h, overhead {s1['overhead']:.2f}, predictors {preds}", flush=True)
+              f"{s1['per_hour']:.0f} arch/h, overhead {s1['overhead']:.2f}, predictor taus {taus}", flush=True)
         del s2
     between = {}
     for x, y in itertools.combinations(runtimes, 2):
         between[(x, y)], _ = tau(first[x], first[y])
         print(f"{x} vs {y}: tau {between[(x, y)]:.3f}")
-    if a.append:
-        setting = f"{a.setting} C={a.channels} L={a.layers} {a.input_size}px" if a.channels else a.setting
-        header = ("| runtime | setting | n | median ms | repeat tau | arch/h | overhead | lpm / ridge / lut / flops tau "
-                  "| date, machine |")
-        when = time.strftime("%Y-%m-%d")
-        for rt, n, med, rep, ph, ov, preds in rows:
-            pr = " / ".join(f"{preds.get(k, float('nan')):.2f}" if preds.get(k) is not None else "-"
-                            for k in ("lpm", "ridge", "lut", "flops"))
-            append_section("Runtimes (issue 19)", header,
-                           f"| {rt} | {setting} | {n} | {med:.4g} | {rep:.3f} | {ph:.0f} | {ov:.2f} | {pr} | "
-                           f"{when}, {machine_line()} |")
-        for (x, y), t in between.items():
-            append_section("Runtimes: rank agreement between runtimes (issue 19)",
-                           "| A | B | setting | Kendall tau | date, machine |",
-                           f"| {x} | {y} | {setting} | {t:.3f} | {when}, {machine_line()} |")
+    setting = f"{a.setting} C={a.channels} L={a.layers} {a.input_size}px" if a.channels else a.setting
+    lines = [table_row(rt, setting, n, med, rep, ph, ov, preds) for rt, n, med, rep, ph, ov, preds in rows]
+    print("\n" + HEADER + "\n" + "\n".join(lines))
+    if a.append:  # rows of the table in "Runtimes (issue 19)"; the date and machine go in its prose
+        for line in lines:
+            append_section("Runtimes (issue 19)", HEADER, line)
+        print(f"appended; the section's prose states the date and machine: {time.strftime('%Y-%m-%d')}, "
+              f"{machine_line()}")
 
+
+HEADER = ("| runtime | setting | n | median ms | repeat tau | arch/h | overhead | LPM tau / Spearman / MAPE "
+          "| ridge tau | lut tau (MAPE) | FLOPs tau |")
+
+
+def table_row(rt: str, setting: str, n: int, med: float, rep: float, per_hour: float, overhead: float,
+              preds: dict) -> str:
+    """One row of the docs' runtimes table (``-`` for a predictor not compared)."""
+    def get(name: str, key: str, fmt: str, unit: str = "") -> str:
+        v = preds.get(name, {}).get(key)
+        return "-" if v is None else format(v, fmt) + unit
+
+    lpm = f"{get('lpm', 'kendall_tau', '.3f')} / {get('lpm', 'spearman', '.3f')} / {get('lpm', 'mape', '.2f', '%')}"
+    lut = f"{get('lut', 'kendall_tau', '.3f')} ({get('lut', 'mape', '.1f', '%')})"
+    return (f"| {rt} | {setting} | {n} | {med:.4g} | {rep:.3f} | {per_hour:,.0f} | {overhead:.2f} | {lpm} | "
+            f"{get('ridge', 'kendall_tau', '.3f')} | {lut} | {get('flops', 'kendall_tau', '.3f')} |")
 
 if __name__ == "__main__":
     main()
