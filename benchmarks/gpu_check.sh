@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 4 (cuda-timer, NVML energy) as one short script for a GPU machine.
+# The GPU checks of issue 4 (cuda-timer, NVML energy) and issue 19 (ONNX Runtime's GPU providers) as one short script for a GPU machine.
 #
 #   bash benchmarks/gpu_check.sh [OUT_DIR]        (OUT_DIR default: $OUT, else gpu-check)
 #
@@ -11,7 +11,10 @@
 #      of the CPU campaign in data/, so `nascost compare --devices` finds common architectures;
 #      like that campaign, with the paper's normal-cell encoding, --space-opt cells=normal, so
 #      the seed draws the same architectures), a second campaign over its first 100
-#      architectures (repeatability), and an export.
+#      architectures (repeatability), and an export;
+#   5. `nascost measure DARTS_V2 --measurer ort-cuda` and `ort-tensorrt` (issue 19): they need
+#      onnxruntime-gpu (put its wheel into .whl/); without it each step logs which execution
+#      provider is missing and the script goes on.
 # It needs PyTorch with CUDA and nascost's dependencies. On a machine without internet, put
 # wheels of what is missing into .whl/ first; they are installed into /tmp/site. For the
 # workplace's GPU image (PyTorch, click, pluggy, rich, scikit-learn, nvidia-ml-py, but no pydantic):
@@ -66,5 +69,7 @@ fi
 step info-cuda "${NASCOST[@]}" data info "$OUT_DIR/cuda-imagenet.db" --json
 step export-cuda "${NASCOST[@]}" data export "$OUT_DIR/cuda-imagenet.db" --format csv --no-samples \
     -o "$OUT_DIR/darts-cuda-imagenet.csv.gz"
+step measure-ort-cuda "${NASCOST[@]}" measure DARTS_V2 --measurer ort-cuda --setting imagenet --json
+step measure-ort-tensorrt "${NASCOST[@]}" measure DARTS_V2 --measurer ort-tensorrt --setting imagenet --json
 rm -f "$OUT_DIR"/*.db-wal "$OUT_DIR"/*.db-shm
 echo "== done: results in $OUT_DIR"
