@@ -12,6 +12,9 @@ floor).
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import json
 import time
 import warnings
 from collections.abc import Callable, Collection, Sequence
@@ -32,6 +35,7 @@ from nascost.predict import (
     load_predictor,
     make_metadata,
     regression_metrics,
+    save_predictor,
 )
 from nascost.records import Setting
 
@@ -251,10 +255,6 @@ def build_cache_path(model: CostPredictor, space: Any, setting: Setting) -> Path
     options, the space (its class and version), its options and encoding, the
     setting, and this nascost version (a new version builds anew).
     """
-    import hashlib
-    import importlib
-    import json
-
     from nascost import __version__
     from nascost.cost import user_data_dir
 
@@ -290,8 +290,6 @@ def _device_independent_build(
     model.build(space, setting, None, progress=progress)
     meta = _built_metadata(model, space, setting, time.perf_counter() - t0, unit="MACs")
     if cache:
-        from nascost.predict import save_predictor
-
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             save_predictor(model, path, meta)
