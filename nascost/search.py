@@ -53,6 +53,7 @@ from nascost.penalty import (
 )
 from nascost.progress import maybe_progress
 from nascost.records import Architecture, Setting
+from nascost.space import SuperNet
 
 #: Hyper-parameters of DARTS (quark0/darts train_search.py), used where a space gives none.
 FALLBACK_DEFAULTS: dict[str, Any] = {
@@ -170,6 +171,11 @@ class SearchConfig(BaseModel):
     )
     regularizer_weight: float | None = Field(
         default=None, ge=0, description="the regulariser's final weight (beta: 50, the reference's)"
+    )
+    relaxation: Literal["softmax", "dirichlet"] = Field(
+        default="softmax",
+        description="how alpha mixes an edge's operations: 'softmax' (DARTS) or 'dirichlet' (DrNAS, "
+                    "Chen et al., ICLR 2021: a reparameterised draw from Dirichlet(elu(alpha) + 1) each step)",
     )
     # --- ground truth (spaces with published accuracies) ---
     accuracy_table: str | None = Field(
@@ -745,6 +751,7 @@ def _run_search(
             in_channels=dataset.in_channels,
             **{**cfg.supernet_options, **supernet_opts},
         ).to(device)
+        _set_relaxation(model, cfg.relaxation)
         if stage_idx < start_stage:
             try:
                 model.load_state_dict(stage_states[stage_idx])
@@ -764,6 +771,16 @@ def _run_search(
     assert model is not None
     arch = model.derive()
     return _finish(out, space, arch, costs, terms, config, say, accuracy)
+
+
+def _set_relaxation(model: SuperNet, relaxation: str) -> None:
+    """Give the supernet its relaxation, refusing one its forward pass would ignore."""
+    if relaxation not in type(model).relaxations:
+        raise NascostError(
+            f"the {type(model).__name__} supernet does not offer relaxation {relaxation!r} "
+            f"(it offers: {', '.join(type(model).relaxations)}); choose one of those with --relaxation"
+        )
+    model.relaxation = relaxation
 
 
 def _unfit_checkpoint(out: Path, exc: BaseException) -> NascostError:

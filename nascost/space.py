@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nascost.base import Plugin
@@ -29,6 +30,28 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
+#: How operation logits become the weights that mix an edge's operations.
+RELAXATIONS: tuple[str, ...] = ("softmax", "dirichlet")
+
+
+def relax(logits: torch.Tensor, relaxation: str = "softmax") -> torch.Tensor:
+    """Mixing weights from operation logits ``[..., ops]``, each row summing to 1.
+
+    ``softmax``: DARTS's continuous relaxation. ``dirichlet``: DrNAS's (Chen et al.,
+    ICLR 2021; xiangning-chen/DrNAS, ``process_step_vector``): the weights are a draw
+    from ``Dirichlet(elu(logits) + 1)``, reparameterised (pathwise gradient,
+    ``rsample``), a fresh draw at every forward pass in training and evaluation
+    alike, as the reference. The noise makes the search explore, and the network
+    weights cannot rely on one fixed mixture, which is what lets parameter-free
+    operations win in plain DARTS.
+    """
+    if relaxation == "softmax":
+        return F.softmax(logits, dim=-1)
+    if relaxation == "dirichlet":
+        return torch.distributions.Dirichlet(F.elu(logits) + 1).rsample()
+    raise NascostError(f"unknown relaxation {relaxation!r} (relaxations: {', '.join(RELAXATIONS)})")
+
+
 class SuperNet(nn.Module, ABC):
     """The continuous relaxation of a space: network weights plus architecture weights.
 
@@ -37,6 +60,14 @@ class SuperNet(nn.Module, ABC):
     """
 
     space: SearchSpace
+    #: The relaxations this supernet's forward pass honours (it mixes with :meth:`relax`).
+    relaxations: ClassVar[tuple[str, ...]] = ("softmax",)
+    #: The relaxation in use; the search sets it from ``SearchConfig.relaxation``.
+    relaxation: str = "softmax"
+
+    def relax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Mixing weights from ``logits`` under this supernet's :attr:`relaxation`."""
+        return relax(logits, self.relaxation)
 
     @abstractmethod
     def arch_parameters(self) -> list[nn.Parameter]:

@@ -392,6 +392,7 @@ class DartsSuperNet(SuperNet):
 
     method: ClassVar[str] = "darts"
     has_betas: ClassVar[bool] = False
+    relaxations: ClassVar[tuple[str, ...]] = ("softmax", "dirichlet")
     Options: ClassVar[type[SuperNetOptions]] = SuperNetOptions
 
     def __init__(self, space: SearchSpace, options: SuperNetOptions) -> None:
@@ -479,8 +480,9 @@ class DartsSuperNet(SuperNet):
 
     # --- forward ---------------------------------------------------------------
     def mix_weights(self, cell_type: str) -> torch.Tensor:
-        """The operation weights each mixed operation uses: softmax(alpha) per edge."""
-        return F.softmax(self.alpha(cell_type), dim=-1)
+        """The operation weights each mixed operation uses: softmax(alpha) per edge
+        (or a Dirichlet draw, ``relaxation="dirichlet"``; :func:`nascost.space.relax`)."""
+        return self.relax(self.alpha(cell_type))
 
     def edge_weights(self, cell_type: str) -> torch.Tensor | None:
         """Per-edge output scales (PC-DARTS edge normalisation); None = unscaled."""

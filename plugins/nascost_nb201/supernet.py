@@ -8,7 +8,8 @@ D-X-Y/AutoDL-Projects:
   residual blocks of stride 2 between them, ``lastact``, pooling, classifier);
 - every cell edge holds all 5 operations, built with ``affine=False`` batch norms
   (``track_running_stats`` an option, off by default as the reference's ``BN=0``
-  runs), and mixes them with ``softmax(alpha)``;
+  runs), and mixes them with ``softmax(alpha)`` (or, ``relaxation="dirichlet"``, a
+  draw from ``Dirichlet(elu(alpha) + 1)`` as DrNAS's ``TinyNetwork``);
 - one architecture parameter for all cells, ``alphas`` of shape ``[6, 5]``
   initialised to ``1e-3 * randn`` (the reference calls it ``arch_parameters``);
 - derivation: on each edge the operation of largest alpha, ``none`` included.
@@ -130,6 +131,8 @@ class SearchCell(nn.Module):
 class NB201SuperNet(SuperNet):
     """The NAS-Bench-201 DARTS supernet (see the module docstring)."""
 
+    relaxations = ("softmax", "dirichlet")
+
     def __init__(self, space: Any, options: SuperNetOptions) -> None:
         super().__init__()
         o = options
@@ -178,7 +181,7 @@ class NB201SuperNet(SuperNet):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = F.softmax(self.alphas, dim=-1)
+        weights = self.relax(self.alphas)
         edge_w = self.edge_weights()
         feature = self.stem(x)
         for cell in self.cells:
