@@ -79,7 +79,7 @@ def test_nb201_search_runs_with_the_dirichlet_relaxation(tmp_path: Path) -> None
 def test_a_supernet_without_the_relaxation_refuses_it(tmp_path: Path) -> None:
     cfg = SearchConfig.build({"space": "chain", "dataset": "digits", "epochs": 1, "max_steps": 1,
                               "batch_size": 16, "relaxation": "dirichlet"})
-    with pytest.raises(NascostError, match="does not offer relaxation 'dirichlet'.*--relaxation"):
+    with pytest.raises(NascostError, match=r"does not offer relaxation 'dirichlet'.*--relaxation"):
         run_search(cfg, tmp_path / "run", space=ChainSpace(), show_progress=False)
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
