@@ -9,6 +9,8 @@ Subcommands (run from the repository root; each writes under ``--work``):
   real CIFAR-10 subset (``--dataset``), each derived cell scored by the accuracy table and
   the device's table (``nascost sweep --accuracy-table``). ``--device flops`` sweeps the
   FLOPs cost instead (the FLOPs-aware baseline).
+  ``--relaxation dirichlet``, ``--regularizer-weight W`` and ``--seed S`` change the protocol
+  (the sweep's directory name says how, e.g. ``sweep-pixel3-dirichlet-beta0``).
 - ``summary SWEEP...``: the tables of docs/benchmarks.md: per device and lambda the derived
   cell, true accuracy and latency, regret and the front's pick; the trade-off target; FLOPs-aware
   cells on each device's table; hardware specificity (each device's cells on the others').
@@ -83,18 +85,32 @@ def sweep(args: argparse.Namespace) -> None:
     work = Path(args.work)
     _env(work)
     cost = "flops" if args.device == "flops" else f"{args.device}-{'table' if args.exact else 'lpm'}"
-    search = {**SEARCH, "cost_scale": args.scale}
+    search = {**SEARCH, "cost_scale": args.scale, "relaxation": args.relaxation}
+    if args.regularizer_weight is not None:
+        search.update(regularizer="beta" if args.regularizer_weight > 0 else "none",
+                      regularizer_weight=args.regularizer_weight)
+    if args.seed:
+        search["seed"] = args.seed
     search["accuracy_table"] = args.accuracy
     if args.exact:  # the device's whole table as the cost: the search without predictor error
         search["estimator"] = "exact"
     if args.device == "flops":
         search["cost_setting"] = "cifar10"
     record = run_sweep(space="nb201", costs=[cost], lambdas=parse_lambdas(args.lambdas),
-                       out=work / f"sweep-{args.device}{'-exact' if args.exact else ''}{'-' + args.scale if args.scale != 'spread' else ''}",
+                       out=work / _sweep_name(args),
                        dataset=args.dataset,
                        search_options=search,
                        references=False, show_progress=False, log=lambda m: print(m, flush=True))
     print(record["report"])
+
+
+def _sweep_name(args: argparse.Namespace) -> str:
+    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-seed<S>]``: what differs from the protocol."""
+    parts = [args.device] + (["exact"] if args.exact else []) + ([args.scale] if args.scale != "spread" else [])
+    parts += [args.relaxation] if args.relaxation != "softmax" else []
+    parts += [f"beta{args.regularizer_weight:g}"] if args.regularizer_weight is not None else []
+    parts += [f"seed{args.seed}"] if args.seed else []
+    return "sweep-" + "-".join(parts)
 
 
 def _runs(sweep_dir: Path) -> list[dict]:
@@ -106,9 +122,14 @@ def _runs(sweep_dir: Path) -> list[dict]:
     return out
 
 
+def _protocol(name: str) -> str:
+    """What a sweep named ``<device>-<changes>`` changed in the protocol."""
+    return name.partition("-")[2]
+
+
 def _dev(name: str) -> str:
-    """The device column of a sweep named ``<device>[-exact][-paper]``."""
-    return name.removesuffix("-paper").removesuffix("-exact")
+    """The device column of a sweep named ``<device>[-...]`` (device names hold no hyphen)."""
+    return name.split("-", 1)[0]
 
 
 def summary(args: argparse.Namespace) -> None:
@@ -124,6 +145,11 @@ def summary(args: argparse.Namespace) -> None:
     for d in args.sweeps:
         name = Path(d).name.removeprefix("sweep-")
         cells[name] = _runs(Path(d))
+    for name, runs in cells.items():  # lambda 0 does not depend on the cost: a sweep may borrow it
+        if runs and runs[0]["lambda"] != 0:
+            same = [r for n, rs in cells.items() if n != name and _protocol(n) == _protocol(name)
+                    for r in rs if r["lambda"] == 0]
+            runs[:0] = same[:1]
     flops = next((n for n in cells if _dev(n) == "flops"), None)  # the FLOPs-aware sweep, if given
     for name, runs in cells.items():
         if name == flops:
@@ -235,6 +261,11 @@ def main() -> None:
     p.add_argument("--scale", choices=["spread", "paper"], default="spread", help="the costs' scale (see above)")
     p.add_argument("--exact", action="store_true",
                    help="search with the device's table itself (--estimator exact) instead of its LPM")
+    p.add_argument("--relaxation", choices=["softmax", "dirichlet"], default="softmax",
+                   help="dirichlet: DrNAS's relaxation instead of the softmax")
+    p.add_argument("--regularizer-weight", type=float,
+                   help="beta-DARTS's final weight instead of the protocol's 1 (0: no regulariser)")
+    p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("summary")
     p.add_argument("sweeps", nargs="+")
     p = sub.add_parser("predictors")

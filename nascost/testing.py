@@ -130,6 +130,16 @@ def check_supernet(space: SearchSpace) -> None:
     assert lp.shape == (5,) and torch.all(lp <= 1e-6)
     derived = net.derive()
     assert space.validate(derived.spec) == derived
+    assert "softmax" in type(net).relaxations, "every supernet mixes with the softmax by default"
+    if "dirichlet" in type(net).relaxations:  # a claimed relaxation must change the forward pass
+        net.eval()
+        with torch.no_grad():
+            assert torch.equal(net(x), net(x)), "the softmax relaxation is deterministic"
+            net.relaxation = "dirichlet"
+            assert not torch.allclose(net(x), net(x)), (
+                "a supernet listing 'dirichlet' in relaxations must mix with self.relax(logits)"
+            )
+        net.relaxation = "softmax"
 
 
 def check_measurer(measurer: CostMeasurer) -> None:
