@@ -9,11 +9,13 @@ Subcommands (run from the repository root; each writes under ``--work``):
   real CIFAR-10 subset (``--dataset``), each derived cell scored by the accuracy table and
   the device's table (``nascost sweep --accuracy-table``). ``--device flops`` sweeps the
   FLOPs cost instead (the FLOPs-aware baseline).
-  ``--relaxation dirichlet``, ``--regularizer-weight W`` and ``--seed S`` change the protocol
+  ``--relaxation dirichlet``, ``--regularizer-weight W``, ``--layers N`` and ``--seed S`` change the protocol
   (the sweep's directory name says how, e.g. ``sweep-pixel3-dirichlet-beta0``).
 - ``summary SWEEP...``: the tables of docs/benchmarks.md: per device and lambda the derived
   cell, true accuracy and latency, regret and the front's pick; the trade-off target; FLOPs-aware
   cells on each device's table; hardware specificity (each device's cells on the others').
+- ``floor SWEEP...``: the lambda-0 cells of several sweeps (seeds, protocols) scored on every device,
+  with the mean and standard deviation per protocol over its seeds.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
   ridge, xgboost), scored on the rest of the table.
 
@@ -91,6 +93,8 @@ def sweep(args: argparse.Namespace) -> None:
                       regularizer_weight=args.regularizer_weight)
     if args.seed:
         search["seed"] = args.seed
+    if args.layers:
+        search["layers"] = args.layers
     search["accuracy_table"] = args.accuracy
     if args.exact:  # the device's whole table as the cost: the search without predictor error
         search["estimator"] = "exact"
@@ -105,10 +109,11 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def _sweep_name(args: argparse.Namespace) -> str:
-    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-seed<S>]``: what differs from the protocol."""
+    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-l<N>][-seed<S>]``: what differs from the protocol."""
     parts = [args.device] + (["exact"] if args.exact else []) + ([args.scale] if args.scale != "spread" else [])
     parts += [args.relaxation] if args.relaxation != "softmax" else []
     parts += [f"beta{args.regularizer_weight:g}"] if args.regularizer_weight is not None else []
+    parts += [f"l{args.layers}"] if args.layers else []
     parts += [f"seed{args.seed}"] if args.seed else []
     return "sweep-" + "-".join(parts)
 
@@ -222,6 +227,46 @@ def summary(args: argparse.Namespace) -> None:
                 print(f"| {src} | {r['lambda']:g} | " + " | ".join(parts) + " |")
 
 
+def floor(args: argparse.Namespace) -> None:
+    """The lambda-0 cells of the sweeps given (one per seed or protocol): true accuracy and regret on every
+    device of ``--devices``, and per protocol the mean and standard deviation over its seeds."""
+    import statistics
+
+    from nascost import plugins
+    from nascost.pareto import build_front
+    from nascost.tables import read_accuracy_table, read_table
+
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    devices = args.devices.split(",")
+    fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in devices}
+    print("| sweep | derived cell | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
+    print("|---|---|---|" + "---|" * len(devices))
+    groups: dict[str, list[tuple[float, list[float]]]] = {}
+    for d in args.sweeps:
+        name = Path(d).name.removeprefix("sweep-")
+        run = next((r for r in _runs(Path(d)) if r["lambda"] == 0), None)
+        if run is None:
+            continue
+        arch = space.validate(run["genotype"])
+        a = acc.values[arch.key()]
+        regrets = [fronts[dev].regret(lat.values(dev)[arch.key()], a) for dev in devices]
+        cell = space.format_arch(arch).replace("|", "\\|")  # a pipe in a table cell must be escaped
+        print(f"| {name} | `{cell}` | {a:.2f} | "
+              + " | ".join(f"{lat.values(dev)[arch.key()]:.3g} ({r:.2f})" for dev, r in zip(devices, regrets, strict=True))
+              + " |")
+        protocol = "-".join(p for p in _protocol(name).split("-") if p and not p.startswith("seed")) or "protocol"
+        groups.setdefault(protocol, []).append((a, regrets))
+    print("\n| protocol | seeds | true accuracy % | " + " | ".join(f"{d} regret" for d in devices) + " |")
+    print("|---|---|---|" + "---|" * len(devices))
+    for protocol, rows in groups.items():
+        def ms(values: list[float]) -> str:
+            return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+        print(f"| {protocol} | {len(rows)} | {ms([a for a, _ in rows])} | "
+              + " | ".join(ms([r[i] for _, r in rows]) for i in range(len(devices))) + " |")
+
+
 def predictors(args: argparse.Namespace) -> None:
     from nascost import plugins
     from nascost.fit import build_predictor, compare_predictors, load_data
@@ -266,12 +311,16 @@ def main() -> None:
     p.add_argument("--regularizer-weight", type=float,
                    help="beta-DARTS's final weight instead of the protocol's 1 (0: no regulariser)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layers", type=int, help="cells per stage instead of the protocol's 1")
     p = sub.add_parser("summary")
     p.add_argument("sweeps", nargs="+")
+    p = sub.add_parser("floor")
+    p.add_argument("sweeps", nargs="+")
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("predictors")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     args = ap.parse_args()
-    {"prepare": prepare, "sweep": sweep, "summary": summary, "predictors": predictors}[args.cmd](args)
+    {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors}[args.cmd](args)
 
 
 if __name__ == "__main__":
