@@ -127,6 +127,11 @@ def _runs(sweep_dir: Path) -> list[dict]:
     return out
 
 
+def _cell(space, arch) -> str:
+    """The cell's string for a markdown table, whose cells cannot hold a bare pipe."""
+    return space.format_arch(arch).replace("|", "\\|")
+
+
 def _protocol(name: str) -> str:
     """What a sweep named ``<device>-<changes>`` changed in the protocol."""
     return name.partition("-")[2]
@@ -171,7 +176,7 @@ def summary(args: argparse.Namespace) -> None:
             j = front.judge(arch.key(), c, a)
             base = base or (a, c)
             pick = j["front_pick"]
-            print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {a:.2f} | {c:.3g} | {j['regret']:.2f} | "
+            print(f"| {r['lambda']:g} | `{_cell(space, arch)}` | {a:.2f} | {c:.3g} | {j['regret']:.2f} | "
                   f"{pick['accuracy']:.2f}% at {pick['cost']:.3g} ms |")
         ok = [r for r in runs if acc.values[space.validate(r["genotype"]).key()] >= base[0] - 0.5]
         best = max(ok, key=lambda r: r["lambda"])
@@ -191,7 +196,7 @@ def summary(args: argparse.Namespace) -> None:
             for d in devices:
                 c = lat.values(_dev(d))[arch.key()]
                 parts.append(f"{c:.3g} ({fronts[_dev(d)].regret(c, a):.2f})")
-            print(f"| {r['lambda']:g} | `{space.format_arch(arch)}` | {mflops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
+            print(f"| {r['lambda']:g} | `{_cell(space, arch)}` | {mflops:.1f} | {a:.2f} | " + " | ".join(parts) + " |")
     devices = [d for d in cells if d != flops]
     if flops and devices:
         print("\n#### Latency-aware against FLOPs-aware at (nearly) equal FLOPs\n")
@@ -252,8 +257,7 @@ def floor(args: argparse.Namespace) -> None:
         arch = space.validate(run["genotype"])
         a = acc.values[arch.key()]
         regrets = [fronts[dev].regret(lat.values(dev)[arch.key()], a) for dev in devices]
-        cell = space.format_arch(arch).replace("|", "\\|")  # a pipe in a table cell must be escaped
-        print(f"| {name} | `{cell}` | {a:.2f} | "
+        print(f"| {name} | `{_cell(space, arch)}` | {a:.2f} | "
               + " | ".join(f"{lat.values(dev)[arch.key()]:.3g} ({r:.2f})" for dev, r in zip(devices, regrets, strict=True))
               + " |")
         protocol = "-".join(p for p in _protocol(name).split("-") if p and not p.startswith("seed")) or "protocol"
