@@ -868,7 +868,7 @@ def _setting_text(data: Any) -> str | None:
 SEARCH_OPTIONS = [("space", "space"), ("dataset", "dataset"), ("epochs", "epochs"), ("lambda", "λ"),
                   ("target", "target"), ("C", "channels"), ("layers", "layers"), ("estimator", "estimator"),
                   ("samples", "samples M"), ("cost_scale", "cost scale"), ("regularizer", "regularizer"),
-                  ("seed", "seed")]  # fmt: skip
+                  ("relaxation", "relaxation"), ("seed", "seed")]  # fmt: skip
 
 
 def search_options_row(run: Run) -> tuple[list[str], list[Any]]:

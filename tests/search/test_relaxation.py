@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from nascost import plugins
 from nascost.errors import NascostError
+from nascost.report import load_run, search_options_row
 from nascost.search import SearchConfig, run_search
 from nascost.space import relax
 from search.fakes import ChainSpace
@@ -74,6 +75,8 @@ def test_nb201_search_runs_with_the_dirichlet_relaxation(tmp_path: Path) -> None
     assert result.architecture.space == "nb201"
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["search"]["relaxation"] == "dirichlet"
+    header, values = search_options_row(load_run(tmp_path / "run"))  # the report shows it
+    assert values[header.index("relaxation")] == "dirichlet"
 
 
 def test_a_supernet_without_the_relaxation_refuses_it(tmp_path: Path) -> None:
