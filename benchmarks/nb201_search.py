@@ -10,7 +10,9 @@ Subcommands (run from the repository root; each writes under ``--work``):
   the device's table (``nascost sweep --accuracy-table``). ``--device flops`` sweeps the
   FLOPs cost instead (the FLOPs-aware baseline).
   ``--relaxation dirichlet``, ``--regularizer-weight W``, ``--layers N`` and ``--seed S`` change the protocol
-  (the sweep's directory name says how, e.g. ``sweep-pixel3-dirichlet-beta0``).
+  (the sweep's directory name says how, e.g. ``sweep-pixel3-dirichlet-beta0``). ``--budget F`` turns
+  each lambda into the slope of a budget of F times the lambda-0 cell's predicted cost on the
+  device, bounding the derived cell (``--target-on derived``); it needs the protocol's lambda-0 run.
 - ``summary SWEEP...``: the tables of docs/benchmarks.md: per device and lambda the derived
   cell, true accuracy and latency, regret and the front's pick; the trade-off target; FLOPs-aware
   cells on each device's table; hardware specificity (each device's cells on the others').
@@ -98,6 +100,8 @@ def sweep(args: argparse.Namespace) -> None:
     search["accuracy_table"] = args.accuracy
     if args.exact:  # the device's whole table as the cost: the search without predictor error
         search["estimator"] = "exact"
+    if args.budget:
+        search.update(target=_budget_target(work, args), target_mode="hinge", target_on="derived")
     if args.device == "flops":
         search["cost_setting"] = "cifar10"
     record = run_sweep(space="nb201", costs=[cost], lambdas=parse_lambdas(args.lambdas),
@@ -108,14 +112,42 @@ def sweep(args: argparse.Namespace) -> None:
     print(record["report"])
 
 
-def _sweep_name(args: argparse.Namespace) -> str:
-    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-l<N>][-seed<S>]``: what differs from the protocol."""
+def _sweep_name(args: argparse.Namespace, *, budget: bool = True) -> str:
+    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-l<N>][-seed<S>][-budget<F>]``: what differs
+    from the protocol."""
     parts = [args.device] + (["exact"] if args.exact else []) + ([args.scale] if args.scale != "spread" else [])
     parts += [args.relaxation] if args.relaxation != "softmax" else []
     parts += [f"beta{args.regularizer_weight:g}"] if args.regularizer_weight is not None else []
     parts += [f"l{args.layers}"] if args.layers else []
     parts += [f"seed{args.seed}"] if args.seed else []
+    parts += [f"budget{args.budget:g}"] if (budget and args.budget) else []
     return "sweep-" + "-".join(parts)
+
+
+def _budget_target(work: Path, args: argparse.Namespace) -> str:
+    """``--budget F``: F times the lambda-0 cell's cost as the device's predictor sees it.
+
+    The lambda-0 cell does not depend on the device, so it comes from any sweep of the same
+    protocol (without the budget) that ran lambda 0; the budget is on the derived cell's
+    predicted cost (``target_on='derived'``), as a user's budget is on the network they get.
+    """
+    from nascost import plugins
+    from nascost.predict import load_predictor
+
+    if args.device == "flops" or args.exact:
+        sys.exit("--budget needs a fitted device cost (not flops or --exact)")
+    space = plugins.get_space("nb201")
+    protocol = _protocol(_sweep_name(args, budget=False).removeprefix("sweep-"))
+    for d in sorted(work.glob("sweep-*")):
+        run = next((r for r in _runs(d) if r["lambda"] == 0), None)
+        if run is not None and _protocol(d.name.removeprefix("sweep-")) == protocol:
+            arch = space.validate(run["genotype"])
+            model, _meta = load_predictor(work / f"{args.device}-lpm.nascost")
+            cost = float(model.predict(space.encode([arch]).float()).reshape(-1)[0])
+            print(f"budget: {args.budget:g} x the lambda-0 cell of {d.name} ({space.format_arch(arch)}), "
+                  f"predicted {cost:.4g} ms on {args.device}: target {args.budget * cost:.4g} ms", flush=True)
+            return f"{args.budget * cost:.4g}ms"
+    sys.exit(f"--budget needs a lambda-0 run of the same protocol under {work} (sweep ... --lambdas 0 first)")
 
 
 def _runs(sweep_dir: Path) -> list[dict]:
@@ -123,7 +155,9 @@ def _runs(sweep_dir: Path) -> list[dict]:
     for run in sorted((sweep_dir / "runs").glob("lambda_*"), key=lambda p: float(p.name.split("_", 1)[1])):
         s = run / "summary.json"
         if s.is_file():
-            out.append({"lambda": float(run.name.split("_", 1)[1]), **json.loads(s.read_text())})
+            config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+            target = (config.get("costs") or [{}])[0].get("target")
+            out.append({"lambda": float(run.name.split("_", 1)[1]), "target": target, **json.loads(s.read_text())})
     return out
 
 
@@ -135,6 +169,11 @@ def _cell(space, arch) -> str:
 def _protocol(name: str) -> str:
     """What a sweep named ``<device>-<changes>`` changed in the protocol."""
     return name.partition("-")[2]
+
+
+def _unbudgeted(name: str) -> str:
+    """The protocol of a sweep without its ``budget<F>`` part (a budget sweep compares with lambda 0)."""
+    return "-".join(p for p in _protocol(name).split("-") if not p.startswith("budget"))
 
 
 def _dev(name: str) -> str:
@@ -157,7 +196,7 @@ def summary(args: argparse.Namespace) -> None:
         cells[name] = _runs(Path(d))
     for name, runs in cells.items():  # lambda 0 does not depend on the cost: a sweep may borrow it
         if runs and runs[0]["lambda"] != 0:
-            same = [r for n, rs in cells.items() if n != name and _protocol(n) == _protocol(name)
+            same = [r for n, rs in cells.items() if n != name and _unbudgeted(n) == _unbudgeted(name)
                     for r in rs if r["lambda"] == 0]
             runs[:0] = same[:1]
     flops = next((n for n in cells if _dev(n) == "flops"), None)  # the FLOPs-aware sweep, if given
@@ -176,7 +215,8 @@ def summary(args: argparse.Namespace) -> None:
             j = front.judge(arch.key(), c, a)
             base = base or (a, c)
             pick = j["front_pick"]
-            print(f"| {r['lambda']:g} | `{_cell(space, arch)}` | {a:.2f} | {c:.3g} | {j['regret']:.2f} | "
+            lam = f"{r['lambda']:g}" + (f", budget {r['target']:.3g} ms" if r.get("target") else "")
+            print(f"| {lam} | `{_cell(space, arch)}` | {a:.2f} | {c:.3g} | {j['regret']:.2f} | "
                   f"{pick['accuracy']:.2f}% at {pick['cost']:.3g} ms |")
         ok = [r for r in runs if acc.values[space.validate(r["genotype"]).key()] >= base[0] - 0.5]
         best = max(ok, key=lambda r: r["lambda"])
@@ -316,6 +356,9 @@ def main() -> None:
                    help="beta-DARTS's final weight instead of the protocol's 1 (0: no regulariser)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layers", type=int, help="cells per stage instead of the protocol's 1")
+    p.add_argument("--budget", type=float,
+                   help="a latency budget (hinge on the derived cell's predicted cost, slope lambda) of this "
+                        "fraction of the lambda-0 cell's predicted cost, e.g. 0.7")
     p = sub.add_parser("summary")
     p.add_argument("sweeps", nargs="+")
     p = sub.add_parser("floor")

@@ -37,6 +37,8 @@ from nascost.errors import NascostError
 
 Estimator = Literal["st", "expectation", "reinforce", "exact"]
 ESTIMATORS: tuple[str, ...] = ("st", "expectation", "reinforce", "exact")
+#: What a budget (``--target``) bounds: the expected cost (the paper's LAT) or the derived architecture's.
+TARGET_ON: tuple[str, ...] = ("expected", "derived")
 #: The most architectures the ``exact`` estimator sums over.
 EXACT_LIMIT = 200_000
 
@@ -150,6 +152,14 @@ class CostTerm:
       (starting at ``lam``) grows while the expected cost is above the target
       and shrinks, down to 0, while below (dual ascent, step ``dual_lr`` per
       relative overshoot); the search settles near the budget.
+
+    ``target_on`` says what the budget bounds. ``expected`` (default): ``LAT``, the
+    mean cost of the sampled sub-architectures, as the paper's term. ``derived``: the
+    predicted cost of the architecture the search would derive now (straight-through:
+    its value, the encoding marginals' gradient). Why: while the weights are still
+    spread, ``LAT`` sits near a random architecture's cost and can be far from the
+    derived network's, so a budget on ``LAT`` may never press (or press forever);
+    a user's budget is on the network they get.
     """
 
     name: str
@@ -160,6 +170,7 @@ class CostTerm:
     samples: int = 20
     target: float | None = None
     target_mode: str = "hinge"
+    target_on: str = "expected"
     dual_lr: float = 0.05
     noise: float = 0.0
     noise_mode: str = "relative"
@@ -201,6 +212,8 @@ class CostTerm:
             raise NascostError(f"cost noise must be >= 0, got {self.noise}")
         if self.target_mode not in ("hinge", "adaptive"):
             raise NascostError(f"unknown target mode {self.target_mode!r} (use 'hinge' or 'adaptive')")
+        if self.target_on not in TARGET_ON:
+            raise NascostError(f"unknown target-on {self.target_on!r} (use {' or '.join(map(repr, TARGET_ON))})")
         if self.noise_mode not in ("relative", "absolute"):
             raise NascostError(f"unknown cost-noise mode {self.noise_mode!r} (use 'relative' or 'absolute')")
         if self.trust_region not in ("report", "penalty"):
@@ -270,9 +283,29 @@ class CostTerm:
             self._all = (enc, costs)
         return self._all
 
-    def penalty(self, lat: torch.Tensor) -> torch.Tensor:
-        """The loss term for an estimate ``lat`` (see the class docstring), plus the trust region's."""
-        return self._penalty(lat) + self.trust_penalty(lat)
+    def bounded(self, lat: torch.Tensor, supernet: Any, space: Any) -> torch.Tensor:
+        """What the budget bounds (``target_on``): ``lat`` itself, or the derived architecture's cost."""
+        if self.target is None or self.target_on == "expected":
+            return lat
+        return self.derived_estimate(supernet, space).to(lat.device)
+
+    def penalty(self, lat: torch.Tensor, bounded: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss term for an estimate ``lat`` (see the class docstring), plus the trust region's.
+
+        ``bounded`` (from :meth:`bounded`) replaces ``lat`` in the budget; without a target
+        the term is ``lam * lat`` either way.
+        """
+        return self._penalty(lat if bounded is None else bounded) + self.trust_penalty(lat)
+
+    def derived_estimate(self, supernet: Any, space: Any) -> torch.Tensor:
+        """The derived architecture's scaled predicted cost, straight-through.
+
+        The value is the argmax encoding's cost; the gradient is that of the encoding
+        marginals, so it moves the weights of the operations the derived network holds.
+        """
+        marg = supernet.encoding_marginals()
+        hard = space.encode([supernet.derive()])[0].to(marg.device, marg.dtype)
+        return self.costs((hard + marg - marg.detach()).unsqueeze(0))[0]
 
     def _penalty(self, lat: torch.Tensor) -> torch.Tensor:
         if self.target is None:
@@ -304,9 +337,7 @@ class CostTerm:
         """
         if self.trust_region != "penalty" or self.train_range is None:
             return torch.zeros(())
-        marg = supernet.encoding_marginals()
-        hard = space.encode([supernet.derive()])[0].to(marg.device, marg.dtype)
-        return self.trust_penalty(self.costs((hard + marg - marg.detach()).unsqueeze(0))[0])
+        return self.trust_penalty(self.derived_estimate(supernet, space))
 
     def outside(self, value: float | None) -> dict[str, Any] | None:
         """How far a predicted cost (in ``unit``) lies outside the training range; None when unknown."""
@@ -320,7 +351,10 @@ class CostTerm:
                 "outside_pct": 100.0 * gap / ref if ref else None}
 
     def after_step(self, lat_value: float) -> None:
-        """Dual ascent of the adaptive multiplier after an architecture step."""
+        """Dual ascent of the adaptive multiplier after an architecture step.
+
+        ``lat_value`` is the scaled value the budget bounds (see :meth:`bounded`).
+        """
         if self.target is not None and self.target_mode == "adaptive":
             target = self.target * self.scale
             self.multiplier = max(0.0, self.multiplier + self.dual_lr * (lat_value / target - 1.0) / target)

@@ -135,6 +135,11 @@ class SearchConfig(BaseModel):
     lam: float = Field(default=0.1, alias="lambda", description="lambda (1/cost unit) of costs without their own")
     target: str | None = Field(default=None, description="budget of the first cost, e.g. '25ms'")
     target_mode: Literal["hinge", "adaptive"] = "hinge"
+    target_on: Literal["expected", "derived"] = Field(
+        default="expected",
+        description="what --target bounds: the expected cost of sampled sub-architectures (the paper's LAT) "
+                    "or the predicted cost of the derived architecture",
+    )
     trust_region: Literal["report", "penalty"] = Field(
         default="report",
         description="outside the cost predictor's training range: report it (and warn once), or add a hinge "
@@ -350,6 +355,7 @@ def make_cost_terms(
                 samples=config.samples,
                 target=target,
                 target_mode=config.target_mode,
+                target_on=config.target_on,
                 dual_lr=config.dual_lr,
                 noise=config.cost_noise,
                 noise_mode=config.cost_noise_mode,
@@ -699,6 +705,7 @@ def _run_search(
                         "lambda": t.lam,
                         "scale": t.scale,
                         "target": t.target,
+                        "target_on": t.target_on if t.target is not None else None,
                         "reference_cost": refs.get(c.name),
                         "setting": c.setting.model_dump() if c.setting else None,
                         "measurer": c.measurer,
@@ -719,7 +726,8 @@ def _run_search(
     )
     for c, t in zip(costs, terms, strict=True):
         ref = refs.get(c.name)
-        extra = f", target {t.target:g} {c.unit} ({t.target_mode})" if t.target is not None else ""
+        extra = (f", target {t.target:g} {c.unit} ({t.target_mode}, on the {t.target_on} cost)"
+                 if t.target is not None else "")
         ref_txt = f"; a random architecture costs {ref:.4g} {c.unit}" if ref is not None and math.isfinite(ref) else ""
         per = (f"per {c.unit or 'unit'}" if t.scale == 1.0 else
                f"on the {config.cost_scale} scale (costs x {t.scale:.3g})")
@@ -911,10 +919,12 @@ def _run_stage(
                     xv, yv = next(val_iter)
                     xv, yv = xv.to(device), yv.to(device)
                     lat_values: dict[str, float] = {}
+                    bounded_values: dict[str, float] = {}
                     penalties: list[float] = []
 
                     def cost_loss(
                         lat_values: dict[str, float] = lat_values,
+                        bounded_values: dict[str, float] = bounded_values,
                         penalties: list[float] = penalties,
                         gen: torch.Generator = gen,
                         reg_weight: float = reg_weight,
@@ -923,8 +933,10 @@ def _run_stage(
                         total = torch.zeros((), device=device)
                         for term in terms:
                             lat = term.estimate(model, gen)
+                            bounded = term.bounded(lat, model, space)
                             lat_values[term.name] = float(lat.detach()) / term.scale
-                            total = total + term.penalty(lat) + term.derived_trust_penalty(model, space).to(device)
+                            bounded_values[term.name] = float(bounded.detach())
+                            total = total + term.penalty(lat, bounded) + term.derived_trust_penalty(model, space).to(device)
                         penalties.append(float(total.detach()))
                         if reg_weight:
                             reg = regularizer_loss(cfg.regularizer, model)
@@ -935,7 +947,7 @@ def _run_stage(
                     vl, va = architect.step(x, y, xv, yv, lr, cost_loss if (terms or reg_weight) else None)
                     _check_finite(vl, "validation loss (architecture step)", label, step, model)
                     for term in terms:
-                        term.after_step(lat_values[term.name] * term.scale)
+                        term.after_step(bounded_values[term.name])
                         cost_sums[term.name] += lat_values[term.name]
                     penalty_sum += sum(penalties)
                     sums["search_val_loss"] += vl

@@ -133,6 +133,9 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--lambda", "lam", type=float, help="lambda, in 1/(cost unit), for costs without their own [0.1].")
 @click.option("--target", help="Budget for the first cost, e.g. 25ms (see --target-mode).")
 @click.option("--target-mode", type=click.Choice(["hinge", "adaptive"]), help="hinge penalty or adaptive multiplier [hinge].")
+@click.option("--target-on", type=click.Choice(["expected", "derived"]),
+              help="What --target bounds: the expected cost of the sampled sub-architectures (the paper's LAT), "
+                   "or the predicted cost of the derived architecture [expected].")
 @click.option("--trust-region", type=click.Choice(["report", "penalty"]),
               help="Outside the range of the cost predictor's training rows: report it every epoch and warn once, "
                    "or add a hinge penalty that keeps the search inside (weight: --opt trust_weight=W) [report].")

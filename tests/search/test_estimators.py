@@ -151,3 +151,75 @@ def test_parse_target(text: str, unit: str, value: float) -> None:
 def test_parse_target_rejects(text: str, unit: str) -> None:
     with pytest.raises(NascostError):
         parse_target(text, unit)
+
+
+def _conv_leaning(seed: int = 0):
+    """A supernet whose derived architecture is all conv (cost 10) while LAT is lower.
+
+    The edges lean on conv by different margins, so they leave it one at a time.
+    """
+    net = supernet(seed)
+    with torch.no_grad():
+        net.alpha.zero_()
+        net.alpha[:, OPS.index("conv")] = torch.tensor([0.3, 0.6, 0.9])
+    return net
+
+
+def test_budget_on_the_derived_architecture_presses_where_the_expected_cost_is_under_it() -> None:
+    space = ChainSpace()
+    net = _conv_leaning()
+    derived = float(LinearCost().predict(space.encode([net.derive()]))[0])
+    expected = expected_linear(net)
+    assert derived == pytest.approx(10.0) and expected < derived - 2
+    target = (expected + derived) / 2
+    grads = {}
+    for on in ("expected", "derived"):
+        net.alpha.grad = None
+        term = CostTerm("lin", LinearCost(), lam=1.0, estimator="expectation", target=target, target_on=on)
+        lat = term.estimate(net)
+        bounded = term.bounded(lat, net, space)
+        assert float(bounded.detach()) == pytest.approx(expected if on == "expected" else derived, rel=1e-5)
+        term.penalty(lat, bounded).backward()
+        grads[on] = net.alpha.grad.clone()
+    assert torch.count_nonzero(grads["expected"]) == 0  # LAT is under the budget: no pull
+    # the derived network is over it: descent lowers conv against the cheaper ops on every edge
+    assert torch.all(grads["derived"][:, OPS.index("conv")] > grads["derived"][:, OPS.index("skip")])
+
+
+def test_derived_budget_stops_pressing_once_the_derived_architecture_fits() -> None:
+    space = ChainSpace()
+    net = _conv_leaning(1)
+    target = 8.5  # all conv costs 10; one edge off conv fits
+    term = CostTerm("lin", LinearCost(), lam=1.0, estimator="expectation", target=target, target_on="derived")
+    opt = torch.optim.SGD(net.arch_parameters(), lr=0.5)
+    costs = []
+    for _ in range(200):
+        opt.zero_grad()
+        lat = term.estimate(net)
+        bounded = term.bounded(lat, net, space)
+        costs.append(float(bounded.detach()))
+        term.penalty(lat, bounded).backward()
+        if float(bounded.detach()) <= target:
+            assert torch.count_nonzero(net.alpha.grad) == 0
+            break
+        opt.step()
+    assert costs[0] == pytest.approx(10.0) and costs[-1] <= target
+    # it stops at the budget instead of running to the cheapest corner (1.3)
+    assert costs[-1] > 5.0
+
+
+def test_adaptive_multiplier_follows_the_derived_cost() -> None:
+    space = ChainSpace()
+    net = _conv_leaning(2)
+    term = CostTerm("lin", LinearCost(), lam=0.1, estimator="expectation", target=8.0, target_mode="adaptive",
+                    target_on="derived")
+    lat = term.estimate(net)
+    bounded = term.bounded(lat, net, space)
+    assert float(lat.detach()) < 8.0 < float(bounded.detach())
+    term.after_step(float(bounded.detach()))
+    assert term.multiplier > 0.1  # the derived network is over the budget, though LAT is under it
+
+
+def test_unknown_target_on_is_refused() -> None:
+    with pytest.raises(NascostError, match="target-on"):
+        CostTerm("lin", LinearCost(), lam=0.1, target=2.0, target_on="sampled")

@@ -247,3 +247,14 @@ def test_no_training_range_no_trust_report(tmp_path: Path) -> None:
     search(tmp_path / "r", **{"lambda": 0.2})
     row = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])
     assert row["trust_region"] == {}
+
+
+def test_budget_on_the_derived_architecture_runs_through_the_loop(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    search(out, target="6ms", target_mode="adaptive", target_on="derived", epochs=1)
+    config = json.loads((out / "config.json").read_text())
+    assert config["search"]["target_on"] == "derived" and config["costs"][0]["target_on"] == "derived"
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert "fake-linear" in rows[0]["multiplier"]
+    with pytest.raises(Exception, match="target_on"):
+        SearchConfig.build({**BASE, "target_on": "sampled"})
