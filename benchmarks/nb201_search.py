@@ -18,6 +18,8 @@ Subcommands (run from the repository root; each writes under ``--work``):
   cells on each device's table; hardware specificity (each device's cells on the others').
 - ``floor SWEEP...``: the lambda-0 cells of several sweeps (seeds, protocols) scored on every device,
   with the mean and standard deviation per protocol over its seeds.
+- ``local``: how well the LPM on 1,000 rows ranks the cells one or two edges from the lambda-0
+  cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
   ridge, xgboost), scored on the rest of the table.
 
@@ -311,6 +313,72 @@ def floor(args: argparse.Namespace) -> None:
               + " | ".join(ms([r[i] for _, r in rows]) for i in range(len(devices))) + " |")
 
 
+def _neighbours(space, arch, radius: int) -> list:
+    """Every cell that differs from ``arch`` in 1..``radius`` edges, through its 6 x 5 one-hot encoding."""
+    import itertools
+
+    bits = space.encode([arch])[0].reshape(6, 5)
+    now = bits.argmax(-1).tolist()
+    out = []
+    for k in range(1, radius + 1):
+        for where in itertools.combinations(range(6), k):
+            for pick in itertools.product(*[[o for o in range(5) if o != now[i]] for i in where]):
+                new = bits.clone()
+                for i, o in zip(where, pick, strict=True):
+                    new[i] = 0
+                    new[i, o] = 1
+                out.append(space.decode(new.reshape(-1)))
+    return out
+
+
+def local(args: argparse.Namespace) -> None:
+    """How well a predictor on 1,000 rows ranks the cells around one cell (the cells a search visits from it).
+
+    Per device: the LPM on 1,000 random rows, and on 900 random rows plus ``--local-rows`` of the
+    cell's neighbours (1-2 edges changed); Kendall tau and MAPE on the neighbours neither saw, and
+    tau among the single-edge neighbours.
+    """
+    import numpy as np
+    import torch
+    from scipy.stats import kendalltau
+
+    from nascost import plugins
+    from nascost.tables import read_table
+
+    torch.manual_seed(0)
+    space = plugins.get_space("nb201")
+    lat = read_table(args.latency, space)
+    cell = space.resolve(args.cell)
+    near1 = _neighbours(space, cell, 1)
+    near = _neighbours(space, cell, 2)
+    keys = list(lat.keys)
+    archs = dict(zip(lat.keys, lat.archs, strict=True))
+    rng = np.random.default_rng(0)
+    print(f"cell {space.format_arch(cell)}: {len(near1)} single-edge and {len(near)} 1-2 edge neighbours\n")
+    print("| device | training rows | held-out neighbours | Kendall tau | MAPE % | tau, single-edge neighbours |")
+    print("|---|---|---|---|---|---|")
+    for device in args.devices.split(","):
+        values = lat.values(device)
+        random_rows = [keys[i] for i in rng.choice(len(keys), 1000, replace=False)]
+        local_rows = [near[i].key() for i in rng.choice(len(near), args.local_rows, replace=False)]
+        for label, rows in (("1,000 random", random_rows),
+                            (f"900 random + {args.local_rows} neighbours",
+                             [k for k in random_rows if k not in set(local_rows)][:1000 - args.local_rows] + local_rows)):
+            model = plugins.get_predictor("lpm")
+            model.fit(space.encode([archs[k] for k in rows]).float(),
+                      torch.tensor([values[k] for k in rows], dtype=torch.float32))
+            seen = set(rows)
+            test = [a for a in near if a.key() not in seen]
+
+            def predict(cells: list, model=model) -> np.ndarray:
+                return model.predict(space.encode(cells).float()).reshape(-1).detach().numpy()
+
+            pred, true = predict(test), np.array([values[a.key()] for a in test])
+            tau1 = kendalltau(predict(near1), [values[a.key()] for a in near1])[0]
+            print(f"| {device} | {label} | {len(test)} | {kendalltau(pred, true)[0]:.3f} | "
+                  f"{100 * np.mean(np.abs(pred - true) / true):.1f} | {tau1:.3f} |", flush=True)
+
+
 def predictors(args: argparse.Namespace) -> None:
     from nascost import plugins
     from nascost.fit import build_predictor, compare_predictors, load_data
@@ -366,8 +434,13 @@ def main() -> None:
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("predictors")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p = sub.add_parser("local")
+    p.add_argument("--cell", default="best-cifar100", help="the cell whose neighbours are ranked (the lambda-0 cell)")
+    p.add_argument("--local-rows", type=int, default=100)
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     args = ap.parse_args()
-    {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors}[args.cmd](args)
+    {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors,
+     "local": local}[args.cmd](args)
 
 
 if __name__ == "__main__":
