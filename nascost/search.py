@@ -1081,6 +1081,14 @@ def _finish(
         "setting": setting.model_dump() if setting else None,
         "counts": counts,
     }
+    budget = budget_report(terms, predicted)
+    if budget:
+        summary["budget"] = budget
+        for name, b in budget.items():
+            if not b["met"]:
+                say(f"budget not met: the derived architecture's predicted {name} is {b['predicted']:.4g} "
+                    f"{b['unit']}, over the target {b['target']:g} {b['unit']} (the budget bounds the "
+                    f"{b['target_on']} cost; a larger lambda presses harder)")
     if references:
         summary["references"] = references
     if truth:
@@ -1091,6 +1099,22 @@ def _finish(
     return SearchResult(
         architecture=arch, out_dir=out, predicted=predicted, counts=counts, summary=summary, measured=measured
     )
+
+
+def budget_report(terms: list[CostTerm], predicted: dict[str, float | None]) -> dict[str, Any]:
+    """Per cost with a target: the derived architecture's predicted cost against it.
+
+    Why: a budget presses during the search, but the architecture derived at the end
+    can still lie over it (the hinge lets go below the budget, the accuracy pulls back).
+    """
+    out: dict[str, Any] = {}
+    for t in terms:
+        value = predicted.get(t.name)
+        if t.target is None or value is None:
+            continue
+        out[t.name] = {"target": t.target, "unit": t.unit, "target_on": t.target_on, "predicted": value,
+                       "met": bool(value <= t.target)}
+    return out
 
 
 def _text(space: Any, arch: Architecture) -> str | None:

@@ -258,3 +258,16 @@ def test_budget_on_the_derived_architecture_runs_through_the_loop(tmp_path: Path
     assert "fake-linear" in rows[0]["multiplier"]
     with pytest.raises(Exception, match="target_on"):
         SearchConfig.build({**BASE, "target_on": "sampled"})
+
+
+def test_summary_says_whether_the_derived_architecture_meets_the_budget(tmp_path: Path) -> None:
+    # the chain's cheapest architecture costs 1.3 ms and its dearest 10: 0.5 ms cannot be met, 100 ms always is
+    for target, met in (("0.5ms", False), ("100ms", True)):
+        out = tmp_path / target
+        result = search(out, target=target, target_on="derived", epochs=1)
+        budget = json.loads((out / "summary.json").read_text())["budget"]["fake-linear"]
+        assert budget["met"] is met and budget["target_on"] == "derived"
+        assert budget["predicted"] == pytest.approx(result.predicted["fake-linear"])
+    plain = tmp_path / "plain"
+    search(plain, epochs=1)
+    assert "budget" not in json.loads((plain / "summary.json").read_text())
