@@ -18,6 +18,8 @@ Subcommands (run from the repository root; each writes under ``--work``):
   cells on each device's table; hardware specificity (each device's cells on the others').
 - ``floor SWEEP...``: the lambda-0 cells of several sweeps (seeds, protocols) scored on every device,
   with the mean and standard deviation per protocol over its seeds.
+- ``epochs SWEEP...``: each epoch's derived cell of every search, scored on the tables, and
+  whether it meets the search's budget (the path a budget search takes).
 - ``local``: how well the LPM on 1,000 rows ranks the cells one or two edges from the lambda-0
   cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
@@ -313,6 +315,61 @@ def floor(args: argparse.Namespace) -> None:
               + " | ".join(ms([r[i] for _, r in rows]) for i in range(len(devices))) + " |")
 
 
+def epochs(args: argparse.Namespace) -> None:
+    """Each epoch's derived cell of every search in the sweeps given: its predicted cost (``metrics.jsonl``),
+    true accuracy and latency, regret, and whether it meets the search's budget."""
+    from nascost import plugins
+    from nascost.pareto import build_front
+    from nascost.tables import read_accuracy_table, read_table
+
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    for d in args.sweeps:
+        device = _dev(Path(d).name.removeprefix("sweep-"))
+        front = build_front(lat.values(device), acc.values, names=acc.names, unit="ms")
+        for run in sorted((Path(d) / "runs").glob("lambda_*")):
+            config = json.loads((run / "config.json").read_text())
+            target = config["costs"][0].get("target")
+            rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            print(f"\n#### {Path(d).name}, {run.name}" + (f", budget {target:.4g} ms" if target else "") + "\n")
+            print("| epoch | derived cell | predicted ms | true ms | true accuracy % | regret |"
+                  + (" within budget |" if target else ""))
+            print("|---|---|---|---|---|---|" + ("---|" if target else ""))
+            for row in rows:
+                g = json.loads((run / "genotypes" / f"epoch_{row['epoch']:03d}.json").read_text())
+                arch = space.validate(g)
+                a, c = acc.values[arch.key()], lat.values(device)[arch.key()]
+                pred = next(iter(row["derived_cost"].values()))
+                fits = (" yes |" if pred <= target else " no |") if target else ""
+                print(f"| {row['epoch'] + 1} | `{_cell(space, arch)}` | {pred:.3g} | {c:.3g} | {a:.2f} | "
+                      f"{front.regret(c, a):.2f} |{fits}")
+            if target and (run / "checkpoint.pt").is_file():
+                best = _most_probable_within(space, run, Path(args.work) / f"{device}-lpm.nascost", target)
+                if best is not None:
+                    a, c = acc.values[best.key()], lat.values(device)[best.key()]
+                    print(f"\nthe most probable cell of the final weights within the budget: `{_cell(space, best)}`, "
+                          f"{c:.3g} ms, {a:.2f}%, regret {front.regret(c, a):.2f}")
+
+
+def _most_probable_within(space, run: Path, predictor: Path, target: float):
+    """The cell of highest probability under the run's final architecture weights whose predicted cost
+    meets ``target`` (every cell of the space scored; None when none meets it)."""
+    import torch
+
+    from nascost.predict import load_predictor
+
+    alphas = torch.load(run / "checkpoint.pt", weights_only=True)["supernet"]["alphas"]
+    cells = list(space.enumerate())
+    enc = space.encode(cells).float()
+    logp = (enc.reshape(len(cells), *alphas.shape) * torch.log_softmax(alphas, -1)).sum((1, 2))
+    model, _meta = load_predictor(predictor)
+    with torch.no_grad():
+        cost = model.predict(enc).reshape(-1)
+    logp = torch.where(cost <= target, logp, torch.full_like(logp, -torch.inf))
+    return cells[int(logp.argmax())] if torch.isfinite(logp.max()) else None
+
+
 def _neighbours(space, arch, radius: int) -> list:
     """Every cell that differs from ``arch`` in 1..``radius`` edges, through its 6 x 5 one-hot encoding."""
     import itertools
@@ -355,9 +412,16 @@ def local(args: argparse.Namespace) -> None:
     archs = dict(zip(lat.keys, lat.archs, strict=True))
     rng = np.random.default_rng(0)
     print(f"cell {space.format_arch(cell)}: {len(near1)} single-edge and {len(near)} 1-2 edge neighbours\n")
+    devices = args.devices.split(",")
+    base = {d: lat.values(d)[cell.key()] for d in devices}
+    print("| single-edge neighbour | " + " | ".join(f"{d}: true change, ms" for d in devices) + " |")
+    print("|---|" + "---|" * len(devices))
+    for a in near1:
+        print(f"| `{_cell(space, a)}` | " + " | ".join(f"{lat.values(d)[a.key()] - base[d]:+.2f}" for d in devices) + " |")
+    print()
     print("| device | training rows | held-out neighbours | Kendall tau | MAPE % | tau, single-edge neighbours |")
     print("|---|---|---|---|---|---|")
-    for device in args.devices.split(","):
+    for device in devices:
         values = lat.values(device)
         random_rows = [keys[i] for i in rng.choice(len(keys), 1000, replace=False)]
         local_rows = [near[i].key() for i in rng.choice(len(near), args.local_rows, replace=False)]
@@ -434,13 +498,15 @@ def main() -> None:
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("predictors")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p = sub.add_parser("epochs")
+    p.add_argument("sweeps", nargs="+")
     p = sub.add_parser("local")
     p.add_argument("--cell", default="best-cifar100", help="the cell whose neighbours are ranked (the lambda-0 cell)")
     p.add_argument("--local-rows", type=int, default=100)
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     args = ap.parse_args()
     {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors,
-     "local": local}[args.cmd](args)
+     "epochs": epochs, "local": local}[args.cmd](args)
 
 
 if __name__ == "__main__":
