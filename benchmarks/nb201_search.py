@@ -333,17 +333,18 @@ def epochs(args: argparse.Namespace) -> None:
             target = config["costs"][0].get("target")
             rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
             print(f"\n#### {Path(d).name}, {run.name}" + (f", budget {target:.4g} ms" if target else "") + "\n")
-            print("| epoch | derived cell | predicted ms | true ms | true accuracy % | regret |"
-                  + (" within budget |" if target else ""))
-            print("|---|---|---|---|---|---|" + ("---|" if target else ""))
+            print("| epoch | derived cell | predicted ms | true ms | true accuracy % | regret | "
+                  "sampled cells' mean, predicted ms |" + (" within budget |" if target else ""))
+            print("|---|---|---|---|---|---|---|" + ("---|" if target else ""))
             for row in rows:
                 g = json.loads((run / "genotypes" / f"epoch_{row['epoch']:03d}.json").read_text())
                 arch = space.validate(g)
                 a, c = acc.values[arch.key()], lat.values(device)[arch.key()]
                 pred = next(iter(row["derived_cost"].values()))
                 fits = (" yes |" if pred <= target else " no |") if target else ""
+                mean = next(iter((row.get("expected_cost") or {}).values()), None)
                 print(f"| {row['epoch'] + 1} | `{_cell(space, arch)}` | {pred:.3g} | {c:.3g} | {a:.2f} | "
-                      f"{front.regret(c, a):.2f} |{fits}")
+                      f"{front.regret(c, a):.2f} | {'' if mean is None else f'{mean:.3g}'} |{fits}")
             if target and (run / "checkpoint.pt").is_file():
                 best = _most_probable_within(space, run, Path(args.work) / f"{device}-lpm.nascost", target)
                 if best is not None:
