@@ -327,17 +327,18 @@ class CostTerm:
         weight = max(self.lam, self.multiplier if self.target_mode == "adaptive" else 0.0) + self.trust_weight
         return weight * (torch.relu(lo - lat) + torch.relu(lat - hi))
 
-    def derived_trust_penalty(self, supernet: Any, space: Any) -> torch.Tensor:
+    def derived_trust_penalty(self, supernet: Any, space: Any, derived: torch.Tensor | None = None) -> torch.Tensor:
         """``trust_region='penalty'``: the same hinge on the *derived* architecture's predicted cost.
 
         Why: the hinge on ``LAT`` keeps the sampled architectures inside the training
         range, but the argmax of still nearly uniform weights goes to the cheapest
         corner of the space, which no training row reaches. Straight-through: the value
         is the derived encoding's cost, the gradient that of the encoding marginals.
+        ``derived``: that estimate when the step already has it (a budget on the derived cost).
         """
         if self.trust_region != "penalty" or self.train_range is None:
             return torch.zeros(())
-        return self.trust_penalty(self.derived_estimate(supernet, space))
+        return self.trust_penalty(self.derived_estimate(supernet, space) if derived is None else derived)
 
     def outside(self, value: float | None) -> dict[str, Any] | None:
         """How far a predicted cost (in ``unit``) lies outside the training range; None when unknown."""

@@ -936,7 +936,9 @@ def _run_stage(
                             bounded = term.bounded(lat, model, space)
                             lat_values[term.name] = float(lat.detach()) / term.scale
                             bounded_values[term.name] = float(bounded.detach())
-                            total = total + term.penalty(lat, bounded) + term.derived_trust_penalty(model, space).to(device)
+                            derived = None if bounded is lat else bounded  # computed once per step
+                            total = (total + term.penalty(lat, bounded)
+                                     + term.derived_trust_penalty(model, space, derived).to(device))
                         penalties.append(float(total.detach()))
                         if reg_weight:
                             reg = regularizer_loss(cfg.regularizer, model)

@@ -223,3 +223,15 @@ def test_adaptive_multiplier_follows_the_derived_cost() -> None:
 def test_unknown_target_on_is_refused() -> None:
     with pytest.raises(NascostError, match="target-on"):
         CostTerm("lin", LinearCost(), lam=0.1, target=2.0, target_on="sampled")
+
+
+def test_trust_region_reuses_the_derived_estimate_of_a_derived_budget() -> None:
+    space = ChainSpace()
+    net = _conv_leaning(3)
+    term = CostTerm("lin", LinearCost(), lam=1.0, estimator="expectation", target=8.0, target_on="derived",
+                    trust_region="penalty", train_range=(2.0, 6.0))
+    lat = term.estimate(net)
+    bounded = term.bounded(lat, net, space)
+    again = term.derived_trust_penalty(net, space)
+    reused = term.derived_trust_penalty(net, space, bounded)
+    assert float(again) > 0 and float(reused) == pytest.approx(float(again))
