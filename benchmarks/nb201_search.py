@@ -105,7 +105,7 @@ def sweep(args: argparse.Namespace) -> None:
     if args.exact:  # the device's whole table as the cost: the search without predictor error
         search["estimator"] = "exact"
     if args.budget:
-        search.update(target=_budget_target(work, args), target_mode="hinge", target_on="derived")
+        search.update(target=_budget_target(work, args), target_mode=args.budget_mode, target_on="derived")
     if args.device == "flops":
         search["cost_setting"] = "cifar10"
     record = run_sweep(space="nb201", costs=[cost], lambdas=parse_lambdas(args.lambdas),
@@ -125,6 +125,7 @@ def _sweep_name(args: argparse.Namespace, *, budget: bool = True) -> str:
     parts += [f"l{args.layers}"] if args.layers else []
     parts += [f"seed{args.seed}"] if args.seed else []
     parts += [f"budget{args.budget:g}"] if (budget and args.budget) else []
+    parts += [args.budget_mode] if (budget and args.budget and args.budget_mode != "hinge") else []
     return "sweep-" + "-".join(parts)
 
 
@@ -176,8 +177,8 @@ def _protocol(name: str) -> str:
 
 
 def _unbudgeted(name: str) -> str:
-    """The protocol of a sweep without its ``budget<F>`` part (a budget sweep compares with lambda 0)."""
-    return "-".join(p for p in _protocol(name).split("-") if not p.startswith("budget"))
+    """The protocol of a sweep without its budget parts (a budget sweep compares with lambda 0)."""
+    return "-".join(p for p in _protocol(name).split("-") if not p.startswith("budget") and p != "adaptive")
 
 
 def _dev(name: str) -> str:
@@ -492,6 +493,9 @@ def main() -> None:
     p.add_argument("--budget", type=float,
                    help="a latency budget (hinge on the derived cell's predicted cost, slope lambda) of this "
                         "fraction of the lambda-0 cell's predicted cost, e.g. 0.7")
+    p.add_argument("--budget-mode", choices=["hinge", "adaptive"], default="hinge",
+                   help="the budget's form (--target-mode): a hinge of slope lambda, or an adaptive multiplier "
+                        "starting at lambda")
     p = sub.add_parser("summary")
     p.add_argument("sweeps", nargs="+")
     p = sub.add_parser("floor")
