@@ -1090,7 +1090,7 @@ def _finish(
             if not b["met"]:
                 say(f"budget not met: the derived architecture's predicted {name} is {b['predicted']:.4g} "
                     f"{b['unit']}, over the target {b['target']:g} {b['unit']} (the budget bounds the "
-                    f"{b['target_on']} cost; a larger lambda presses harder)")
+                    f"{b['target_on']} cost; {b['hint']})")
     if references:
         summary["references"] = references
     if truth:
@@ -1114,8 +1114,10 @@ def budget_report(terms: list[CostTerm], predicted: dict[str, float | None]) -> 
         value = predicted.get(t.name)
         if t.target is None or value is None:
             continue
+        hint = ("a larger --opt dual_lr adapts the multiplier faster" if t.target_mode == "adaptive"
+                else "a larger --lambda presses harder")
         out[t.name] = {"target": t.target, "unit": t.unit, "target_on": t.target_on, "predicted": value,
-                       "met": bool(value <= t.target)}
+                       "met": bool(value <= t.target), "hint": hint}
     return out
 
 
