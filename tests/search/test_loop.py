@@ -16,6 +16,7 @@ from nascost.search import (
     SearchConfig,
     SearchInterrupted,
     run_search,
+    weight_margins,
 )
 from search.fakes import OPS, ChainSpace, LinearCost
 
@@ -271,3 +272,28 @@ def test_summary_says_whether_the_derived_architecture_meets_the_budget(tmp_path
     plain = tmp_path / "plain"
     search(plain, epochs=1)
     assert "budget" not in json.loads((plain / "summary.json").read_text())
+
+
+def test_weight_margins_measure_how_decided_the_weights_are() -> None:
+    uniform = weight_margins([torch.zeros(3, 5)])
+    assert uniform["flat"] is True and uniform["entropy_share"] == pytest.approx(1.0) and uniform["min_gap"] == 0
+    peaked = weight_margins([torch.tensor([[4.0, 0.0, 0.0], [0.0, 1.0, 0.0]])])
+    p = torch.softmax(torch.tensor([1.0, 0.0, 0.0]), -1)
+    assert peaked["flat"] is False and peaked["rows"] == 2
+    assert peaked["min_gap"] == pytest.approx(float(p[0] - p[1]))
+    assert weight_margins([]) == {}
+
+
+def test_a_search_whose_weights_stay_uniform_says_so(tmp_path: Path) -> None:
+    def run(out: Path, **options) -> tuple[dict, list[str]]:
+        lines: list[str] = []
+        cfg = SearchConfig.build({**BASE, "costs": ["fake-linear"], **options})
+        run_search(cfg, out, costs=[ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")],
+                   space=ChainSpace(), show_progress=False, log=lines.append)
+        return json.loads((out / "summary.json").read_text())["weights"], lines
+
+    frozen, lines = run(tmp_path / "frozen", arch_frozen_epochs=5, epochs=1)  # alpha never moves
+    assert frozen["flat"] is True and any("nearly uniform" in line for line in lines)
+    pressed, lines = run(tmp_path / "pressed", arch_learning_rate=0.3, epochs=3, **{"lambda": 2.0})
+    assert pressed["flat"] is False and pressed["entropy_share"] < frozen["entropy_share"]
+    assert not any("nearly uniform" in line for line in lines)
