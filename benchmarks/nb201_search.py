@@ -9,7 +9,7 @@ Subcommands (run from the repository root; each writes under ``--work``):
   real CIFAR-10 subset (``--dataset``), each derived cell scored by the accuracy table and
   the device's table (``nascost sweep --accuracy-table``). ``--device flops`` sweeps the
   FLOPs cost instead (the FLOPs-aware baseline).
-  ``--relaxation dirichlet``, ``--regularizer-weight W``, ``--layers N`` and ``--seed S`` change the protocol
+  ``--relaxation dirichlet``, ``--regularizer-weight W``, ``--layers N``, ``--arch-lr R`` and ``--seed S`` change the protocol
   (the sweep's directory name says how, e.g. ``sweep-pixel3-dirichlet-beta0``). ``--budget F`` turns
   each lambda into the slope of a budget of F times the lambda-0 cell's predicted cost on the
   device, bounding the derived cell (``--target-on derived``); it needs the protocol's lambda-0 run.
@@ -18,6 +18,8 @@ Subcommands (run from the repository root; each writes under ``--work``):
   cells on each device's table; hardware specificity (each device's cells on the others').
 - ``floor SWEEP...``: the lambda-0 cells of several sweeps (seeds, protocols) scored on every device,
   with the mean and standard deviation per protocol over its seeds.
+- ``ensemble SWEEP...``: per lambda, the seeds' derived cells and the cell the mean of their final
+  architecture weights derives (``nascost derive``), scored on every device.
 - ``epochs SWEEP...``: each epoch's derived cell of every search, scored on the tables, and
   whether it meets the search's budget (the path a budget search takes).
 - ``local``: how well the LPM on 1,000 rows ranks the cells one or two edges from the lambda-0
@@ -101,6 +103,8 @@ def sweep(args: argparse.Namespace) -> None:
         search["seed"] = args.seed
     if args.layers:
         search["layers"] = args.layers
+    if args.arch_lr:
+        search["arch_learning_rate"] = args.arch_lr
     search["accuracy_table"] = args.accuracy
     if args.exact:  # the device's whole table as the cost: the search without predictor error
         search["estimator"] = "exact"
@@ -117,12 +121,13 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def _sweep_name(args: argparse.Namespace, *, budget: bool = True) -> str:
-    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-l<N>][-seed<S>][-budget<F>]``: what differs
+    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-l<N>][-alr<R>][-seed<S>][-budget<F>]``: what differs
     from the protocol."""
     parts = [args.device] + (["exact"] if args.exact else []) + ([args.scale] if args.scale != "spread" else [])
     parts += [args.relaxation] if args.relaxation != "softmax" else []
     parts += [f"beta{args.regularizer_weight:g}"] if args.regularizer_weight is not None else []
     parts += [f"l{args.layers}"] if args.layers else []
+    parts += [f"alr{args.arch_lr:g}"] if args.arch_lr else []
     parts += [f"seed{args.seed}"] if args.seed else []
     parts += [f"budget{args.budget:g}"] if (budget and args.budget) else []
     parts += [args.budget_mode] if (budget and args.budget and args.budget_mode != "hinge") else []
@@ -316,6 +321,62 @@ def floor(args: argparse.Namespace) -> None:
               + " | ".join(ms([r[i] for _, r in rows]) for i in range(len(devices))) + " |")
 
 
+def ensemble(args: argparse.Namespace) -> None:
+    """Per lambda that every sweep given ran (the seeds of one protocol): each seed's derived cell and the
+    cell the mean of their final architecture weights derives (``nascost derive``), scored on every device
+    of ``--devices``; and, for the combined cell, the runner-up operation on its closest edge."""
+    import statistics
+
+    import torch
+
+    from nascost import plugins
+    from nascost.derive import derive_from_runs
+    from nascost.pareto import build_front
+    from nascost.search import CHECKPOINT
+    from nascost.tables import read_accuracy_table, read_table
+    from nascost_nb201.cell import OPERATIONS, format_cell  # the benchmark knows its space
+
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    devices = args.devices.split(",")
+    fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in devices}
+    dirs = [Path(d) for d in args.sweeps]
+    lambdas = sorted(set.intersection(*({r["lambda"] for r in _runs(d)} for d in dirs)))
+
+    def row(label: str, arch) -> tuple[float, list[float]]:
+        a = acc.values[arch.key()]
+        regrets = [fronts[dev].regret(lat.values(dev)[arch.key()], a) for dev in devices]
+        print(f"| {label} | `{_cell(space, arch)}` | {a:.2f} | "
+              + " | ".join(f"{lat.values(dev)[arch.key()]:.3g} ({r:.2f})" for dev, r in zip(devices, regrets, strict=True))
+              + " |")
+        return a, regrets
+
+    for lam in lambdas:
+        runs = [d / "runs" / f"lambda_{lam:g}" for d in dirs]
+        print(f"\n#### lambda {lam:g}: {', '.join(d.name for d in dirs)}\n")
+        print("| cell | derived cell | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
+        print("|---|---|---|" + "---|" * len(devices))
+        seeds = [row(d.name.removeprefix("sweep-"), space.validate(json.loads((r / "genotype.json").read_text())))
+                 for d, r in zip(dirs, runs, strict=True)]
+        mean_acc = statistics.mean(a for a, _ in seeds)
+        print(f"| the seeds' mean | | {mean_acc:.2f} | " + " | ".join(
+            f"({statistics.mean(r[i] for _, r in seeds):.2f})" for i in range(len(devices))) + " |")
+        arch, report = derive_from_runs(runs)
+        row(f"**mean weights of the {len(runs)}**", arch)
+        probs = torch.stack([torch.softmax(torch.load(r / CHECKPOINT, weights_only=True)["supernet"]["alphas"], -1)
+                             for r in runs]).mean(0)
+        top = probs.topk(2, -1)
+        edge = int((top.values[:, 0] - top.values[:, 1]).argmin())
+        runner = probs.argmax(-1).tolist()
+        runner[edge] = int(top.indices[edge, 1])
+        alt = space.validate({"cell": format_cell([OPERATIONS[i] for i in runner])})
+        w = report["weights"]
+        print(f"\ncombined weights: entropy {100 * w['entropy_share']:.1f}% of the uniform's; closest edge "
+              f"{edge} ({w['min_gap']:.3g} apart); its runner-up gives:\n")
+        row("runner-up on the closest edge", alt)
+
+
 def epochs(args: argparse.Namespace) -> None:
     """Each epoch's derived cell of every search in the sweeps given: its predicted cost (``metrics.jsonl``),
     true accuracy and latency, regret, and whether it meets the search's budget."""
@@ -490,6 +551,7 @@ def main() -> None:
                    help="beta-DARTS's final weight instead of the protocol's 1 (0: no regulariser)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layers", type=int, help="cells per stage instead of the protocol's 1")
+    p.add_argument("--arch-lr", type=float, help="the architecture learning rate instead of the protocol's 3e-3")
     p.add_argument("--budget", type=float,
                    help="a latency budget (hinge on the derived cell's predicted cost, slope lambda) of this "
                         "fraction of the lambda-0 cell's predicted cost, e.g. 0.7")
@@ -503,6 +565,9 @@ def main() -> None:
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("predictors")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p = sub.add_parser("ensemble")
+    p.add_argument("sweeps", nargs="+")
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("epochs")
     p.add_argument("sweeps", nargs="+")
     p = sub.add_parser("local")
@@ -511,7 +576,7 @@ def main() -> None:
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     args = ap.parse_args()
     {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors,
-     "epochs": epochs, "local": local}[args.cmd](args)
+     "epochs": epochs, "ensemble": ensemble, "local": local}[args.cmd](args)
 
 
 if __name__ == "__main__":

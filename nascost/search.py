@@ -473,7 +473,7 @@ def weight_margins(arch_params: list[torch.Tensor]) -> dict[str, Any]:
     Per architecture row (an edge's operations, softmaxed as :func:`alpha_entropy` does): the
     gap between its two largest probabilities, and the mean entropy as a share of the uniform's.
     Why: the derived architecture is an argmax, and when the weights end near uniform it rests
-    on gaps that another seed or a few more steps reverse. On NAS-Bench-201 at CPU scale the
+    on small gaps, and another seed can derive another one. On NAS-Bench-201 at CPU scale the
     weights ended at 98.6% of the uniform entropy and three seeds derived cells 0.6 points of
     true accuracy apart (docs/benchmarks.md); a user should know that before trusting one run.
     """
@@ -1120,7 +1120,8 @@ def _finish(
         if weights["flat"]:
             say(f"the architecture weights stayed nearly uniform (entropy {100 * weights['entropy_share']:.1f}% "
                 f"of the uniform's; the closest two operations differ by {weights['min_gap']:.3g}): another seed "
-                "may derive another architecture; more --epochs or a larger --arch-lr sharpen the weights")
+                "may derive another architecture ('nascost derive' combines several runs' weights); more --epochs "
+                "or a larger --arch-lr sharpen them")
     budget = budget_report(terms, predicted)
     if budget:
         summary["budget"] = budget

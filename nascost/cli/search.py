@@ -1,4 +1,4 @@
-"""``nascost search`` (latency-aware differentiable search) and ``nascost quickstart``."""
+"""``nascost search`` (latency-aware differentiable search), ``nascost derive`` and ``nascost quickstart``."""
 
 from __future__ import annotations
 
@@ -222,6 +222,42 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
     _run(settings, out or "runs/quickstart", resume, force, as_json, quiet)
 
 
+@click.command("derive")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the derived genotype here (JSON, as genotype.json; 'nascost train' reads it).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def derive_cmd(runs: tuple[Path, ...], out: Path | None, as_json: bool) -> None:
+    """Derive one architecture from finished searches' final architecture weights.
+
+    With several RUNS (search output directories of one space and supernet, e.g. seeds), the
+    architecture comes from the mean of their architecture probabilities: a seed ensemble,
+    steadier than any one search at small scale (see docs/search.md). With one run it
+    re-derives that run's architecture.
+    """
+    from nascost import plugins
+    from nascost.derive import derive_from_runs
+    from nascost.files import write_text
+
+    arch, report = derive_from_runs(list(runs))
+    text = plugins.get_space(arch.space).format_arch(arch)
+    if out is not None:
+        write_text(out, json.dumps({"space": arch.space, **arch.spec}, indent=2))
+    if as_json:
+        echo_json({"space": arch.space, "arch": text, "genotype": arch.spec, **report})
+        return
+    for run, each in zip(report["runs"], report["each"], strict=True):
+        click.echo(f"{run}: {each}")
+    w = report["weights"]
+    click.echo(f"derived from {len(runs)} run(s): {text}")
+    if w:
+        click.echo(f"combined weights: entropy {100 * w['entropy_share']:.1f}% of the uniform's, "
+                   f"closest two operations {w['min_gap']:.3g} apart, median gap {w['median_gap']:.3g}")
+    if out is not None:
+        click.echo(f"wrote {out}")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(search_cmd)
+    cli.add_command(derive_cmd)
     cli.add_command(quickstart_cmd)

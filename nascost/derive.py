@@ -1,0 +1,95 @@
+"""Derive one architecture from the final weights of several finished searches (a seed ensemble).
+
+Why: at CPU scale a search's derived cell is one draw. On NAS-Bench-201 three seeds of one
+protocol derived cells 0.6 points of true accuracy apart, and sharper architecture weights
+(a 3.3x larger architecture learning rate) kept two of the three cells: the spread is the
+supernets', not the argmax's. The mean of the three searches' architecture probabilities
+derived one of the space's two best cells instead (docs/benchmarks.md, "Seeds combined"). The searches
+are combined as probabilities (each architecture row softmaxed, as the relaxation mixes it,
+then averaged), and the space's own ``derive()`` turns the mean into an architecture, so
+every space's derivation rule (argmax, top-k inputs, skip limits) applies unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from nascost.errors import NascostError
+from nascost.records import Architecture
+from nascost.search import CHECKPOINT, SearchConfig, _set_relaxation, _stage_plan, load_checkpoint
+
+
+def _final_supernet(run: Path, space: Any, config: SearchConfig, dataset: dict[str, Any]) -> Any:
+    """The supernet of a finished run's last stage, with its final weights."""
+    state = load_checkpoint(run / CHECKPOINT)
+    plan = _stage_plan(config, space)
+    previous = None
+    for stage, (loop, supernet_opts) in enumerate(plan):
+        cfg = SearchConfig.build({**config.model_dump(by_alias=False), **loop}) if loop else config
+        model = space.supernet(previous, C=cfg.C, layers=cfg.layers, num_classes=dataset["num_classes"],
+                               in_channels=dataset["in_channels"], **{**cfg.supernet_options, **supernet_opts})
+        _set_relaxation(model, cfg.relaxation)
+        weights = state["supernet"] if stage == len(plan) - 1 else state.get("stage_states", [])[stage]
+        try:
+            model.load_state_dict(weights)
+        except (RuntimeError, KeyError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise NascostError(f"run {str(run)!r}: its checkpoint does not fit its config.json ({first}); "
+                               "derive from the run directory the checkpoint belongs to") from None
+        previous = model
+    return previous
+
+
+def _read_run(run: Path) -> tuple[SearchConfig, dict[str, Any]]:
+    if not (run / "genotype.json").is_file() or not (run / CHECKPOINT).is_file():
+        raise NascostError(f"{str(run)!r} is not a finished search (it needs genotype.json and {CHECKPOINT}); "
+                           "give the output directories of finished searches (resume a killed one first)")
+    try:
+        saved = json.loads((run / "config.json").read_text())
+        return SearchConfig.build(saved["search"]), saved["dataset"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NascostError(f"{str(run / 'config.json')!r} is missing or malformed ({exc}); "
+                           "derive from the run directories a search wrote") from None
+
+
+def derive_from_runs(runs: list[Path]) -> tuple[Architecture, dict[str, Any]]:
+    """The architecture the mean architecture probabilities of ``runs`` derive, and a report.
+
+    The runs must search the same space with the same supernet (the same architecture rows);
+    they may differ in seed, lambda or anything else. The report holds each run's own
+    derived architecture and the combined weights' :func:`nascost.search.weight_margins`.
+    """
+    from nascost import plugins
+    from nascost.search import weight_margins
+
+    if not runs:
+        raise NascostError("derive needs at least one run directory")
+    configs = [_read_run(Path(r)) for r in runs]
+    first = configs[0][0]
+    for run, (cfg, _) in zip(runs[1:], configs[1:], strict=True):
+        if (cfg.space, cfg.space_options) != (first.space, first.space_options):
+            raise NascostError(f"run {str(run)!r} searched space {cfg.space!r} {cfg.space_options or ''}, "
+                               f"not {first.space!r} {first.space_options or ''}; combine runs of one space")
+    space = plugins.get_space(first.space, first.space_options or None)
+    models = [_final_supernet(Path(r), space, cfg.with_defaults(space.search_defaults()), ds)
+              for r, (cfg, ds) in zip(runs, configs, strict=True)]
+    shapes = [tuple(tuple(a.shape) for a in m.arch_parameters()) for m in models]
+    for run, shape in zip(runs, shapes, strict=True):
+        if shape != shapes[0]:
+            raise NascostError(f"run {str(run)!r} has architecture weights of shape {shape}, not {shapes[0]}: "
+                               "its supernet differs; combine runs of the same supernet")
+    each = [space.format_arch(m.derive()) for m in models]
+    with torch.no_grad():
+        probs = [[F.softmax(a.detach().float(), dim=-1) for a in m.arch_parameters()] for m in models]
+        combined = models[0]
+        for i, a in enumerate(combined.arch_parameters()):
+            mean = torch.stack([p[i] for p in probs]).mean(0)
+            a.copy_(mean.clamp_min(1e-12).log().to(a.dtype))  # softmax(log p) = p: derive() sees the mean
+    arch = combined.derive()
+    report = {"runs": [str(r) for r in runs], "each": each, "weights": weight_margins(combined.arch_parameters())}
+    return arch, report
