@@ -34,9 +34,8 @@ def _final_supernet(run: Path, space: Any, config: SearchConfig, dataset: dict[s
         model = space.supernet(previous, C=cfg.C, layers=cfg.layers, num_classes=dataset["num_classes"],
                                in_channels=dataset["in_channels"], **{**cfg.supernet_options, **supernet_opts})
         _set_relaxation(model, cfg.relaxation)
-        weights = state["supernet"] if stage == len(plan) - 1 else state.get("stage_states", [])[stage]
         try:
-            model.load_state_dict(weights)
+            model.load_state_dict(state["supernet"] if stage == len(plan) - 1 else state["stage_states"][stage])
         except (RuntimeError, KeyError, IndexError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
             raise NascostError(f"run {str(run)!r}: its checkpoint does not fit its config.json ({first}); "

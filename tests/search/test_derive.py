@@ -71,3 +71,19 @@ def test_cli_derives_writes_the_genotype_and_refuses_bad_runs(runs: list[Path], 
     assert code == 0 and json.loads(stdout)["genotype"]["ops"] == json.loads((runs[0] / "genotype.json").read_text())["ops"]
     code, _, err = run_cli("derive", str(tmp_path / "missing"), "-o", str(tmp_path / "never.json"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and not (tmp_path / "never.json").exists()
+
+
+def test_multi_stage_runs_are_rebuilt_stage_by_stage(tmp_path: Path, register_plugin) -> None:
+    register_plugin(ChainPlugin())
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"staged{seed}"
+        run_search(SearchConfig.build({**BASE, "seed": seed, "stages": [{}, {}], "epochs": 1}), run,
+                   space=ChainSpace(), show_progress=False,
+                   costs=[ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")])
+        runs.append(run)
+    one, _ = derive_from_runs(runs[:1])
+    assert one.spec["ops"] == json.loads((runs[0] / "genotype.json").read_text())["ops"]
+    both, report = derive_from_runs(runs)
+    mean = torch.stack([torch.softmax(_alpha(r), -1) for r in runs]).mean(0)
+    assert both.spec["ops"] == [OPS[int(i)] for i in mean.argmax(-1)] and len(report["each"]) == 2
