@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -162,7 +163,9 @@ def _budget_target(work: Path, args: argparse.Namespace) -> str:
 
 def _runs(sweep_dir: Path) -> list[dict]:
     out = []
-    for run in sorted((sweep_dir / "runs").glob("lambda_*"), key=lambda p: float(p.name.split("_", 1)[1])):
+    seeds_first = [p for p in (sweep_dir / "runs").glob("lambda_*")
+                   if not re.search(r"-(seed\d+|combined)$", p.name)]  # not nascost sweep --seeds' others
+    for run in sorted(seeds_first, key=lambda p: float(p.name.split("_", 1)[1])):
         s = run / "summary.json"
         if s.is_file():
             config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
@@ -391,6 +394,8 @@ def epochs(args: argparse.Namespace) -> None:
         device = _dev(Path(d).name.removeprefix("sweep-"))
         front = build_front(lat.values(device), acc.values, names=acc.names, unit="ms")
         for run in sorted((Path(d) / "runs").glob("lambda_*")):
+            if not (run / "metrics.jsonl").is_file():  # a --seeds combination: no search of its own
+                continue
             config = json.loads((run / "config.json").read_text())
             target = config["costs"][0].get("target")
             rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -20,6 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from nascost.errors import NascostError
+from nascost.files import write_json
 from nascost.records import Architecture
 from nascost.search import CHECKPOINT, SearchConfig, _set_relaxation, _stage_plan, load_checkpoint
 
@@ -92,3 +93,43 @@ def derive_from_runs(runs: list[Path]) -> tuple[Architecture, dict[str, Any]]:
     arch = combined.derive()
     report = {"runs": [str(r) for r in runs], "each": each, "weights": weight_margins(combined.arch_parameters())}
     return arch, report
+
+
+def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = None) -> dict[str, Any]:
+    """Write the combined architecture of ``runs`` into ``out`` as a finished search writes its own.
+
+    ``out`` gets the first run's ``config.json`` (with ``combined_from``), ``genotype.json`` and a
+    ``summary.json`` with the same fields as a search's (predicted and measured cost, ground
+    truth where tables are known, weight margins) plus ``combined`` (the runs and each one's
+    cell), so ``report``, ``train``, ``arch info`` and a sweep's measurement read it like any
+    derived cell. ``costs`` are the runs' resolved costs (a sweep's). It holds no checkpoint:
+    it is a derivation, not a search. ``summary.json`` is written last, so a kill leaves a
+    directory that the next call rewrites.
+    """
+    from nascost import plugins
+    from nascost.search import _finish, make_cost_terms
+    from nascost.tables import read_accuracy_table
+
+    say = log or (lambda _msg: None)
+    runs = [Path(r) for r in runs]
+    arch, report = derive_from_runs(runs)
+    config, _dataset = _read_run(runs[0])
+    space = plugins.get_space(config.space, config.space_options or None)
+    config = config.with_defaults(space.search_defaults())
+    accuracy = read_accuracy_table(config.accuracy_table, space) if config.accuracy_table else None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [_relative(r, out.parent) for r in runs]
+    saved = json.loads((runs[0] / "config.json").read_text())
+    write_json(out / "config.json", {**saved, "state": "combined", "combined_from": names})
+    terms, _refs = make_cost_terms(config, costs, space)
+    _finish(out, space, arch, costs, terms, config, lambda m: say(f"{out.name}: {m}"), accuracy,
+            report["weights"], extra={"combined": {"runs": names, "each": report["each"]}})
+    return {"architecture": arch, "runs": names, "each": report["each"], "weights": report["weights"]}
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path.resolve())

@@ -1089,6 +1089,7 @@ def _finish(
     say: Callable[[str], None],
     accuracy: Any = None,
     weights: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> SearchResult:
     write_text(out / "genotype.json", json.dumps({"space": arch.space, **arch.spec}, indent=2))
     predicted = {t.name: predicted_cost(t, space, arch) for t in terms}
@@ -1114,6 +1115,7 @@ def _finish(
         "trust_region": trust_report(terms, predicted),
         "setting": setting.model_dump() if setting else None,
         "counts": counts,
+        **(extra or {}),
     }
     if weights:
         summary["weights"] = weights

@@ -7,7 +7,9 @@ is the experiment behind the paper's accuracy-latency trade-off:
    ``calibrate=N`` into ``DIR/costs/``), so every search uses the same predictor;
 2. one search per lambda into ``DIR/runs/lambda_<L>/`` (the search library,
    resumable; the architecture weights of every epoch go to
-   ``arch_weights.jsonl`` for the report);
+   ``arch_weights.jsonl`` for the report); with ``seeds`` > 1, that many per
+   lambda and the architecture their mean weights derive
+   (``DIR/runs/lambda_<L>-combined/``);
 3. each derived architecture is measured with the cost's measurer, in the cost's
    setting and batch size, on this machine (``measurement.json``), and so are
    the space's published cells (``DIR/references.json``);
@@ -41,8 +43,23 @@ from nascost.progress import progress
 from nascost.reference_cells import measure_architecture, measure_references, predict_cost
 
 
-def run_dir_name(lam: float) -> str:
-    return f"lambda_{lam:g}"
+def run_dir_name(lam: float, k: int = 0) -> str:
+    """``lambda_<L>`` for a lambda's (first) search, ``lambda_<L>-seed<K>`` for its ``k``-th other seed."""
+    return f"lambda_{lam:g}" if k == 0 else f"lambda_{lam:g}-seed{k}"
+
+
+def combined_dir_name(lam: float) -> str:
+    """Where the architecture a lambda's seeds combine to goes (``--seeds`` > 1)."""
+    return f"lambda_{lam:g}-combined"
+
+
+def sweep_run_dirs(lambdas: list[float], seeds: int) -> list[str]:
+    """Every run directory of a sweep, relative to it: per lambda its seeds, then their combination."""
+    out = []
+    for lam in lambdas:
+        out += [f"runs/{run_dir_name(lam, k)}" for k in range(seeds)]
+        out += [f"runs/{combined_dir_name(lam)}"] if seeds > 1 else []
+    return out
 
 
 def train_dir(run: Path, k: int) -> Path:
@@ -137,11 +154,14 @@ class SweepPlan:
     search: dict[str, Any]
 
 
-def _search_config(search: dict[str, Any], lam: float) -> Any:
+def _search_config(search: dict[str, Any], lam: float, k: int = 0) -> Any:
+    """The search of ``lam`` with the ``k``-th seed (the options' ``seed`` plus ``k``)."""
     from nascost.search import SearchConfig
 
     # the sweep measures the reference cells once, into DIR/references.json
     data = {"measure_references": False, **search, "lambda": lam}
+    if k:
+        data["seed"] = int(search.get("seed", 0)) + k
     data.pop("calibrate", None)
     return SearchConfig.build(data)
 
@@ -152,14 +172,15 @@ def _without_threads(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "search": search}
 
 
-def _run_one_search(plan: SweepPlan, lam: float, out: Path, show_progress: bool, log: Callable[[str], None]) -> None:
+def _run_one_search(plan: SweepPlan, lam: float, k: int, out: Path, show_progress: bool,
+                    log: Callable[[str], None]) -> None:
     from nascost.search import CHECKPOINT, run_search
 
     if (out / "summary.json").is_file() and (out / "genotype.json").is_file():
         log(f"{out.name}: search already finished")
         return
     resume = (out / CHECKPOINT).is_file()
-    config = _search_config(plan.search, lam)
+    config = _search_config(plan.search, lam, k)
     costs = [dataclasses.replace(c, lam=None) for c in plan.costs]
     run_search(
         config, out, costs=costs, space=plan.space, dataset=plan.dataset, resume=resume,
@@ -168,8 +189,9 @@ def _run_one_search(plan: SweepPlan, lam: float, out: Path, show_progress: bool,
     )  # fmt: skip
 
 
-def _ray_searches(plan: SweepPlan, root: Path, resources: dict[str, float], log: Callable[[str], None]) -> None:
-    """One Ray Tune trial per lambda; each trial resumes its own run directory."""
+def _ray_searches(plan: SweepPlan, root: Path, seeds: int, resources: dict[str, float],
+                  log: Callable[[str], None]) -> None:
+    """One Ray Tune trial per lambda and seed; each trial resumes its own run directory."""
     try:
         import ray
         from ray import tune
@@ -185,12 +207,12 @@ def _ray_searches(plan: SweepPlan, root: Path, resources: dict[str, float], log:
     def trial(config: dict[str, Any]) -> dict[str, Any]:
         from nascost.search import CHECKPOINT, run_search
 
-        lam = float(config["lam"])
-        out = root / run_dir_name(lam)
+        lam, k = float(config["lam"]), int(config["k"])
+        out = root / run_dir_name(lam, k)
         if not (out / "summary.json").is_file():
             resume = (out / CHECKPOINT).is_file()
             run_search(
-                _search_config(search, lam), out, costs=costs, space=space,
+                _search_config(search, lam, k), out, costs=costs, space=space,
                 resume=resume, force=not resume and out.exists(), show_progress=False,
                 on_epoch_end=arch_weight_recorder(out),
             )  # fmt: skip
@@ -198,7 +220,7 @@ def _ray_searches(plan: SweepPlan, root: Path, resources: dict[str, float], log:
 
     tuner = tune.Tuner(
         tune.with_resources(trial, resources),
-        param_space={"lam": tune.grid_search(plan.lambdas)},
+        param_space={"lam": tune.grid_search(plan.lambdas), "k": tune.grid_search(list(range(seeds)))},
         run_config=tune.RunConfig(name="nascost-sweep", storage_path=str((root.parent / "ray").resolve()), verbose=0),
     )
     results = tuner.fit()
@@ -207,6 +229,32 @@ def _ray_searches(plan: SweepPlan, root: Path, resources: dict[str, float], log:
         last = re.sub(r"\x1b\[[0-9;]*m", "", errors[0]).strip().splitlines()[-1]
         raise NascostError(f"{len(errors)} Ray trial(s) failed; the first with: {last[:300]}")
     log(f"ray: {len(results)} search trial(s) finished")
+
+
+def _combine_seeds(plan: SweepPlan, lam: float, seeds: int, root: Path, log: Callable[[str], None]) -> None:
+    """The architecture of ``lam``'s seeds combined, unless already derived from the same runs."""
+    from nascost.derive import write_combined
+
+    out = root / combined_dir_name(lam)
+    runs = [root / run_dir_name(lam, k) for k in range(seeds)]
+    previous = _read_summary(out)
+    if ((previous.get("combined") or {}).get("runs") == [r.name for r in runs]
+            and (out / "measurement.json").is_file()):
+        log(f"{out.name}: already derived from its {seeds} seeds")
+        return
+    (out / "measurement.json").unlink(missing_ok=True)  # of an older combination
+    costs = [dataclasses.replace(c, lam=None) for c in plan.costs]
+    result = write_combined(runs, out, costs=costs, log=log)
+    log(f"{out.name}: the mean weights of {seeds} seeds derive {plan.space.format_arch(result['architecture'])} "
+        f"(the seeds: {'; '.join(result['each'])})")
+
+
+def _read_summary(run: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((run / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def run_sweep(
@@ -222,6 +270,7 @@ def run_sweep(
     train_dataset: str | None = None,
     train_options: dict[str, Any] | None = None,
     train_seeds: int = 1,
+    seeds: int = 1,
     references: bool = True,
     measurer_options: dict[str, Any] | None = None,
     executor: str = "local",
@@ -234,6 +283,14 @@ def run_sweep(
     ``train_seeds`` > 1 trains each derived architecture that many times (seeds ``seed``,
     ``seed + 1``, ...; ``train/``, ``train-seed1/``, ...): a short evaluation training's
     accuracy varies by points between seeds, as much as the differences a sweep looks for.
+
+    ``seeds`` > 1 searches each lambda that many times (search seeds ``seed``, ``seed + 1``, ...;
+    ``runs/lambda_<L>/``, ``runs/lambda_<L>-seed1/``, ...) and derives one architecture from the
+    mean of their final architecture probabilities (:func:`nascost.derive.write_combined`, into
+    ``runs/lambda_<L>-combined/``), which is measured, trained and reported as the lambda's
+    cell. Why: at CPU scale a search's cell is one draw from nearly flat weights; on
+    NAS-Bench-201 the seeds' combination found cells no single seed did (docs/benchmarks.md).
+    A resumed sweep keeps the most seeds any invocation asked for.
     """
     from nascost import plugins
     from nascost.report import build_report
@@ -247,6 +304,8 @@ def run_sweep(
         raise NascostError("a sweep needs a cost: add --cost NAME (e.g. --cost cpu-lpm)")
     if train_seeds < 1:
         raise NascostError(f"--train-seeds must be at least 1 (got {train_seeds})")
+    if seeds < 1:
+        raise NascostError(f"--seeds must be at least 1 (got {seeds})")
     out = Path(out)
     record_path = out / "sweep.json"
     search = {"space": space, "dataset": dataset, **(search_options or {}), "costs": list(costs)}
@@ -262,7 +321,8 @@ def run_sweep(
         "train_options": train_options or {},
         "train_seeds": train_seeds,
         "executor": executor,
-        "runs": [f"runs/{run_dir_name(lam)}" for lam in lambdas],
+        "seeds": seeds,
+        "runs": sweep_run_dirs(lambdas, seeds),
     }
     if record_path.is_file():
         previous = json.loads(record_path.read_text())
@@ -273,7 +333,10 @@ def run_sweep(
             )
         # a second invocation may add lambdas; the report covers all of them
         record["lambdas"] = sorted(set(previous.get("lambdas", [])) | set(lambdas))
-        record["runs"] = [f"runs/{run_dir_name(lam)}" for lam in record["lambdas"]]
+        if int(previous.get("seeds", 1)) > seeds:
+            seeds = record["seeds"] = int(previous["seeds"])
+            say(f"{out} is a sweep of {seeds} seeds per lambda: searching all {seeds}")
+        record["runs"] = sweep_run_dirs(record["lambdas"], seeds)
     elif out.exists() and any(out.iterdir()):
         raise NascostError(f"{out} is not empty and holds no sweep; choose another --out")
     # names are checked before anything is written
@@ -301,15 +364,18 @@ def run_sweep(
     runs_root = out / "runs"
     runs_root.mkdir(exist_ok=True)
     if executor == "ray":
-        _ray_searches(plan, runs_root.resolve(), resources or {"cpu": 1}, say)
+        _ray_searches(plan, runs_root.resolve(), seeds, resources or {"cpu": 1}, say)
     else:
         for lam in lambdas:
-            say(f"search with lambda {lam:g}")
-            _run_one_search(plan, lam, runs_root / run_dir_name(lam), show_progress, say)
+            for k in range(seeds):
+                say(f"search with lambda {lam:g}" + (f", seed {k + 1} of {seeds}" if seeds > 1 else ""))
+                _run_one_search(plan, lam, k, runs_root / run_dir_name(lam, k), show_progress, say)
+    if seeds > 1:
+        for lam in lambdas:
+            _combine_seeds(plan, lam, seeds, runs_root, say)
 
     cost = resolved[0]
-    for lam in lambdas:
-        run = runs_root / run_dir_name(lam)
+    for run in (out / r for r in sweep_run_dirs(lambdas, seeds)):
         if (run / "measurement.json").is_file():
             continue
         arch = space_obj.resolve(run / "genotype.json")
@@ -331,8 +397,8 @@ def run_sweep(
         train_data = plugins.get_dataset(train_dataset or dataset)
         config = make_config(train_preset, **(train_options or {}))
         base_seed = config.seed
-        for lam in lambdas:
-            run = runs_root / run_dir_name(lam)
+        for lam in lambdas:  # the lambda's cell: its seeds' combination when it has several
+            run = runs_root / (combined_dir_name(lam) if seeds > 1 else run_dir_name(lam))
             arch = space_obj.resolve(run / "genotype.json")
             for k in range(train_seeds):
                 tdir = train_dir(run, k)

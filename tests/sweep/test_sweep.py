@@ -138,3 +138,41 @@ def test_sweep_trains_each_derived_cell_with_several_seeds(chain, tmp_path: Path
     assert f"{loaded.accuracy:.2f} ± " in (out / "report.html").read_text()
     with pytest.raises(NascostError, match="at least 1"):
         run_sweep(space="chain", costs=["flops"], lambdas=[0.0], out=tmp_path / "z", train_seeds=0)
+
+
+def test_sweep_with_seeds_combines_each_lambdas_searches(chain, tmp_path: Path) -> None:
+    """--seeds: several searches per lambda, and the cell their mean weights derive, measured and reported."""
+    from nascost.derive import derive_from_runs
+
+    out = tmp_path / "sweep"
+    options = {**SEARCH, "seed": 4}
+    record = run_sweep(space="chain", costs=["flops"], lambdas=[1e-3], out=out, dataset="digits",
+                       search_options=options, seeds=2, references=False, show_progress=False)  # fmt: skip
+    assert record["seeds"] == 2
+    assert record["runs"] == ["runs/lambda_0.001", "runs/lambda_0.001-seed1", "runs/lambda_0.001-combined"]
+    seeds = [json.loads((out / r / "config.json").read_text())["search"]["seed"] for r in record["runs"][:2]]
+    assert seeds == [4, 5]
+    combined = out / "runs" / "lambda_0.001-combined"
+    arch, report = derive_from_runs([out / r for r in record["runs"][:2]])
+    assert json.loads((combined / "genotype.json").read_text()) == {"space": "chain", **arch.spec}
+    summary = json.loads((combined / "summary.json").read_text())
+    assert summary["combined"] == {"runs": ["lambda_0.001", "lambda_0.001-seed1"], "each": report["each"]}
+    assert summary["weights"] == report["weights"] and "flops" in summary["predicted_cost"]
+    for run in record["runs"]:  # each seed's cell and the combined one measured alike
+        m = json.loads((out / run / "measurement.json").read_text())
+        assert m["predicted"]["flops"] == pytest.approx(m["median"])
+    assert "lambda_0.001-combined" in (out / "report.html").read_text()
+
+    # resuming changes nothing; a third seed is searched and the combination redone from all three
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.json") if p.name != "sweep.json"}
+    run_sweep(space="chain", costs=["flops"], lambdas=[1e-3], out=out, dataset="digits",
+              search_options=options, seeds=2, references=False, show_progress=False)  # fmt: skip
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())
+    record = run_sweep(space="chain", costs=["flops"], lambdas=[1e-3], out=out, dataset="digits",
+                       search_options=options, seeds=3, references=False, show_progress=False)  # fmt: skip
+    assert "runs/lambda_0.001-seed2" in record["runs"]
+    summary = json.loads((combined / "summary.json").read_text())
+    assert summary["combined"]["runs"] == ["lambda_0.001", "lambda_0.001-seed1", "lambda_0.001-seed2"]
+    assert (combined / "measurement.json").is_file()
+    with pytest.raises(NascostError, match="--seeds must be at least 1"):
+        run_sweep(space="chain", costs=["flops"], lambdas=[0.0], out=tmp_path / "z", seeds=0)

@@ -152,6 +152,31 @@ def test_a_sweep_and_its_report_are_judged_against_the_truth(run_cli, tmp_path, 
     assert any(p.endswith("again-truth-0.png") for p in out["images"])
 
 
+def test_a_sweeps_combined_seeds_are_judged_against_the_truth(run_cli, tmp_path, full_db, full_tables, nb201) -> None:
+    """--seeds: the cell the seeds' mean weights derive gets its true accuracy, true cost and regret."""
+    from nascost.sweep import run_sweep
+
+    _, accuracy = full_tables
+    assert run_cli("fit", "--db", str(full_db), "--device", "phone", "--predictor", "ridge", "--train-size", "300",
+                   "--as-cost", "phone-ridge")[0] == 0
+    search = {"C": 4, "layers": 1, "epochs": 1, "batch_size": 8, "max_steps": 2, "max_train_samples": 32,
+              "threads": 1, "arch_learning_rate": 0.05, "accuracy_table": str(accuracy)}
+    run_sweep(space="nb201", costs=["phone-ridge"], lambdas=[1.0], out=tmp_path / "sw", dataset="synthetic",
+              search_options=search, seeds=2, references=False, show_progress=False)
+    run = tmp_path / "sw" / "runs" / "lambda_1-combined"
+    summary = json.loads((run / "summary.json").read_text())
+    arch = nb201.validate(summary["genotype"])
+    with accuracy.open() as fh:
+        acc = {r["arch_str"]: float(r["cifar10_test"]) for r in csv.DictReader(fh)}
+    table = read_table(full_tables[0], nb201, columns=["phone"]).values("phone")
+    assert summary["truth"]["accuracy"]["value"] == pytest.approx(acc[nb201.format_arch(arch)])
+    cost = summary["truth"]["costs"]["phone-ridge"]
+    assert cost["value"] == pytest.approx(table[arch.key()])
+    front = build_front(table, {nb201.parse_arch(k).key(): v for k, v in acc.items()})
+    assert cost["regret"] == pytest.approx(front.regret(cost["value"], summary["truth"]["accuracy"]["value"]))
+    assert json.loads((run / "measurement.json").read_text())["median"] == pytest.approx(table[arch.key()])
+
+
 def test_search_refuses_bad_truth_options_before_writing(run_cli, tmp_path) -> None:
     out = tmp_path / "never"
     code, _, err = run_cli("search", "--space", "nb201", "--dataset", "synthetic", "--accuracy-table",
