@@ -91,7 +91,11 @@ def derive_from_runs(runs: list[Path]) -> tuple[Architecture, dict[str, Any]]:
             mean = torch.stack([p[i] for p in probs]).mean(0)
             a.copy_(mean.clamp_min(1e-12).log().to(a.dtype))  # softmax(log p) = p: derive() sees the mean
     arch = combined.derive()
-    report = {"runs": [str(r) for r in runs], "each": each, "weights": weight_margins(combined.arch_parameters())}
+    # the mean probabilities by state-dict name, as the report draws a checkpoint's (softmax rows)
+    mean_probs = {k: F.softmax(v.double(), dim=-1).tolist() for k, v in combined.state_dict().items()
+                  if "alpha" in k.lower() and v.dim() == 2}
+    report = {"runs": [str(r) for r in runs], "each": each, "weights": weight_margins(combined.arch_parameters()),
+              "probabilities": mean_probs}
     return arch, report
 
 
@@ -100,8 +104,8 @@ def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = 
 
     ``out`` gets the first run's ``config.json`` (with ``combined_from``), ``genotype.json`` and a
     ``summary.json`` with the same fields as a search's (predicted and measured cost, ground
-    truth where tables are known, weight margins) plus ``combined`` (the runs and each one's
-    cell), so ``report``, ``train``, ``arch info`` and a sweep's measurement read it like any
+    truth where tables are known, weight margins) plus ``combined`` (the runs, each one's
+    cell and the mean probabilities), so ``report``, ``train``, ``arch info`` and a sweep's measurement read it like any
     derived cell. ``costs`` are the runs' resolved costs (a sweep's). It holds no checkpoint:
     it is a derivation, not a search. ``summary.json`` is written last, so a kill leaves a
     directory that the next call rewrites.
@@ -124,7 +128,8 @@ def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = 
     write_json(out / "config.json", {**saved, "state": "combined", "combined_from": names})
     terms, _refs = make_cost_terms(config, costs, space)
     _finish(out, space, arch, costs, terms, config, lambda m: say(f"{out.name}: {m}"), accuracy,
-            report["weights"], extra={"combined": {"runs": names, "each": report["each"]}})
+            report["weights"],
+            extra={"combined": {"runs": names, "each": report["each"], "probabilities": report["probabilities"]}})
     return {"architecture": arch, "runs": names, "each": report["each"], "weights": report["weights"]}
 
 

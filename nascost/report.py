@@ -474,36 +474,51 @@ def plot_derived_evolution(run: Run, space: Any, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def _final_probabilities(run: Run) -> dict[str, torch.Tensor]:
+    """Softmax rows of the run's final architecture weights: its checkpoint's, or a combination's mean."""
+    mean = (run.summary.get("combined") or {}).get("probabilities")
+    if isinstance(mean, dict):  # nascost sweep --seeds: no checkpoint, the runs' mean probabilities
+        try:
+            return {k: torch.tensor(v, dtype=torch.float64) for k, v in mean.items()
+                    if torch.tensor(v).dim() == 2}
+        except (TypeError, ValueError):
+            return {}
+    ckpt = run.path / "checkpoint.pt"
+    if not ckpt.is_file():
+        return {}
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception:
+        return {}
+    sd = state.get("supernet") if isinstance(state, dict) else None
+    if not isinstance(sd, dict):
+        return {}
+    return {k: torch.softmax(v.double(), dim=-1) for k, v in sd.items()
+            if "alpha" in k.lower() and torch.is_tensor(v) and v.dim() == 2}
+
+
 def final_weights_figure(run: Run, op_names: list[str] | None = None) -> Any:
-    """Final softmax architecture weights (edges x operations) from the run's checkpoint, or None.
+    """Final softmax architecture weights (edges x operations) from the run's checkpoint (or, for
+    a combination of seeds, their mean), or None.
 
     The colours span the weights' own range (with a colour bar): softmax rows of a
     short search sit near 1/K everywhere, and a scale from 0 painted them one colour.
     """
     from nascost.plotting import fit_titles
 
-    ckpt = run.path / "checkpoint.pt"
-    if not ckpt.is_file():
-        return None
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception:
-        return None
-    sd = state.get("supernet") if isinstance(state, dict) else None
-    if not isinstance(sd, dict):
-        return None
-    tensors = {k: v for k, v in sd.items() if "alpha" in k.lower() and torch.is_tensor(v) and v.dim() == 2}
+    tensors = _final_probabilities(run)
     if not tensors:
         return None
     plt = _plt()
     fig, axes = plt.subplots(1, len(tensors), figsize=(4.5 * len(tensors), 4.5), squeeze=False)
+    combined = len((run.summary.get("combined") or {}).get("runs") or [])
     for ax, (name, t) in zip(axes[0], sorted(tensors.items()), strict=False):
-        probs = torch.softmax(t.double(), dim=-1).numpy()
+        probs = t.numpy()
         lo, hi = float(probs.min()), float(probs.max())
         if hi - lo < 1e-12:  # all equal: a flat scale would divide by zero
             lo, hi = lo - 1e-3, hi + 1e-3
         im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest")
-        ax.set_title(f"softmax({name})")
+        ax.set_title(f"softmax({name})" + (f", mean of {combined} runs" if combined else ""))
         ax.set_ylabel("edge")
         ax.set_yticks(range(probs.shape[0]))
         ax.set_xticks(range(probs.shape[1]))

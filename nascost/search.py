@@ -1120,10 +1120,11 @@ def _finish(
     if weights:
         summary["weights"] = weights
         if weights["flat"]:
+            advice = ("more seeds move the mean, more --epochs or a larger --arch-lr sharpen each" if extra and
+                      "combined" in extra else "another seed may derive another architecture ('nascost derive' "
+                      "combines several runs' weights); more --epochs or a larger --arch-lr sharpen them")
             say(f"the architecture weights stayed nearly uniform (entropy {100 * weights['entropy_share']:.1f}% "
-                f"of the uniform's; the closest two operations differ by {weights['min_gap']:.3g}): another seed "
-                "may derive another architecture ('nascost derive' combines several runs' weights); more --epochs "
-                "or a larger --arch-lr sharpen them")
+                f"of the uniform's; the closest two operations differ by {weights['min_gap']:.3g}): {advice}")
     budget = budget_report(terms, predicted)
     if budget:
         summary["budget"] = budget

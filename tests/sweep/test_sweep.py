@@ -156,8 +156,13 @@ def test_sweep_with_seeds_combines_each_lambdas_searches(chain, tmp_path: Path) 
     arch, report = derive_from_runs([out / r for r in record["runs"][:2]])
     assert json.loads((combined / "genotype.json").read_text()) == {"space": "chain", **arch.spec}
     summary = json.loads((combined / "summary.json").read_text())
-    assert summary["combined"] == {"runs": ["lambda_0.001", "lambda_0.001-seed1"], "each": report["each"]}
+    assert summary["combined"]["runs"] == ["lambda_0.001", "lambda_0.001-seed1"]
+    assert summary["combined"]["each"] == report["each"]
+    alphas = [torch.load(out / r / "checkpoint.pt", weights_only=True)["supernet"]["alpha"] for r in record["runs"][:2]]
+    mean = torch.stack([torch.softmax(a.double(), -1) for a in alphas]).mean(0)
+    assert torch.tensor(summary["combined"]["probabilities"]["alpha"]) == pytest.approx(mean, abs=1e-6)
     assert summary["weights"] == report["weights"] and "flops" in summary["predicted_cost"]
+    assert (out / "report-02-lambda_0.001-combined-final-weights.png").is_file()  # the mean weights, drawn
     for run in record["runs"]:  # each seed's cell and the combined one measured alike
         m = json.loads((out / run / "measurement.json").read_text())
         assert m["predicted"]["flops"] == pytest.approx(m["median"])
