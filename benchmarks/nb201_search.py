@@ -19,7 +19,7 @@ Subcommands (run from the repository root; each writes under ``--work``):
 - ``floor SWEEP...``: the lambda-0 cells of several sweeps (seeds, protocols) scored on every device,
   with the mean and standard deviation per protocol over its seeds.
 - ``ensemble SWEEP...``: per lambda, the seeds' derived cells and the cell the mean of their final
-  architecture weights derives (``nascost derive``), scored on every device.
+  architecture weights derives (``nascost derive``), and every pair's, scored on every device.
 - ``epochs SWEEP...``: each epoch's derived cell of every search, scored on the tables, and
   whether it meets the search's budget (the path a budget search takes).
 - ``local``: how well the LPM on 1,000 rows ranks the cells one or two edges from the lambda-0
@@ -328,6 +328,7 @@ def ensemble(args: argparse.Namespace) -> None:
     """Per lambda that every sweep given ran (the seeds of one protocol): each seed's derived cell and the
     cell the mean of their final architecture weights derives (``nascost derive``), scored on every device
     of ``--devices``; and, for the combined cell, the runner-up operation on its closest edge."""
+    import itertools
     import statistics
 
     import torch
@@ -367,6 +368,11 @@ def ensemble(args: argparse.Namespace) -> None:
             f"({statistics.mean(r[i] for _, r in seeds):.2f})" for i in range(len(devices))) + " |")
         arch, report = derive_from_runs(runs)
         row(f"**mean weights of the {len(runs)}**", arch)
+        if len(runs) > 2:  # would two seeds do? every pair's combination
+            for i, j in itertools.combinations(range(len(runs)), 2):
+                pair, _ = derive_from_runs([runs[i], runs[j]])
+                row(f"mean weights of {dirs[i].name.removeprefix('sweep-')} and "
+                    f"{dirs[j].name.removeprefix('sweep-')}", pair)
         probs = torch.stack([torch.softmax(torch.load(r / CHECKPOINT, weights_only=True)["supernet"]["alphas"], -1)
                              for r in runs]).mean(0)
         top = probs.topk(2, -1)
