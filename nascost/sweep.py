@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,12 @@ def _combine_seeds(plan: SweepPlan, lam: float, seeds: int, root: Path, log: Cal
     (out / "measurement.json").unlink(missing_ok=True)  # of an older combination
     costs = [dataclasses.replace(c, lam=None) for c in plan.costs]
     result = write_combined(runs, out, costs=costs, log=log)
+    if previous.get("genotype") not in (None, result["architecture"].spec):
+        stale = [d for d in out.glob("train*") if d.is_dir()]
+        for d in stale:  # they trained the older combination's cell, no longer this lambda's
+            shutil.rmtree(d)
+        if stale:
+            log(f"{out.name}: the combined cell changed; removed the trainings of the previous one")
     log(f"{out.name}: the mean weights of {seeds} seeds derive {plan.space.format_arch(result['architecture'])} "
         f"(the seeds: {'; '.join(result['each'])})")
 

@@ -179,5 +179,16 @@ def test_sweep_with_seeds_combines_each_lambdas_searches(chain, tmp_path: Path) 
     summary = json.loads((combined / "summary.json").read_text())
     assert summary["combined"]["runs"] == ["lambda_0.001", "lambda_0.001-seed1", "lambda_0.001-seed2"]
     assert (combined / "measurement.json").is_file()
+
+    # a combination that changes its cell drops the trainings of the older cell
+    summary = json.loads((combined / "summary.json").read_text())
+    summary["genotype"] = {"ops": ["other"]}
+    (combined / "summary.json").write_text(json.dumps(summary))
+    (combined / "measurement.json").unlink()
+    (combined / "train").mkdir()
+    (combined / "train" / "summary.json").write_text("{}")
+    run_sweep(space="chain", costs=["flops"], lambdas=[1e-3], out=out, dataset="digits",
+              search_options=options, seeds=3, references=False, show_progress=False)  # fmt: skip
+    assert not (combined / "train").exists() and (combined / "measurement.json").is_file()
     with pytest.raises(NascostError, match="--seeds must be at least 1"):
         run_sweep(space="chain", costs=["flops"], lambdas=[0.0], out=tmp_path / "z", seeds=0)
