@@ -22,6 +22,9 @@ Subcommands (run from the repository root; each writes under ``--work``):
   architecture weights derives (``nascost derive``), and every pair's, scored on every device.
 - ``epochs SWEEP...``: each epoch's derived cell of every search, scored on the tables, and
   whether it meets the search's budget (the path a budget search takes).
+- ``budget SWEEP...``: a budget on the derivation: per device and fraction F, the most probable
+  cell under the seeds' mean final weights whose predicted cost is at most F times that of the
+  lambda-0 mean weights' cell (and the same from each seed alone), scored on the tables.
 - ``local``: how well the LPM on 1,000 rows ranks the cells one or two edges from the lambda-0
   cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
@@ -390,9 +393,12 @@ def epochs(args: argparse.Namespace) -> None:
     """Each epoch's derived cell of every search in the sweeps given: its predicted cost (``metrics.jsonl``),
     true accuracy and latency, regret, and whether it meets the search's budget."""
     from nascost import plugins
+    from nascost.derive import derive_from_runs
+    from nascost.errors import NascostError
     from nascost.pareto import build_front
     from nascost.tables import read_accuracy_table, read_table
 
+    _env(Path(args.work))
     space = plugins.get_space("nb201")
     acc = read_accuracy_table(args.accuracy, space)
     lat = read_table(args.latency, space)
@@ -419,29 +425,63 @@ def epochs(args: argparse.Namespace) -> None:
                 print(f"| {row['epoch'] + 1} | `{_cell(space, arch)}` | {pred:.3g} | {c:.3g} | {a:.2f} | "
                       f"{front.regret(c, a):.2f} | {'' if mean is None else f'{mean:.3g}'} |{fits}")
             if target and (run / "checkpoint.pt").is_file():
-                best = _most_probable_within(space, run, Path(args.work) / f"{device}-lpm.nascost", target)
+                try:  # nascost derive --target: the run's weights, the device's LPM
+                    best, _ = derive_from_runs([run], target=f"{target:.6g}ms", cost=f"{device}-lpm")
+                except NascostError:  # no cell within the budget
+                    best = None
                 if best is not None:
                     a, c = acc.values[best.key()], lat.values(device)[best.key()]
                     print(f"\nthe most probable cell of the final weights within the budget: `{_cell(space, best)}`, "
                           f"{c:.3g} ms, {a:.2f}%, regret {front.regret(c, a):.2f}")
 
 
-def _most_probable_within(space, run: Path, predictor: Path, target: float):
-    """The cell of highest probability under the run's final architecture weights whose predicted cost
-    meets ``target`` (every cell of the space scored; None when none meets it)."""
+def budget(args: argparse.Namespace) -> None:
+    """A budget on the derivation, not the search (``nascost derive --target``): per device, the most
+    probable cell under the mean final weights of the seeds' lambda-``--lambda`` searches whose predicted
+    cost (the device's LPM) is at most F times the predicted cost of the cell the seeds' lambda-0 weights
+    derive, for each F of ``--fractions``; and the same from each seed's weights alone. One rule for
+    every device."""
+    import statistics
+
     import torch
 
+    from nascost import plugins
+    from nascost.derive import derive_from_runs
+    from nascost.pareto import build_front
     from nascost.predict import load_predictor
+    from nascost.tables import read_accuracy_table, read_table
 
-    alphas = torch.load(run / "checkpoint.pt", weights_only=True)["supernet"]["alphas"]
-    cells = list(space.enumerate())
-    enc = space.encode(cells).float()
-    logp = (enc.reshape(len(cells), *alphas.shape) * torch.log_softmax(alphas, -1)).sum((1, 2))
-    model, _meta = load_predictor(predictor)
-    with torch.no_grad():
-        cost = model.predict(enc).reshape(-1)
-    logp = torch.where(cost <= target, logp, torch.full_like(logp, -torch.inf))
-    return cells[int(logp.argmax())] if torch.isfinite(logp.max()) else None
+    _env(Path(args.work))
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    dirs = [Path(d) for d in args.sweeps]
+    base, _ = derive_from_runs([d / "runs" / "lambda_0" for d in dirs])
+    runs = [d / "runs" / f"lambda_{args.lam:g}" for d in dirs]
+    a0 = acc.values[base.key()]
+    print(f"lambda {args.lam:g} weights of {', '.join(d.name for d in dirs)}; the reference is the lambda-0 "
+          f"mean weights' cell `{_cell(space, base)}` ({a0:.2f}%)\n")
+    print("| device | F | budget ms (predicted) | the mean weights' cell within it | true ms | faster than the "
+          "reference | true accuracy % (vs the reference) | regret | each seed's alone: regret (mean) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for dev in args.devices.split(","):
+        front = build_front(lat.values(dev), acc.values, names=acc.names, unit="ms")
+        model, _meta = load_predictor(Path(args.work) / f"{dev}-lpm.nascost")
+        with torch.no_grad():
+            ref = float(model.predict(space.encode([base]).float()).reshape(-1)[0])
+        ref_true = lat.values(dev)[base.key()]
+
+        def regret(cell) -> float:
+            return front.regret(lat.values(dev)[cell.key()], acc.values[cell.key()])  # noqa: B023
+
+        for f in (float(x) for x in args.fractions.split(",")):
+            target = f"{f * ref:.6g}ms"
+            cell, _report = derive_from_runs(runs, target=target, cost=f"{dev}-lpm")
+            singles = [regret(derive_from_runs([r], target=target, cost=f"{dev}-lpm")[0]) for r in runs]
+            c, a = lat.values(dev)[cell.key()], acc.values[cell.key()]
+            print(f"| {dev} | {f:g} | {f * ref:.3g} | `{_cell(space, cell)}` | {c:.3g} | "
+                  f"{100 * (1 - c / ref_true):.0f}% | {a:.2f} ({a - a0:+.2f}) | {regret(cell):.2f} | "
+                  f"{', '.join(f'{r:.2f}' for r in singles)} ({statistics.mean(singles):.2f}) |")
 
 
 def _neighbours(space, arch, radius: int) -> list:
@@ -581,13 +621,18 @@ def main() -> None:
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("epochs")
     p.add_argument("sweeps", nargs="+")
+    p = sub.add_parser("budget")
+    p.add_argument("sweeps", nargs="+")
+    p.add_argument("--lambda", dest="lam", type=float, default=0.0, help="whose weights: the seeds' searches at this lambda")
+    p.add_argument("--fractions", default="0.5,0.6,0.7,0.8", help="budgets as fractions of the lambda-0 cell's predicted cost")
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("local")
     p.add_argument("--cell", default="best-cifar100", help="the cell whose neighbours are ranked (the lambda-0 cell)")
     p.add_argument("--local-rows", type=int, default=100)
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     args = ap.parse_args()
     {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors,
-     "epochs": epochs, "ensemble": ensemble, "local": local}[args.cmd](args)
+     "epochs": epochs, "ensemble": ensemble, "budget": budget, "local": local}[args.cmd](args)
 
 
 if __name__ == "__main__":

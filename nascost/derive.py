@@ -57,12 +57,17 @@ def _read_run(run: Path) -> tuple[SearchConfig, dict[str, Any]]:
                            "derive from the run directories a search wrote") from None
 
 
-def derive_from_runs(runs: list[Path]) -> tuple[Architecture, dict[str, Any]]:
+def derive_from_runs(runs: list[Path], *, target: str | None = None,
+                     cost: str | None = None) -> tuple[Architecture, dict[str, Any]]:
     """The architecture the mean architecture probabilities of ``runs`` derive, and a report.
 
     The runs must search the same space with the same supernet (the same architecture rows);
     they may differ in seed, lambda or anything else. The report holds each run's own
     derived architecture and the combined weights' :func:`nascost.search.weight_margins`.
+    With ``target`` (a budget such as ``"18ms"``) the architecture is the most probable one
+    whose predicted ``cost`` (a cost name or predictor file; default: the first run's first
+    cost) meets it (:func:`most_probable_within`), and the report's ``target`` says what the
+    unconstrained derivation was and what each one is predicted to cost.
     """
     from nascost import plugins
     from nascost.search import weight_margins
@@ -91,12 +96,87 @@ def derive_from_runs(runs: list[Path]) -> tuple[Architecture, dict[str, Any]]:
             mean = torch.stack([p[i] for p in probs]).mean(0)
             a.copy_(mean.clamp_min(1e-12).log().to(a.dtype))  # softmax(log p) = p: derive() sees the mean
     arch = combined.derive()
+    budget = None
+    if target is not None:
+        budget = _derive_within(combined, space, first, runs[0], target, cost)
+        arch = budget.pop("architecture")
     # the mean probabilities by state-dict name, as the report draws a checkpoint's (softmax rows)
     mean_probs = {k: F.softmax(v.double(), dim=-1).tolist() for k, v in combined.state_dict().items()
                   if "alpha" in k.lower() and v.dim() == 2}
     report = {"runs": [str(r) for r in runs], "each": each, "weights": weight_margins(combined.arch_parameters()),
               "probabilities": mean_probs}
+    if budget is not None:
+        report["target"] = budget
     return arch, report
+
+
+def _derive_within(model: Any, space: Any, config: SearchConfig, run: Path, target: str,
+                   cost: str | None) -> dict[str, Any]:
+    """Resolve the budget's cost as a search would (the run's directory holds its calibrated
+    costs) and derive within it."""
+    from nascost.penalty import parse_target
+    from nascost.search_costs import resolve_costs
+
+    if cost is None:
+        if not config.costs:
+            raise NascostError(f"run {str(run)!r} searched without a cost: name the cost the target is for "
+                               "with --cost NAME")
+        cost = config.costs[0].name
+    spec = {**config.model_dump(by_alias=False), "costs": [{"name": cost}], "calibrate": 0}
+    (resolved,) = resolve_costs(SearchConfig.build(spec), space, None, run, progress=False)
+    value = parse_target(target, resolved.unit)
+    free = model.derive()
+    arch, predicted = most_probable_within(model, space, resolved.fn, value)
+    with torch.no_grad():
+        free_cost = float(resolved.fn.predict(space.encode([free]).float()).reshape(-1)[0])
+    return {"architecture": arch, "cost": resolved.name, "unit": resolved.unit, "value": value,
+            "predicted": predicted, "unconstrained": space.format_arch(free), "unconstrained_predicted": free_cost,
+            "binding": free_cost > value}
+
+
+def most_probable_within(model: Any, space: Any, cost: Any, target: float) -> tuple[Architecture, float]:
+    """The most probable architecture under ``model``'s architecture weights whose predicted
+    ``cost`` is at most ``target``, and that prediction.
+
+    Why: a budget on the *derivation*. The mean weights of a few accuracy searches rank cells
+    well enough that the most probable one within a device's budget lies near that device's
+    front (docs/benchmarks.md, "A budget on the derivation"), and it takes seconds per device
+    and budget where a budgeted search takes one search each. When the space's own ``derive()``
+    already meets the budget, that is the answer (the space's rule, unchanged); otherwise every
+    architecture is scored by the supernet's ``log_prob`` and the cost, so the space must be
+    small enough to enumerate. ``cost`` is a :class:`nascost.penalty.CostFunction`.
+    """
+    from nascost.penalty import EXACT_LIMIT
+
+    def predict(enc: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return cost.predict(enc.float()).reshape(-1).double()
+
+    best = model.derive()
+    best_cost = float(predict(space.encode([best]))[0])
+    if best_cost <= target:
+        return best, best_cost
+    size = space.num_architectures()
+    if size is None or size > EXACT_LIMIT:
+        raise NascostError(
+            f"the derived architecture is predicted at {best_cost:.4g}, over the target {target:.4g}, and a derivation "
+            f"within a target scores every architecture: space {space.name!r} "
+            f"{'cannot enumerate them' if size is None else f'has {size:,}'} (at most {EXACT_LIMIT:,}); "
+            "search with --target instead")
+    cells = list(space.enumerate())
+    logp, costs = [], []
+    with torch.no_grad():
+        for i in range(0, len(cells), 8192):
+            enc = space.encode(cells[i:i + 8192])
+            logp.append(model.log_prob(enc).double())
+            costs.append(predict(enc))
+    lp, c = torch.cat(logp), torch.cat(costs)
+    ok = c <= target
+    if not bool(ok.any()):
+        raise NascostError(f"no architecture of space {space.name!r} is predicted within the target {target:.4g} "
+                           f"(the cheapest is predicted at {float(c.min()):.4g}); raise --target")
+    i = int(torch.where(ok, lp, torch.full_like(lp, -torch.inf)).argmax())
+    return cells[i], float(c[i])
 
 
 def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = None) -> dict[str, Any]:

@@ -120,7 +120,8 @@ def parse_target(text: str | float, unit: str) -> float:
     fam_g, fac_g = _UNITS[_unit_key(given)]
     fam_u, fac_u = _UNITS[_unit_key(unit)]
     if fam_g != fam_u:
-        raise NascostError(f"target {text!r} is a {fam_g} but the cost is measured in {unit!r} ({fam_u})")
+        raise NascostError(f"target {text!r} is {'an' if fam_g[0] in 'aeiou' else 'a'} {fam_g} but the cost is "
+                          f"measured in {unit!r} ({fam_u})")
     return value * fac_g / fac_u
 
 

@@ -226,20 +226,29 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the derived genotype here (JSON, as genotype.json; 'nascost train' reads it).")
+@click.option("--target", help="A budget, e.g. 18ms: derive the most probable architecture predicted within it.")
+@click.option("--cost", "cost", help="The cost --target is for: a cost name or predictor file [the first run's first cost].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def derive_cmd(runs: tuple[Path, ...], out: Path | None, as_json: bool) -> None:
+def derive_cmd(runs: tuple[Path, ...], out: Path | None, target: str | None, cost: str | None, as_json: bool) -> None:
     """Derive one architecture from finished searches' final architecture weights.
 
     With several RUNS (search output directories of one space and supernet, e.g. seeds), the
     architecture comes from the mean of their architecture probabilities: a seed ensemble,
     steadier than any one search at small scale (see docs/search.md). With one run it
-    re-derives that run's architecture.
+    re-derives that run's architecture. With --target, it is the most probable architecture
+    whose predicted cost meets the budget (spaces small enough to enumerate, e.g. nb201): one
+    set of searches, a cell per device and budget in seconds.
     """
     from nascost import plugins
     from nascost.derive import derive_from_runs
     from nascost.files import write_text
+    from nascost.penalty import check_target
 
-    arch, report = derive_from_runs(list(runs))
+    if cost is not None and target is None:
+        raise click.UsageError("--cost names the cost of --target; give --target too, e.g. --target 18ms")
+    if target is not None:
+        check_target(target)
+    arch, report = derive_from_runs(list(runs), target=target, cost=cost)
     text = plugins.get_space(arch.space).format_arch(arch)
     if out is not None:
         write_text(out, json.dumps({"space": arch.space, **arch.spec}, indent=2))
@@ -249,6 +258,16 @@ def derive_cmd(runs: tuple[Path, ...], out: Path | None, as_json: bool) -> None:
     for run, each in zip(report["runs"], report["each"], strict=True):
         click.echo(f"{run}: {each}")
     w = report["weights"]
+    budget = report.get("target")
+    if budget is not None:
+        unit = budget["unit"]
+        click.echo(f"unconstrained: {budget['unconstrained']}, predicted {budget['unconstrained_predicted']:.4g} "
+                   f"{unit} on {budget['cost']}")
+        if budget["binding"]:
+            click.echo(f"target {budget['value']:.4g} {unit}: the unconstrained architecture is over it; the most "
+                       f"probable one within it is predicted {budget['predicted']:.4g} {unit}")
+        else:
+            click.echo(f"target {budget['value']:.4g} {unit}: the unconstrained architecture meets it")
     click.echo(f"derived from {len(runs)} run(s): {text}")
     if w:
         click.echo(f"combined weights: entropy {100 * w['entropy_share']:.1f}% of the uniform's, "
