@@ -439,8 +439,8 @@ def budget(args: argparse.Namespace) -> None:
     """A budget on the derivation, not the search (``nascost derive --target``): per device, the most
     probable cell under the mean final weights of the seeds' lambda-``--lambda`` searches whose predicted
     cost (the device's LPM) is at most F times the predicted cost of the cell the seeds' lambda-0 weights
-    derive, for each F of ``--fractions``; and the same from each seed's weights alone. One rule for
-    every device."""
+    derive (those of ``--reference``, when the sweeps have no lambda 0), for each F of ``--fractions``;
+    and the same from each seed's weights alone. One rule for every device."""
     import statistics
 
     import torch
@@ -456,7 +456,7 @@ def budget(args: argparse.Namespace) -> None:
     acc = read_accuracy_table(args.accuracy, space)
     lat = read_table(args.latency, space)
     dirs = [Path(d) for d in args.sweeps]
-    base, _ = derive_from_runs([d / "runs" / "lambda_0" for d in dirs])
+    base, _ = derive_from_runs([Path(d) / "runs" / "lambda_0" for d in (args.reference or dirs)])
     runs = [d / "runs" / f"lambda_{args.lam:g}" for d in dirs]
     a0 = acc.values[base.key()]
     print(f"lambda {args.lam:g} weights of {', '.join(d.name for d in dirs)}; the reference is the lambda-0 "
@@ -624,7 +624,10 @@ def main() -> None:
     p = sub.add_parser("budget")
     p.add_argument("sweeps", nargs="+")
     p.add_argument("--lambda", dest="lam", type=float, default=0.0, help="whose weights: the seeds' searches at this lambda")
-    p.add_argument("--fractions", default="0.5,0.6,0.7,0.8", help="budgets as fractions of the lambda-0 cell's predicted cost")
+    p.add_argument("--fractions", default="0.5,0.6,0.7,0.8,0.9",
+                   help="budgets as fractions of the lambda-0 cell's predicted cost")
+    p.add_argument("--reference", nargs="+",
+                   help="the sweeps whose lambda-0 runs' mean weights give the reference cell [the sweeps given]")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("local")
     p.add_argument("--cell", default="best-cifar100", help="the cell whose neighbours are ranked (the lambda-0 cell)")
