@@ -8,6 +8,10 @@ derived one of the space's two best cells instead (docs/benchmarks.md, "Seeds co
 are combined as probabilities (each architecture row softmaxed, as the relaxation mixes it,
 then averaged), and the space's own ``derive()`` turns the mean into an architecture, so
 every space's derivation rule (argmax, top-k inputs, skip limits) applies unchanged.
+
+With a budget (``nascost derive --target``) the derivation returns the most probable
+architecture whose predicted cost meets it instead (:func:`most_probable_within`): one set of
+searches serves every device and budget.
 """
 
 from __future__ import annotations
