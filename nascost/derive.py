@@ -151,6 +151,7 @@ def most_probable_within(model: Any, space: Any, cost: Any, target: float) -> tu
     small enough to enumerate. ``cost`` is a :class:`nascost.penalty.CostFunction`.
     """
     from nascost.penalty import EXACT_LIMIT
+    from nascost.space import check_enumerable
 
     def predict(enc: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -160,13 +161,9 @@ def most_probable_within(model: Any, space: Any, cost: Any, target: float) -> tu
     best_cost = float(predict(space.encode([best]))[0])
     if best_cost <= target:
         return best, best_cost
-    size = space.num_architectures()
-    if size is None or size > EXACT_LIMIT:
-        raise NascostError(
-            f"the derived architecture is predicted at {best_cost:.4g}, over the target {target:.4g}, and a derivation "
-            f"within a target scores every architecture: space {space.name!r} "
-            f"{'cannot enumerate them' if size is None else f'has {size:,}'} (at most {EXACT_LIMIT:,}); "
-            "search with --target instead")
+    check_enumerable(space, EXACT_LIMIT, f"the derived architecture is predicted at {best_cost:.4g}, over the "
+                     f"target {target:.4g}, and a derivation within a target scores every architecture",
+                     "search with --target instead")
     cells = list(space.enumerate())
     logp, costs = [], []
     with torch.no_grad():

@@ -270,14 +270,11 @@ class CostTerm:
 
     def _everything(self, supernet: Any) -> tuple[torch.Tensor, torch.Tensor]:
         if self._all is None:
+            from nascost.space import check_enumerable
+
             space = supernet.space
-            size = space.num_architectures()
-            if size is None or size > EXACT_LIMIT:
-                raise NascostError(
-                    f"the exact estimator sums over every architecture; space {space.name!r} "
-                    f"{'cannot enumerate its' if size is None else f'has {size:,}'} architectures "
-                    f"(at most {EXACT_LIMIT:,}): use --estimator st or reinforce"
-                )
+            check_enumerable(space, EXACT_LIMIT, "the exact estimator sums over every architecture",
+                             "use --estimator st or reinforce")
             enc = space.encode(list(space.enumerate())).to(torch.float32)
             with torch.no_grad():
                 costs = torch.cat([self.costs(enc[i : i + 4096]) for i in range(0, len(enc), 4096)]).detach()

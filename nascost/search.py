@@ -306,13 +306,10 @@ class ResolvedCost:
 def check_exact(space: Any) -> None:
     """The ``exact`` estimator needs a space small enough to enumerate."""
     from nascost.penalty import EXACT_LIMIT
+    from nascost.space import check_enumerable
 
-    size = space.num_architectures()
-    if size is None or size > EXACT_LIMIT:
-        raise NascostError(
-            f"--estimator exact sums over every architecture, and space {space.name!r} "
-            f"{'cannot enumerate them' if size is None else f'has {size:,}'}; use --estimator st or reinforce"
-        )
+    check_enumerable(space, EXACT_LIMIT, "--estimator exact sums over every architecture",
+                     "use --estimator st or reinforce")
 
 
 def make_cost_terms(

@@ -412,6 +412,15 @@ class SearchSpace(Plugin, ABC):
         raise NascostError(f"search space {self.name!r} cannot draw architectures")
 
 
+def check_enumerable(space: SearchSpace, limit: int, why: str, instead: str) -> None:
+    """One line when ``why`` needs every architecture and ``space`` has none to list or more than
+    ``limit`` (the exact estimator, a derivation within a budget)."""
+    size = space.num_architectures()
+    if size is None or size > limit:
+        raise NascostError(f"{why}: space {space.name!r} {'cannot enumerate them' if size is None else f'has {size:,}'} "
+                           f"(at most {limit:,}); {instead}")
+
+
 def _option_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 

@@ -17,7 +17,7 @@ from nascost.errors import NascostError
 from nascost.hookspecs import hookimpl
 from nascost.predict import make_metadata, save_predictor
 from nascost.records import Architecture
-from nascost.search import CHECKPOINT, ResolvedCost, SearchConfig, run_search
+from nascost.search import CHECKPOINT, ResolvedCost, SearchConfig, check_exact, run_search
 from search.fakes import EDGES, OP_COST, OPS, ChainSpace, LinearCost
 
 BASE = {"space": "chain", "dataset": "digits", "epochs": 2, "max_steps": 4, "batch_size": 16,
@@ -146,3 +146,6 @@ def test_a_space_too_large_to_enumerate_is_a_clear_error(tmp_path: Path, registe
     cost = _cost_file(tmp_path, SmallChainSpace())  # the same encoding: a cost the runs can use
     with pytest.raises(NascostError, match="cannot enumerate them"):
         derive_from_runs(runs, target="2ms", cost=str(cost))
+    # the same check, and message, as the exact estimator's
+    with pytest.raises(NascostError, match="--estimator exact sums over every architecture: space 'chain' cannot"):
+        check_exact(ChainSpace())
