@@ -44,6 +44,7 @@ from nascost.files import torch_save, write_text
 from nascost.penalty import (
     PAPER_REFERENCE_COST,
     PAPER_SPREAD,
+    REFERENCE_SEED,
     CostFunction,
     CostTerm,
     check_target,
@@ -325,7 +326,7 @@ def make_cost_terms(
         ref = float("nan")
         spread = float("nan")
         try:
-            enc = space.encode(space.sample_many(256 if config.cost_scale == "spread" else 64, config.seed + 12345))
+            enc = space.encode(space.sample_many(256 if config.cost_scale == "spread" else 64, REFERENCE_SEED))
             ref = reference_cost(cost.fn, enc[:64])
             if config.cost_scale == "spread":
                 spread = reference_spread(cost.fn, enc)

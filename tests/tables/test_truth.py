@@ -191,7 +191,7 @@ def test_cost_scales_put_costs_on_a_common_footing(nb201) -> None:
     """paper: random cells cost 30 on average; spread: they vary with a standard deviation of 10."""
     import torch as _torch
 
-    from nascost.penalty import PAPER_REFERENCE_COST, PAPER_SPREAD
+    from nascost.penalty import PAPER_REFERENCE_COST, PAPER_SPREAD, REFERENCE_SEED
     from nascost.search import ResolvedCost, make_cost_terms
 
     class Affine:
@@ -208,7 +208,12 @@ def test_cost_scales_put_costs_on_a_common_footing(nb201) -> None:
         config = SearchConfig.build({"space": "nb201", "cost_scale": kind})
         for fn in (Affine(1.0, 10.0), Affine(5.0, 2.0)):
             (term,), _ = make_cost_terms(config, [ResolvedCost(name="c", fn=fn, unit="ms")], nb201)
-            enc = nb201.encode(nb201.sample_many(256, config.seed + 12345))
+            enc = nb201.encode(nb201.sample_many(256, REFERENCE_SEED))
             costs = fn.predict(enc) * term.scale
             measured = float(costs[:64].mean()) if kind == "paper" else float(costs.double().std())
             assert measured == pytest.approx(target, rel=1e-4)
+            # every search seed gets the same scale: the seeds of one lambda face one pressure
+            for seed in (1, 7):
+                other = SearchConfig.build({"space": "nb201", "cost_scale": kind, "seed": seed})
+                (again,), _ = make_cost_terms(other, [ResolvedCost(name="c", fn=fn, unit="ms")], nb201)
+                assert again.scale == term.scale
