@@ -18,13 +18,13 @@ Subcommands (run from the repository root; each writes under ``--work``):
   cells on each device's table; hardware specificity (each device's cells on the others').
 - ``floor SWEEP...``: the lambda-0 cells of several sweeps (seeds, protocols) scored on every device,
   with the mean and standard deviation per protocol over its seeds.
-- ``ensemble SWEEP...``: per lambda, the seeds' derived cells and the cell the mean of their final
-  architecture weights derives (``nascost derive``), and every pair's, scored on every device.
+- ``ensemble SWEEP...``: per lambda, the seeds' derived cells and the cell the mean (and the median) of
+  their final architecture weights derives (``nascost derive``), and every pair's, scored on every device.
 - ``epochs SWEEP...``: each epoch's derived cell of every search, scored on the tables, and
   whether it meets the search's budget (the path a budget search takes).
 - ``budget SWEEP...``: a budget on the derivation: per device and fraction F, the most probable
-  cell under the seeds' mean final weights whose predicted cost is at most F times that of the
-  lambda-0 mean weights' cell (and the same from each seed alone), scored on the tables.
+  cell under the seeds' mean (``--combine median``: median) final weights whose predicted cost is at
+  most F times that of the lambda-0 weights' cell (and the same from each seed alone), scored on the tables.
 - ``local``: how well the LPM on 1,000 rows ranks the cells one or two edges from the lambda-0
   cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
@@ -371,6 +371,8 @@ def ensemble(args: argparse.Namespace) -> None:
             f"({statistics.mean(r[i] for _, r in seeds):.2f})" for i in range(len(devices))) + " |")
         arch, report = derive_from_runs(runs)
         row(f"**mean weights of the {len(runs)}**", arch)
+        if len(runs) > 2:  # robust to one seed that went elsewhere (nascost derive --combine median)
+            row(f"median weights of the {len(runs)}", derive_from_runs(runs, combine="median")[0])
         if len(runs) > 2:  # would two seeds do? every pair's combination
             for i, j in itertools.combinations(range(len(runs)), 2):
                 pair, _ = derive_from_runs([runs[i], runs[j]])
@@ -456,11 +458,12 @@ def budget(args: argparse.Namespace) -> None:
     acc = read_accuracy_table(args.accuracy, space)
     lat = read_table(args.latency, space)
     dirs = [Path(d) for d in args.sweeps]
-    base, _ = derive_from_runs([Path(d) / "runs" / "lambda_0" for d in (args.reference or dirs)])
+    base, _ = derive_from_runs([Path(d) / "runs" / "lambda_0" for d in (args.reference or dirs)],
+                               combine=args.combine)
     runs = [d / "runs" / f"lambda_{args.lam:g}" for d in dirs]
     a0 = acc.values[base.key()]
-    print(f"lambda {args.lam:g} weights of {', '.join(d.name for d in dirs)}; the reference is the lambda-0 "
-          f"mean weights' cell `{_cell(space, base)}` ({a0:.2f}%)\n")
+    print(f"lambda {args.lam:g} weights of {', '.join(d.name for d in dirs)} ({args.combine}); the reference is "
+          f"the lambda-0 {args.combine} weights' cell `{_cell(space, base)}` ({a0:.2f}%)\n")
     print("| device | F | budget ms (predicted) | the mean weights' cell within it | true ms | faster than the "
           "reference | true accuracy % (vs the reference) | regret | each seed's alone: regret (mean) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -476,7 +479,7 @@ def budget(args: argparse.Namespace) -> None:
 
         for f in (float(x) for x in args.fractions.split(",")):
             target = f"{f * ref:.6g}ms"
-            cell, _report = derive_from_runs(runs, target=target, cost=f"{dev}-lpm")
+            cell, _report = derive_from_runs(runs, target=target, cost=f"{dev}-lpm", combine=args.combine)
             singles = [regret(derive_from_runs([r], target=target, cost=f"{dev}-lpm")[0]) for r in runs]
             c, a = lat.values(dev)[cell.key()], acc.values[cell.key()]
             print(f"| {dev} | {f:g} | {f * ref:.3g} | `{_cell(space, cell)}` | {c:.3g} | "
@@ -628,6 +631,8 @@ def main() -> None:
                    help="budgets as fractions of the lambda-0 cell's predicted cost")
     p.add_argument("--reference", nargs="+",
                    help="the sweeps whose lambda-0 runs' mean weights give the reference cell [the sweeps given]")
+    p.add_argument("--combine", choices=["mean", "median"], default="mean",
+                   help="how the seeds' weights combine (nascost derive --combine)")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("local")
     p.add_argument("--cell", default="best-cifar100", help="the cell whose neighbours are ranked (the lambda-0 cell)")

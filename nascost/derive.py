@@ -8,6 +8,8 @@ derived one of the space's two best cells instead (docs/benchmarks.md, "Seeds co
 are combined as probabilities (each architecture row softmaxed, as the relaxation mixes it,
 then averaged), and the space's own ``derive()`` turns the mean into an architecture, so
 every space's derivation rule (argmax, top-k inputs, skip limits) applies unchanged.
+``combine="median"`` takes each probability's median over the runs instead of its mean, so
+that one run whose weights went elsewhere (a seed that collapsed) cannot move the result.
 
 With a budget (``nascost derive --target``) the derivation returns the most probable
 architecture whose predicted cost meets it instead (:func:`most_probable_within`): one set of
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch.nn import functional as F
@@ -27,6 +29,9 @@ from nascost.errors import NascostError
 from nascost.files import write_json
 from nascost.records import Architecture
 from nascost.search import CHECKPOINT, SearchConfig, _set_relaxation, _stage_plan, load_checkpoint
+
+#: How the runs' architecture probabilities are combined: their mean, or their median.
+COMBINE: tuple[str, ...] = ("mean", "median")
 
 
 def _final_supernet(run: Path, space: Any, config: SearchConfig, dataset: dict[str, Any]) -> Any:
@@ -61,9 +66,10 @@ def _read_run(run: Path) -> tuple[SearchConfig, dict[str, Any]]:
                            "derive from the run directories a search wrote") from None
 
 
-def derive_from_runs(runs: list[Path], *, target: str | None = None,
-                     cost: str | None = None) -> tuple[Architecture, dict[str, Any]]:
-    """The architecture the mean architecture probabilities of ``runs`` derive, and a report.
+def derive_from_runs(runs: list[Path], *, target: str | None = None, cost: str | None = None,
+                     combine: Literal["mean", "median"] = "mean") -> tuple[Architecture, dict[str, Any]]:
+    """The architecture the mean (or ``combine="median"``: median) architecture probabilities of
+    ``runs`` derive, and a report.
 
     The runs must search the same space with the same supernet (the same architecture rows);
     they may differ in seed, lambda or anything else. The report holds each run's own
@@ -78,6 +84,8 @@ def derive_from_runs(runs: list[Path], *, target: str | None = None,
 
     if not runs:
         raise NascostError("derive needs at least one run directory")
+    if combine not in COMBINE:
+        raise NascostError(f"unknown combination {combine!r}; use one of {', '.join(COMBINE)}")
     configs = [_read_run(Path(r)) for r in runs]
     first = configs[0][0]
     for run, (cfg, _) in zip(runs[1:], configs[1:], strict=True):
@@ -97,8 +105,11 @@ def derive_from_runs(runs: list[Path], *, target: str | None = None,
         probs = [[F.softmax(a.detach().float(), dim=-1) for a in m.arch_parameters()] for m in models]
         combined = models[0]
         for i, a in enumerate(combined.arch_parameters()):
-            mean = torch.stack([p[i] for p in probs]).mean(0)
-            a.copy_(mean.clamp_min(1e-12).log().to(a.dtype))  # softmax(log p) = p: derive() sees the mean
+            stack = torch.stack([p[i] for p in probs]).double()
+            # quantile, not median(): with an even number of runs the median is the middle two's mean
+            mid = stack.mean(0) if combine == "mean" else torch.quantile(stack, 0.5, dim=0)
+            mid = mid / mid.sum(-1, keepdim=True)  # a median row need not sum to 1
+            a.copy_(mid.clamp_min(1e-12).log().to(a.dtype))  # softmax(log p) = p: derive() sees the combination
     arch = combined.derive()
     budget = None
     if target is not None:
@@ -107,8 +118,8 @@ def derive_from_runs(runs: list[Path], *, target: str | None = None,
     # the mean probabilities by state-dict name, as the report draws a checkpoint's (softmax rows)
     mean_probs = {k: F.softmax(v.double(), dim=-1).tolist() for k, v in combined.state_dict().items()
                   if "alpha" in k.lower() and v.dim() == 2}
-    report = {"runs": [str(r) for r in runs], "each": each, "weights": weight_margins(combined.arch_parameters()),
-              "probabilities": mean_probs}
+    report = {"runs": [str(r) for r in runs], "combine": combine, "each": each,
+              "weights": weight_margins(combined.arch_parameters()), "probabilities": mean_probs}
     if budget is not None:
         report["target"] = budget
     return arch, report
@@ -180,7 +191,8 @@ def most_probable_within(model: Any, space: Any, cost: Any, target: float) -> tu
     return cells[i], float(c[i])
 
 
-def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = None) -> dict[str, Any]:
+def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = None,
+                   combine: Literal["mean", "median"] = "mean") -> dict[str, Any]:
     """Write the combined architecture of ``runs`` into ``out`` as a finished search writes its own.
 
     ``out`` gets the first run's ``config.json`` (with ``combined_from``), ``genotype.json`` and a
@@ -197,7 +209,7 @@ def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = 
 
     say = log or (lambda _msg: None)
     runs = [Path(r) for r in runs]
-    arch, report = derive_from_runs(runs)
+    arch, report = derive_from_runs(runs, combine=combine)
     config, _dataset = _read_run(runs[0])
     space = plugins.get_space(config.space, config.space_options or None)
     config = config.with_defaults(space.search_defaults())
@@ -210,8 +222,10 @@ def write_combined(runs: list[Path], out: Path, *, costs: list[Any], log: Any = 
     terms, _refs = make_cost_terms(config, costs, space)
     _finish(out, space, arch, costs, terms, config, lambda m: say(f"{out.name}: {m}"), accuracy,
             report["weights"],
-            extra={"combined": {"runs": names, "each": report["each"], "probabilities": report["probabilities"]}})
-    return {"architecture": arch, "runs": names, "each": report["each"], "weights": report["weights"]}
+            extra={"combined": {"runs": names, "combine": combine, "each": report["each"],
+                                "probabilities": report["probabilities"]}})
+    return {"architecture": arch, "runs": names, "combine": combine, "each": report["each"],
+            "weights": report["weights"]}
 
 
 def _relative(path: Path, root: Path) -> str:

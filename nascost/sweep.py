@@ -232,27 +232,29 @@ def _ray_searches(plan: SweepPlan, root: Path, seeds: int, resources: dict[str, 
     log(f"ray: {len(results)} search trial(s) finished")
 
 
-def _combine_seeds(plan: SweepPlan, lam: float, seeds: int, root: Path, log: Callable[[str], None]) -> None:
-    """The architecture of ``lam``'s seeds combined, unless already derived from the same runs."""
+def _combine_seeds(plan: SweepPlan, lam: float, seeds: int, root: Path, log: Callable[[str], None],
+                   combine: str = "mean") -> None:
+    """The architecture of ``lam``'s seeds combined, unless already derived from the same runs the same way."""
     from nascost.derive import write_combined
 
     out = root / combined_dir_name(lam)
     runs = [root / run_dir_name(lam, k) for k in range(seeds)]
     previous = _read_summary(out)
-    if ((previous.get("combined") or {}).get("runs") == [r.name for r in runs]
+    done = previous.get("combined") or {}
+    if (done.get("runs") == [r.name for r in runs] and done.get("combine", "mean") == combine
             and (out / "measurement.json").is_file()):
-        log(f"{out.name}: already derived from its {seeds} seeds")
+        log(f"{out.name}: already derived from its {seeds} seeds ({combine})")
         return
     (out / "measurement.json").unlink(missing_ok=True)  # of an older combination
     costs = [dataclasses.replace(c, lam=None) for c in plan.costs]
-    result = write_combined(runs, out, costs=costs, log=log)
+    result = write_combined(runs, out, costs=costs, log=log, combine=combine)
     if previous.get("genotype") not in (None, result["architecture"].spec):
         stale = [d for d in out.glob("train*") if d.is_dir()]
         for d in stale:  # they trained the older combination's cell, no longer this lambda's
             shutil.rmtree(d)
         if stale:
             log(f"{out.name}: the combined cell changed; removed the trainings of the previous one")
-    log(f"{out.name}: the mean weights of {seeds} seeds derive {plan.space.format_arch(result['architecture'])} "
+    log(f"{out.name}: the {combine} weights of {seeds} seeds derive {plan.space.format_arch(result['architecture'])} "
         f"(the seeds: {'; '.join(result['each'])})")
 
 
@@ -278,6 +280,7 @@ def run_sweep(
     train_options: dict[str, Any] | None = None,
     train_seeds: int = 1,
     seeds: int = 1,
+    combine: str = "mean",
     references: bool = True,
     measurer_options: dict[str, Any] | None = None,
     executor: str = "local",
@@ -297,7 +300,9 @@ def run_sweep(
     ``runs/lambda_<L>-combined/``), which is measured, trained and reported as the lambda's
     cell. Why: at CPU scale a search's cell is one draw from nearly flat weights; on
     NAS-Bench-201 the seeds' combination found cells no single seed did (docs/benchmarks.md).
-    A resumed sweep keeps the most seeds any invocation asked for.
+    ``combine="median"`` combines them by their median instead (one collapsed seed cannot
+    move it); a later invocation with the other one re-derives the combinations, searching
+    nothing. A resumed sweep keeps the most seeds any invocation asked for.
     """
     from nascost import plugins
     from nascost.report import build_report
@@ -313,6 +318,10 @@ def run_sweep(
         raise NascostError(f"--train-seeds must be at least 1 (got {train_seeds})")
     if seeds < 1:
         raise NascostError(f"--seeds must be at least 1 (got {seeds})")
+    from nascost.derive import COMBINE
+
+    if combine not in COMBINE:
+        raise NascostError(f"unknown --combine {combine!r}; use one of {', '.join(COMBINE)}")
     out = Path(out)
     record_path = out / "sweep.json"
     search = {"space": space, "dataset": dataset, **(search_options or {}), "costs": list(costs)}
@@ -329,6 +338,7 @@ def run_sweep(
         "train_seeds": train_seeds,
         "executor": executor,
         "seeds": seeds,
+        "combine": combine,
         "runs": sweep_run_dirs(lambdas, seeds),
     }
     if record_path.is_file():
@@ -379,7 +389,7 @@ def run_sweep(
                 _run_one_search(plan, lam, k, runs_root / run_dir_name(lam, k), show_progress, say)
     if seeds > 1:
         for lam in lambdas:
-            _combine_seeds(plan, lam, seeds, runs_root, say)
+            _combine_seeds(plan, lam, seeds, runs_root, say, combine)
 
     cost = resolved[0]
     for run in (out / r for r in sweep_run_dirs(lambdas, seeds)):

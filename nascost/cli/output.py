@@ -88,6 +88,14 @@ def threads_option(f: Any) -> Any:
     return click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N", help=THREADS_HELP)(f)
 
 
+def combine_option(f: Any) -> Any:
+    """``--combine mean|median``: how several searches' architecture probabilities combine (derive, sweep)."""
+    return click.option(
+        "--combine", type=click.Choice(["mean", "median"]), default="mean", show_default=True,
+        help="How several runs' architecture probabilities are combined: their mean, or their median "
+             "(one run whose weights went elsewhere, e.g. a collapsed seed, cannot move it).")(f)
+
+
 def computes(f: Any) -> Any:
     """``--threads N`` for a command whose whole body computes: it runs at N torch threads (default 1)."""
 

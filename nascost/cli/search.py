@@ -12,6 +12,7 @@ import click
 from nascost.cli.output import (
     SEED,
     channels_option,
+    combine_option,
     console,
     echo_json,
     parse_kv,
@@ -228,13 +229,15 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
               help="Write the derived genotype here (JSON, as genotype.json; 'nascost train' reads it).")
 @click.option("--target", help="A budget, e.g. 18ms: derive the most probable architecture predicted within it.")
 @click.option("--cost", "cost", help="The cost --target is for: a cost name or predictor file [the first run's first cost].")
+@combine_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def derive_cmd(runs: tuple[Path, ...], out: Path | None, target: str | None, cost: str | None, as_json: bool) -> None:
+def derive_cmd(runs: tuple[Path, ...], out: Path | None, target: str | None, cost: str | None, combine: str,
+               as_json: bool) -> None:
     """Derive one architecture from finished searches' final architecture weights.
 
     With several RUNS (search output directories of one space and supernet, e.g. seeds), the
-    architecture comes from the mean of their architecture probabilities: a seed ensemble,
-    steadier than any one search at small scale (see docs/search.md). With one run it
+    architecture comes from the mean (--combine median: the median) of their architecture
+    probabilities: a seed ensemble, steadier than any one search at small scale (see docs/search.md). With one run it
     re-derives that run's architecture. With --target, it is the most probable architecture
     whose predicted cost meets the budget (spaces small enough to enumerate, e.g. nb201): one
     set of searches, a cell per device and budget in seconds.
@@ -248,7 +251,7 @@ def derive_cmd(runs: tuple[Path, ...], out: Path | None, target: str | None, cos
         raise click.UsageError("--cost names the cost of --target; give --target too, e.g. --target 18ms")
     if target is not None:
         check_target(target)
-    arch, report = derive_from_runs(list(runs), target=target, cost=cost)
+    arch, report = derive_from_runs(list(runs), target=target, cost=cost, combine=combine)
     text = plugins.get_space(arch.space).format_arch(arch)
     if out is not None:
         write_text(out, json.dumps({"space": arch.space, **arch.spec}, indent=2))
@@ -268,7 +271,7 @@ def derive_cmd(runs: tuple[Path, ...], out: Path | None, target: str | None, cos
                        f"probable one within it is predicted {budget['predicted']:.4g} {unit}")
         else:
             click.echo(f"target {budget['value']:.4g} {unit}: the unconstrained architecture meets it")
-    click.echo(f"derived from {len(runs)} run(s): {text}")
+    click.echo(f"derived from {len(runs)} run(s)" + (f" ({combine})" if len(runs) > 1 else "") + f": {text}")
     if w:
         click.echo(f"combined weights: entropy {100 * w['entropy_share']:.1f}% of the uniform's, "
                    f"closest two operations {w['min_gap']:.3g} apart, median gap {w['median_gap']:.3g}")

@@ -6,6 +6,7 @@ import click
 
 from nascost.cli.output import (
     channels_option,
+    combine_option,
     console,
     echo_json,
     parse_kv,
@@ -24,6 +25,7 @@ from nascost.config import config_option
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Searches per lambda (seeds seed, seed+1, ...); their mean architecture weights derive the "
                    "lambda's cell (as 'nascost derive'), in runs/lambda_<L>-combined/.")
+@combine_option
 @click.option("--dataset", default="digits", show_default=True, help="Search dataset.")
 @click.option("--data-opt", "data_opts", multiple=True, metavar="KEY=VALUE",
               help="Dataset option, e.g. --data-opt input_size=16 for imagefolder (as in 'nascost search').")
@@ -62,7 +64,7 @@ def sweep_cmd(
     space: str, space_opts: tuple[str, ...], costs: tuple[str, ...], lambdas: str, dataset: str, data_opts: tuple[str, ...], out: str, executor: str, resources: str,
     calibrate: int, epochs: int | None, C: int | None, layers: int | None, batch_size: int | None,
     max_steps: int | None, accuracy_table: str | None, search_opts: tuple[str, ...], train_preset: str | None, train_dataset: str | None,
-    train_sets: tuple[str, ...], train_seeds: int, seeds: int, measurer_opts: tuple[str, ...], threads: int | None, no_references: bool, quiet: bool, as_json: bool,
+    train_sets: tuple[str, ...], train_seeds: int, seeds: int, combine: str, measurer_opts: tuple[str, ...], threads: int | None, no_references: bool, quiet: bool, as_json: bool,
 ) -> None:
     """Search once per lambda, measure each derived cell (and the published cells) here, report.
 
@@ -91,7 +93,7 @@ def sweep_cmd(
         space=space, costs=list(costs), lambdas=parse_lambdas(lambdas), out=out, dataset=dataset,
         search_options=search, calibrate=calibrate, train_preset=train_preset, train_dataset=train_dataset,
         train_options={**({"threads": threads} if threads else {}), **parse_kv(train_sets, "--train-set")},
-        train_seeds=train_seeds, seeds=seeds, references=not no_references,
+        train_seeds=train_seeds, seeds=seeds, combine=combine, references=not no_references,
         measurer_options=parse_kv(measurer_opts, "--measurer-opt"), executor=executor, resources=res,
         show_progress=not quiet and not as_json, log=log,
     )  # fmt: skip

@@ -46,6 +46,35 @@ def test_the_mean_probabilities_of_the_runs_derive_the_architecture(runs: list[P
     assert one.spec["ops"] == json.loads((runs[0] / "genotype.json").read_text())["ops"]
 
 
+def test_the_median_is_not_moved_by_one_run_that_went_elsewhere(runs: list[Path]) -> None:
+    """Two runs agree, the third is peaked on other operations (a collapsed seed): the mean follows
+    the peaked run, the median the two that agree."""
+    agree = _alpha(runs[0])
+    peaked = torch.full_like(agree, -20.0)
+    other = (agree.argmax(-1) + 1) % len(OPS)  # on every edge an operation the two do not pick
+    peaked[torch.arange(len(agree)), other] = 20.0
+    for run, alpha in ((runs[1], agree), (runs[2], peaked)):
+        state = torch.load(run / CHECKPOINT, weights_only=True)
+        state["supernet"]["alpha"] = alpha.clone()
+        torch.save(state, run / CHECKPOINT)
+    mean, _ = derive_from_runs(runs)
+    median, report = derive_from_runs(runs, combine="median")
+    assert mean.spec["ops"] == [OPS[int(i)] for i in other]
+    assert median.spec["ops"] == [OPS[int(i)] for i in agree.argmax(-1)]
+    # the reported probabilities: each row the operations' medians, renormalised
+    probs = torch.stack([torch.softmax(a.double(), -1) for a in (agree, agree, peaked)])
+    expect = probs.median(0).values
+    assert report["combine"] == "median"
+    assert torch.tensor(report["probabilities"]["alpha"]) == pytest.approx(expect / expect.sum(-1, keepdim=True),
+                                                                           abs=1e-6)
+    # two runs: the median is their mean
+    two_mean, _ = derive_from_runs(runs[1:])
+    two_median, _ = derive_from_runs(runs[1:], combine="median")
+    assert two_mean.spec == two_median.spec
+    with pytest.raises(NascostError, match="unknown combination"):
+        derive_from_runs(runs, combine="mode")  # type: ignore[arg-type]
+
+
 def test_runs_that_cannot_be_combined_are_one_line_errors(runs: list[Path], tmp_path: Path) -> None:
     with pytest.raises(NascostError, match="not a finished search"):
         derive_from_runs([runs[0], tmp_path / "nothing"])
@@ -67,6 +96,11 @@ def test_cli_derives_writes_the_genotype_and_refuses_bad_runs(runs: list[Path], 
     assert code == 0 and "derived from 3 run(s)" in stdout
     arch, _ = derive_from_runs(runs)
     assert json.loads(out.read_text()) == {"space": "chain", **arch.spec}
+    code, stdout, _ = run_cli("derive", *map(str, runs), "--combine", "median", "--json")
+    assert code == 0 and json.loads(stdout)["combine"] == "median"
+    assert json.loads(stdout)["genotype"] == derive_from_runs(runs, combine="median")[0].spec
+    code, _, err = run_cli("derive", *map(str, runs), "--combine", "mode")
+    assert code == 2 and "mode" in err
     code, stdout, _ = run_cli("derive", str(runs[0]), "--json")
     assert code == 0 and json.loads(stdout)["genotype"]["ops"] == json.loads((runs[0] / "genotype.json").read_text())["ops"]
     code, _, err = run_cli("derive", str(tmp_path / "missing"), "-o", str(tmp_path / "never.json"))

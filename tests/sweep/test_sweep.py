@@ -190,5 +190,20 @@ def test_sweep_with_seeds_combines_each_lambdas_searches(chain, tmp_path: Path) 
     run_sweep(space="chain", costs=["flops"], lambdas=[1e-3], out=out, dataset="digits",
               search_options=options, seeds=3, references=False, show_progress=False)  # fmt: skip
     assert not (combined / "train").exists() and (combined / "measurement.json").is_file()
+
+    # --combine median: the combinations are derived again, nothing is searched again
+    searched = {p: p.stat().st_mtime_ns for r in record["runs"] if not r.endswith("combined")
+                for p in (out / r).rglob("*")}
+    record = run_sweep(space="chain", costs=["flops"], lambdas=[1e-3], out=out, dataset="digits",
+                       search_options=options, seeds=3, combine="median", references=False,
+                       show_progress=False)  # fmt: skip
+    assert record["combine"] == "median"
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in searched.items())
+    summary = json.loads((combined / "summary.json").read_text())
+    arch, _ = derive_from_runs([out / r for r in record["runs"][:3]], combine="median")
+    assert summary["combined"]["combine"] == "median" and summary["genotype"] == arch.spec
+    assert (combined / "measurement.json").is_file()
+    with pytest.raises(NascostError, match="unknown --combine"):
+        run_sweep(space="chain", costs=["flops"], lambdas=[0.0], out=tmp_path / "z", combine="mode")
     with pytest.raises(NascostError, match="--seeds must be at least 1"):
         run_sweep(space="chain", costs=["flops"], lambdas=[0.0], out=tmp_path / "z", seeds=0)
