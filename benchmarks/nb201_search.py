@@ -371,9 +371,8 @@ def ensemble(args: argparse.Namespace) -> None:
             f"({statistics.mean(r[i] for _, r in seeds):.2f})" for i in range(len(devices))) + " |")
         arch, report = derive_from_runs(runs)
         row(f"**mean weights of the {len(runs)}**", arch)
-        if len(runs) > 2:  # robust to one seed that went elsewhere (nascost derive --combine median)
+        if len(runs) > 2:  # the median (one seed that went elsewhere cannot move it); would two seeds do?
             row(f"median weights of the {len(runs)}", derive_from_runs(runs, combine="median")[0])
-        if len(runs) > 2:  # would two seeds do? every pair's combination
             for i, j in itertools.combinations(range(len(runs)), 2):
                 pair, _ = derive_from_runs([runs[i], runs[j]])
                 row(f"mean weights of {dirs[i].name.removeprefix('sweep-')} and "
@@ -631,7 +630,7 @@ def main() -> None:
                    help="budgets as fractions of the lambda-0 cell's predicted cost")
     p.add_argument("--reference", nargs="+",
                    help="the sweeps whose lambda-0 runs' mean weights give the reference cell [the sweeps given]")
-    p.add_argument("--combine", choices=["mean", "median"], default="mean",
+    p.add_argument("--combine", choices=["mean", "median"], default="mean",  # nascost.derive.COMBINE
                    help="how the seeds' weights combine (nascost derive --combine)")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("local")
