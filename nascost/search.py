@@ -367,6 +367,34 @@ def make_cost_terms(
     return terms, refs
 
 
+def keep_resumed_scales(
+    saved: dict[str, Any], costs: list[ResolvedCost], terms: list[CostTerm], refs: dict[str, float], out: Path
+) -> None:
+    """A resumed search goes on with the cost, and the cost scale, it started with.
+
+    The scale is recomputed from the cost on the same fixed reference cells, so an unchanged
+    cost gives it again; the saved one is kept so that no rounding can move the loss. A cost
+    whose reference cost differs is another cost (a re-fitted predictor under the same name):
+    continuing would splice two searches into one, so it is refused.
+    """
+    before = {c.get("name"): c for c in saved.get("costs", []) if isinstance(c, dict)}
+    for cost, term in zip(costs, terms, strict=True):
+        was = before.get(cost.name)
+        if not was or not isinstance(was.get("scale"), (int, float)):
+            continue
+        now_ref, was_ref = refs.get(cost.name), was.get("reference_cost")
+        # runs of older versions drew their reference cells with the search's seed: no comparison
+        same_cells = was.get("reference_seed") == REFERENCE_SEED
+        if (same_cells and isinstance(was_ref, (int, float)) and now_ref is not None and math.isfinite(was_ref)
+                and math.isfinite(now_ref) and not math.isclose(now_ref, was_ref, rel_tol=1e-6)):
+            raise NascostError(
+                f"cost {cost.name!r} has changed since {str(out)!r} started (a random architecture costs "
+                f"{now_ref:.6g} {cost.unit} now, {was_ref:.6g} then); resume with the cost it started with, "
+                "or start again with --force"
+            )
+        term.scale = float(was["scale"])
+
+
 # --- output directory ----------------------------------------------------------
 
 
@@ -689,6 +717,7 @@ def _run_search(
     has_checkpoint = resume and (out / CHECKPOINT).is_file()
     if has_checkpoint:
         load_checkpoint(out / CHECKPOINT)
+    saved: dict[str, Any] = {}
     if resume and (out / "config.json").is_file():
         saved = json.loads((out / "config.json").read_text())
         check_resume_options(saved.get("search", {}), config.dump(), out=out, ignore=("threads",),
@@ -703,6 +732,7 @@ def _run_search(
         check_costs_runnable(config)
     if costs is not None:
         terms, refs = make_cost_terms(config, costs, space)
+        keep_resumed_scales(saved, costs, terms, refs, out)
     prepare_out_dir(out, resume=resume, force=force)
     say(f"{config.space} on {config.dataset}: output in {out}")  # only now: everything above validated
     if not (out / "config.json").is_file():  # from here on the directory is resumable (see prepare_out_dir)
@@ -712,6 +742,7 @@ def _run_search(
 
         costs = resolve_costs(config, space, dataset, out, progress=show_progress, log=say)
         terms, refs = make_cost_terms(config, costs, space)
+        keep_resumed_scales(saved, costs, terms, refs, out)
     if costs is None:
         costs, terms, refs = [], [], {}
 
@@ -736,6 +767,7 @@ def _run_search(
                         "target": t.target,
                         "target_on": t.target_on if t.target is not None else None,
                         "reference_cost": refs.get(c.name),
+                        "reference_seed": REFERENCE_SEED,
                         "setting": c.setting.model_dump() if c.setting else None,
                         "measurer": c.measurer,
                         "train_range": list(c.train_range) if c.train_range else None,

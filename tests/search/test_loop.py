@@ -115,7 +115,7 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path
     (out / CHECKPOINT).write_bytes(b"not a checkpoint")
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     with pytest.raises(NascostError, match="corrupt"):
-        search(out, epochs=1, resume=True) if False else run_search(
+        run_search(
             SearchConfig.build({**BASE, "epochs": 1, "costs": ["fake-linear"]}),
             out,
             costs=[ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")],
@@ -125,6 +125,45 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path
         )
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert before == after
+
+
+def _interrupted_search(out: Path, cost: LinearCost) -> SearchConfig:
+    cfg = SearchConfig.build({**BASE, "epochs": 2, "costs": ["fake-linear"], "cost_scale": "paper"})
+
+    def stop(row: dict) -> None:
+        raise SearchInterrupted
+
+    with pytest.raises(SearchInterrupted):
+        run_search(cfg, out, costs=[ResolvedCost(name="fake-linear", fn=cost, unit="ms")], space=ChainSpace(),
+                   show_progress=False, on_epoch_end=stop)
+    return cfg
+
+
+def test_resume_refuses_a_cost_that_changed_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cfg = _interrupted_search(out, LinearCost())
+    refit = LinearCost()
+    refit.weights = refit.weights * 1.5  # the same name, another predictor
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(NascostError, match=r"'fake-linear' has changed since .* --force"):
+        run_search(cfg, out, costs=[ResolvedCost(name="fake-linear", fn=refit, unit="ms")], space=ChainSpace(),
+                   show_progress=False, resume=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_resume_keeps_the_cost_scale_the_search_started_with(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cfg = _interrupted_search(out, LinearCost())
+    saved = json.loads((out / "config.json").read_text())
+    computed = saved["costs"][0]["scale"]
+    assert computed == pytest.approx(30.0 / saved["costs"][0]["reference_cost"])
+    saved["costs"][0]["scale"] = computed * 2  # as if an older version had computed another scale
+    del saved["costs"][0]["reference_seed"]  # and with its seed's reference cells, not today's
+    saved["costs"][0]["reference_cost"] *= 1.1
+    (out / "config.json").write_text(json.dumps(saved))
+    run_search(cfg, out, costs=[ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")], space=ChainSpace(),
+               show_progress=False, resume=True)
+    assert json.loads((out / "config.json").read_text())["costs"][0]["scale"] == computed * 2
 
 
 def test_second_order_runs_and_differs_from_first_order() -> None:
