@@ -85,7 +85,7 @@ def prepare(args: argparse.Namespace) -> None:
         save_predictor(model, tmp, meta)
         store.put(f"{device}-lpm", tmp)
         m = meta.metrics
-        print(f"{device}: lpm on 1000 rows, held out {m.get('n_test')}: Kendall tau {m['kendall_tau']:.3f}, "
+        print(f"{device}: lpm on 1000 rows, held out {int(m.get('n_test') or 0)}: Kendall tau {m['kendall_tau']:.3f}, "
               f"MAPE {m['mape']:.1f}% ({time.perf_counter() - t0:.0f} s)")
         exact, exact_meta = fit_from_database(db, space=space, predictor="table", device=device)
         tmp = work / f"{device}-table.nascost"
