@@ -19,7 +19,8 @@ Subcommands (run from the repository root; each writes under ``--work``):
 - ``floor SWEEP...``: the lambda-0 cells of several sweeps (seeds, protocols) scored on every device,
   with the mean and standard deviation per protocol over its seeds.
 - ``ensemble SWEEP...``: per lambda, the seeds' derived cells and the cell the mean (and the median) of
-  their final architecture weights derives (``nascost derive``), and every pair's, scored on every device.
+  their final architecture weights derives (``nascost derive``), and every pair's, scored on every device;
+  and the same with P-DARTS's limit of 2 skip connections on the derived cell (``max_skip_connect``).
 - ``epochs SWEEP...``: each epoch's derived cell of every search, scored on the tables, and
   whether it meets the search's budget (the path a budget search takes).
 - ``budget SWEEP...``: a budget on the derivation: per device and fraction F, the most probable
@@ -371,6 +372,13 @@ def ensemble(args: argparse.Namespace) -> None:
             f"({statistics.mean(r[i] for _, r in seeds):.2f})" for i in range(len(devices))) + " |")
         arch, report = derive_from_runs(runs)
         row(f"**mean weights of the {len(runs)}**", arch)
+        # P-DARTS's rule on the derived cell: at most 2 skip connections (the paper's M; nothing tuned here)
+        limit = {"max_skip_connect": 2}
+        limited = [row(f"{d.name.removeprefix('sweep-')}, at most 2 skips",
+                       derive_from_runs([r], supernet_options=limit)[0]) for d, r in zip(dirs, runs, strict=True)]
+        print(f"| the seeds' mean, at most 2 skips | | {statistics.mean(a for a, _ in limited):.2f} | " + " | ".join(
+            f"({statistics.mean(r[i] for _, r in limited):.2f})" for i in range(len(devices))) + " |")
+        row(f"**mean weights of the {len(runs)}, at most 2 skips**", derive_from_runs(runs, supernet_options=limit)[0])
         if len(runs) > 2:  # the median (one seed that went elsewhere cannot move it); would two seeds do?
             row(f"median weights of the {len(runs)}", derive_from_runs(runs, combine="median")[0])
             for i, j in itertools.combinations(range(len(runs)), 2):

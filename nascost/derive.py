@@ -28,7 +28,14 @@ from torch.nn import functional as F
 from nascost.errors import NascostError
 from nascost.files import write_json
 from nascost.records import Architecture
-from nascost.search import CHECKPOINT, SearchConfig, _set_relaxation, _stage_plan, load_checkpoint
+from nascost.search import (
+    CHECKPOINT,
+    SearchConfig,
+    _set_relaxation,
+    _stage_plan,
+    check_supernet_options,
+    load_checkpoint,
+)
 
 #: How the runs' architecture probabilities are combined: their mean, or their median.
 COMBINE: tuple[str, ...] = ("mean", "median")
@@ -67,7 +74,8 @@ def _read_run(run: Path) -> tuple[SearchConfig, dict[str, Any]]:
 
 
 def derive_from_runs(runs: list[Path], *, target: str | None = None, cost: str | None = None,
-                     combine: Literal["mean", "median"] = "mean") -> tuple[Architecture, dict[str, Any]]:
+                     combine: Literal["mean", "median"] = "mean",
+                     supernet_options: dict[str, Any] | None = None) -> tuple[Architecture, dict[str, Any]]:
     """The architecture the mean (or ``combine="median"``: median) architecture probabilities of
     ``runs`` derive, and a report.
 
@@ -77,7 +85,10 @@ def derive_from_runs(runs: list[Path], *, target: str | None = None, cost: str |
     With ``target`` (a budget such as ``"18ms"``) the architecture is the most probable one
     whose predicted ``cost`` (a cost name or predictor file; default: the first run's first
     cost) meets it (:func:`most_probable_within`), and the report's ``target`` says what the
-    unconstrained derivation was and what each one is predicted to cost.
+    unconstrained derivation was and what each one is predicted to cost. ``supernet_options``
+    override the runs' own for the derivation (a rule of the space's derivation, such as the
+    nb201 supernet's ``max_skip_connect``; options that change the architecture weights' shapes
+    are refused).
     """
     from nascost import plugins
     from nascost.search import weight_margins
@@ -93,6 +104,10 @@ def derive_from_runs(runs: list[Path], *, target: str | None = None, cost: str |
             raise NascostError(f"run {str(run)!r} searched space {cfg.space!r} {cfg.space_options or ''}, "
                                f"not {first.space!r} {first.space_options or ''}; combine runs of one space")
     space = plugins.get_space(first.space, first.space_options or None)
+    if supernet_options:
+        check_supernet_options(supernet_options)
+        configs = [(cfg.model_copy(update={"supernet_options": {**cfg.supernet_options, **supernet_options}}), ds)
+                   for cfg, ds in configs]
     models = [_final_supernet(Path(r), space, cfg.with_defaults(space.search_defaults()), ds)
               for r, (cfg, ds) in zip(runs, configs, strict=True)]
     shapes = [tuple(tuple(a.shape) for a in m.arch_parameters()) for m in models]
@@ -176,17 +191,20 @@ def most_probable_within(model: Any, space: Any, cost: Any, target: float) -> tu
                      f"target {target:.4g}, and a derivation within a target scores every architecture",
                      "search with --target instead")
     cells = list(space.enumerate())
-    logp, costs = [], []
+    logp, costs, allowed = [], [], []
     with torch.no_grad():
         for i in range(0, len(cells), 8192):
             enc = space.encode(cells[i:i + 8192])
             logp.append(model.log_prob(enc).double())
             costs.append(predict(enc))
-    lp, c = torch.cat(logp), torch.cat(costs)
-    ok = c <= target
+            allowed.append(model.derivable(enc).to(torch.bool).cpu())
+    lp, c, rule = torch.cat(logp), torch.cat(costs), torch.cat(allowed)
+    ok = (c <= target) & rule
     if not bool(ok.any()):
-        raise NascostError(f"no architecture of space {space.name!r} is predicted within the target {target:.4g} "
-                           f"(the cheapest is predicted at {float(c.min()):.4g}); raise --target")
+        cheapest = float(c[rule].min()) if bool(rule.any()) else float("nan")
+        which = "" if bool(rule.all()) else " that the supernet's derivation allows"
+        raise NascostError(f"no architecture of space {space.name!r}{which} is predicted within the target "
+                           f"{target:.4g} (the cheapest is predicted at {cheapest:.4g}); raise --target")
     i = int(torch.where(ok, lp, torch.full_like(lp, -torch.inf)).argmax())
     return cells[i], float(c[i])
 

@@ -240,6 +240,12 @@ class SearchConfig(BaseModel):
             raise ValueError("lambda must be a finite number >= 0")
         return v
 
+    @field_validator("supernet_options")
+    @classmethod
+    def _supernet_options_ok(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_supernet_options(v)
+        return v
+
     @field_validator("target")
     @classmethod
     def _target_ok(cls, v: str | None) -> str | None:
@@ -311,6 +317,18 @@ def check_exact(space: Any) -> None:
 
     check_enumerable(space, EXACT_LIMIT, "--estimator exact sums over every architecture",
                      "use --estimator st or reinforce")
+
+
+#: Supernet arguments the search sets itself (from its own options and the dataset).
+SEARCH_SET_SUPERNET_OPTIONS: tuple[str, ...] = ("C", "layers", "num_classes", "in_channels")
+
+
+def check_supernet_options(options: dict[str, Any]) -> None:
+    """Refuse supernet options the search sets itself, naming the option that does."""
+    taken = [k for k in SEARCH_SET_SUPERNET_OPTIONS if k in options]
+    if taken:
+        raise NascostError(f"supernet_options may not set {', '.join(taken)}: the search sets them "
+                           "(use --channels and --layers; the classes and channels come from the dataset)")
 
 
 def make_cost_terms(

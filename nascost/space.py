@@ -101,6 +101,15 @@ class SuperNet(nn.Module, ABC):
     def derive(self) -> Architecture:
         """The discrete architecture the method derives from the current weights."""
 
+    def derivable(self, encodings: torch.Tensor) -> torch.Tensor:
+        """``[m]`` booleans: which architectures this supernet's derivation rule may return.
+
+        A budget on the derivation (:func:`nascost.derive.most_probable_within`) picks among
+        these only, so a rule that bounds the derived cell (P-DARTS's skip-connect limit)
+        holds there too. Default: every architecture.
+        """
+        return torch.ones(encodings.shape[0], dtype=torch.bool)
+
     def operation_logits(self) -> list[torch.Tensor]:
         """The architecture parameters whose softmax mixes operations (``[edges, ops]`` each).
 

@@ -230,9 +230,12 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
 @click.option("--target", help="A budget, e.g. 18ms: derive the most probable architecture predicted within it.")
 @click.option("--cost", "cost", help="The cost --target is for: a cost name or predictor file [the first run's first cost].")
 @combine_option
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE",
+              help="supernet_options={...}: override the runs' supernet options for the derivation "
+                   "(e.g. nb201's max_skip_connect).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def derive_cmd(runs: tuple[Path, ...], out: Path | None, target: str | None, cost: str | None, combine: str,
-               as_json: bool) -> None:
+               opts: tuple[str, ...], as_json: bool) -> None:
     """Derive one architecture from finished searches' final architecture weights.
 
     With several RUNS (search output directories of one space and supernet, e.g. seeds), the
@@ -251,7 +254,16 @@ def derive_cmd(runs: tuple[Path, ...], out: Path | None, target: str | None, cos
         raise click.UsageError("--cost names the cost of --target; give --target too, e.g. --target 18ms")
     if target is not None:
         check_target(target)
-    arch, report = derive_from_runs(list(runs), target=target, cost=cost, combine=combine)
+    options = parse_kv(opts, "--opt")
+    other = sorted(set(options) - {"supernet_options"})
+    if other:
+        raise NascostError(f"derive takes --opt supernet_options={{...}} only, not {', '.join(other)}; the other "
+                           "search options are the runs' own")
+    supernet = options.get("supernet_options", {})
+    if not isinstance(supernet, dict):
+        raise NascostError("--opt supernet_options must be a JSON object, e.g. 'supernet_options={\"max_skip_connect\": 2}'")
+    arch, report = derive_from_runs(list(runs), target=target, cost=cost, combine=combine,
+                                    supernet_options=supernet or None)
     text = plugins.get_space(arch.space).format_arch(arch)
     if out is not None:
         write_text(out, json.dumps({"space": arch.space, **arch.spec}, indent=2))

@@ -14,6 +14,13 @@ D-X-Y/AutoDL-Projects:
   initialised to ``1e-3 * randn`` (the reference calls it ``arch_parameters``);
 - derivation: on each edge the operation of largest alpha, ``none`` included.
 
+One option of P-DARTS (Chen et al., ICCV 2019; chenxin061/pdarts ``train_search.py``), off by
+default: ``max_skip_connect=M`` allows at most ``M`` skip connections in the derived cell
+(P-DARTS: 2). While there are more, the derived skip connection of lowest softmax weight is
+set to 0 and the edge takes its next operation, as the reference's ``delete_min_sk_prob``
+loop; the search itself is unchanged. A remedy for the collapse to skip connections that a
+latency term drives (docs/nb201.md).
+
 Two options of PC-DARTS (Xu et al., ICLR 2020; yuhuixu1993/PC-DARTS
 ``model_search.py``), off by default: ``partial_channels=k`` mixes the operations
 on ``1/k`` of an edge's channels, passes the rest through and shuffles channels
@@ -41,6 +48,8 @@ from nascost.space import SuperNet
 from nascost_nb201.cell import EDGES, NODES, NUM_EDGES, NUM_OPS, OPERATIONS, format_cell
 from nascost_nb201.network import stage_plan
 from nascost_nb201.ops import OPS, ResNetBasicblock
+
+SKIP = OPERATIONS.index("skip_connect")
 
 #: The published DARTS search hyper-parameters on NAS-Bench-201: ``configs/nas-benchmark/algos/DARTS.config``
 #: (SGD with Nesterov momentum 0.9, learning rate 0.025 cosine-annealed to 0.001 over 50 epochs,
@@ -82,6 +91,9 @@ class SuperNetOptions(BaseModel):
     track_running_stats: bool = Field(False, description="batch-norm running statistics in the cell operations")
     partial_channels: int = Field(1, ge=1, description="PC-DARTS k: mix operations on 1/k of the channels (1: off)")
     edge_normalization: bool = Field(False, description="PC-DARTS edge normalisation (betas over a node's edges)")
+    max_skip_connect: int | None = Field(
+        None, ge=0, description="P-DARTS's limit: skip connections allowed in the derived cell (None: no limit)"
+    )
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -223,8 +235,22 @@ class NB201SuperNet(SuperNet):
         return torch.where(valid, lp, torch.full_like(lp, -math.inf))
 
     def derive(self) -> Architecture:
-        idx = self.alphas.detach().argmax(-1).tolist()
-        return self.space.validate({"cell": format_cell([OPERATIONS[i] for i in idx])})
+        weights = F.softmax(self.alphas.detach().float(), dim=-1)
+        idx = weights.argmax(-1)
+        limit = self.options.max_skip_connect
+        while limit is not None and int((idx == SKIP).sum()) > limit:
+            skips = torch.nonzero(idx == SKIP).reshape(-1)
+            edge = skips[weights[skips, SKIP].argmin()]  # ties: the lowest edge, as np.argmin
+            weights[edge, SKIP] = 0.0
+            idx = weights.argmax(-1)
+        return self.space.validate({"cell": format_cell([OPERATIONS[i] for i in idx.tolist()])})
+
+    def derivable(self, encodings: torch.Tensor) -> torch.Tensor:
+        limit = self.options.max_skip_connect
+        if limit is None:
+            return super().derivable(encodings)
+        bits = encodings.detach().reshape(-1, NUM_EDGES, NUM_OPS)
+        return (bits[:, :, SKIP] > 0.5).sum(-1).cpu() <= limit
 
 
 def make_supernet(space: Any, previous: SuperNet | None = None, **options: Any) -> NB201SuperNet:

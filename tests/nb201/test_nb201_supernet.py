@@ -50,6 +50,35 @@ def test_derivation_takes_the_argmax_on_each_edge_none_included(space) -> None:
         "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
 
 
+def test_skip_limit_replaces_the_weakest_skips_as_pdarts(space) -> None:
+    # ops: none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3
+    logits = torch.tensor([
+        [0.0, 2.0, 1.0, 0.0, 0.0],  # skip, then a 1x1
+        [0.0, 1.0, 0.0, 0.5, 0.0],  # skip, then a 3x3: the weakest skip
+        [0.0, 3.0, 0.0, 0.0, 0.0],  # the strongest skip
+        [0.0, 0.0, 0.0, 1.0, 0.0],
+        [0.0, 1.5, 0.0, 0.0, 1.0],  # skip, then a pooling: the second weakest
+        [0.0, 0.0, 1.0, 0.0, 0.0],
+    ])
+    free = space.supernet(C=4, layers=1, num_classes=2)
+    limited = space.supernet(C=4, layers=1, num_classes=2, max_skip_connect=2)
+    with torch.no_grad():
+        free.alphas.copy_(logits)
+        limited.alphas.copy_(logits)
+    assert space.format_arch(free.derive()) == (
+        "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_1x1~2|")
+    # four skips, two allowed: the two of lowest softmax weight (edges 2<-0, 3<-1) take their next op
+    assert space.format_arch(limited.derive()) == (
+        "|skip_connect~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_1x1~2|")
+    cells = space.sample_many(200, 0)
+    skips = torch.tensor([space.format_arch(c).count("skip_connect") for c in cells])
+    enc = space.encode(cells)
+    assert limited.derivable(enc).tolist() == (skips <= 2).tolist()
+    assert bool(free.derivable(enc).all())
+    with pytest.raises(NascostError, match="max_skip_connect"):
+        space.supernet(C=4, layers=1, num_classes=2, max_skip_connect=-1)
+
+
 def test_sampling_marginals_and_log_prob_agree(space) -> None:
     torch.manual_seed(1)
     net = space.supernet(C=4, layers=1, num_classes=2)
@@ -130,3 +159,49 @@ def test_nb201_searches_in_the_loop(tmp_path, extra) -> None:
     if extra.get("regularizer") == "beta":
         assert rows[0]["regularizer"]["weight"] == 0.0 and rows[1]["regularizer"]["weight"] == 50.0
         assert rows[1]["regularizer"]["value"] > 0
+
+
+class _SumOfConvolutions:
+    """A cost that counts the convolutions of a cell (3x3 twice a 1x1), for budgets."""
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        per_op = torch.tensor([0.0, 0.0, 1.0, 2.0, 0.0]).repeat(6)
+        return x.float() @ per_op
+
+
+def test_derive_applies_the_skip_limit_to_finished_runs_and_within_a_budget(space, tmp_path, run_cli) -> None:
+    from nascost.derive import derive_from_runs, most_probable_within
+    from nascost.search import CHECKPOINT
+
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"seed{seed}"
+        run_search(SearchConfig.build({"space": "nb201", "dataset": "synthetic", "C": 4, "layers": 1, "epochs": 1,
+                                       "batch_size": 8, "max_steps": 1, "max_train_samples": 16, "threads": 1,
+                                       "seed": seed}), run, show_progress=False)
+        state = torch.load(run / CHECKPOINT, weights_only=True)
+        logits = torch.zeros(6, 5)
+        logits[:, 1] = 2.0 + 0.1 * torch.arange(6) * (1 if seed else -1)  # every edge a skip, in another order
+        logits[:, 3] = 1.0
+        state["supernet"]["alphas"] = logits
+        torch.save(state, run / CHECKPOINT)
+        runs.append(run)
+    free, _ = derive_from_runs(runs)
+    assert space.format_arch(free).count("skip_connect") == 6
+    limited, report = derive_from_runs(runs, supernet_options={"max_skip_connect": 2})
+    assert space.format_arch(limited).count("skip_connect") == 2
+    assert [c.count("skip_connect") for c in report["each"]] == [2, 2]  # each run's cell by the same rule
+    # the budget picks among the cells the limit allows
+    net = space.supernet(C=4, layers=1, num_classes=10, max_skip_connect=2)
+    with torch.no_grad():
+        net.alphas.copy_(torch.load(runs[0] / CHECKPOINT, weights_only=True)["supernet"]["alphas"])
+    cell, cost = most_probable_within(net, space, _SumOfConvolutions(), 4.0)
+    text = space.format_arch(cell)
+    assert text.count("skip_connect") <= 2 and cost <= 4.0 and text.count("nor_conv_3x3") <= 2
+    code, out, _ = run_cli("derive", *map(str, runs), "--json", "--opt", 'supernet_options={"max_skip_connect": 1}')
+    assert code == 0 and json.loads(out)["arch"].count("skip_connect") == 1
+    for bad, message in ((["--opt", "seed=3"], "supernet_options={...} only"),
+                         (["--opt", 'supernet_options={"C": 8}'], "may not set C"),
+                         (["--opt", 'supernet_options={"max_skips": 1}'], "invalid nb201 supernet option")):
+        code, _, err = run_cli("derive", *map(str, runs), *bad)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

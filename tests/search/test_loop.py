@@ -166,6 +166,11 @@ def test_resume_keeps_the_cost_scale_the_search_started_with(tmp_path: Path) -> 
     assert json.loads((out / "config.json").read_text())["costs"][0]["scale"] == computed * 2
 
 
+def test_supernet_options_may_not_set_what_the_search_sets() -> None:
+    with pytest.raises(NascostError, match="may not set C, layers"):
+        SearchConfig.build({**BASE, "supernet_options": {"layers": 2, "C": 4}})
+
+
 def test_second_order_runs_and_differs_from_first_order() -> None:
     space = ChainSpace()
     x = torch.randn(8, 1, 8, 8)
