@@ -130,6 +130,9 @@ def check_supernet(space: SearchSpace) -> None:
     assert lp.shape == (5,) and torch.all(lp <= 1e-6)
     derived = net.derive()
     assert space.validate(derived.spec) == derived
+    allowed = net.derivable(torch.cat([space.encode([derived]), hard.detach()]))
+    assert allowed.shape == (6,) and allowed.dtype == torch.bool
+    assert bool(allowed[0]), "derivable() must allow the architecture derive() returns"
     assert "softmax" in type(net).relaxations, "every supernet mixes with the softmax by default"
     if "dirichlet" in type(net).relaxations:  # a claimed relaxation must change the forward pass
         net.eval()
