@@ -105,8 +105,8 @@ class SuperNet(nn.Module, ABC):
         """``[m]`` booleans: which architectures this supernet's derivation rule may return.
 
         A budget on the derivation (:func:`nascost.derive.most_probable_within`) picks among
-        these only, so a rule that bounds the derived cell (P-DARTS's skip-connect limit)
-        holds there too. Default: every architecture.
+        these only, so a rule that bounds the derived cell (a cap on how often one operation
+        appears, say) holds there too. Default: every architecture.
         """
         return torch.ones(encodings.shape[0], dtype=torch.bool)
 
