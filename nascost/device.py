@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy
 import torch
 
 from nascost.records import DeviceInfo
@@ -121,3 +122,65 @@ def cuda_device_info(index: int = 0) -> DeviceInfo:
         },
         **_torch_versions(),
     )
+
+
+#: The fields of :func:`run_environment` a seeded computation's numbers depend on.
+NUMERIC_ENVIRONMENT = ("nascost", "torch", "cpu_capability", "gpu")
+
+
+def run_environment(device: torch.device | str | None = None) -> dict[str, str | None]:
+    """The software and hardware a run computed on, recorded in its ``config.json``.
+
+    Why: a seeded search repeats itself bit for bit only on the same torch build and kernel
+    set. ATen and oneDNN choose AVX2 or AVX-512 kernels by the CPU at start-up, and their
+    float sums round differently; over a search's thousands of steps such a difference
+    grows into another architecture. With this record, a re-run that differs says whether it
+    ran somewhere else.
+    """
+    from nascost import __version__
+
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    gpu = None
+    if dev.type == "cuda" and torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(dev)
+    try:
+        capability = str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # older or unusual builds: unknown, never an error
+        capability = None
+    return {
+        "nascost": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "cpu_model": cpu_model()[0],
+        "cpu_capability": capability,
+        "gpu": gpu,
+        "platform": platform.platform(),
+    }
+
+
+def environment_changes(saved: dict | None, now: dict) -> list[str]:
+    """The numeric fields (:data:`NUMERIC_ENVIRONMENT`) that differ, as ``'torch 2.14.1 -> 2.15.0'``.
+
+    A run from an older nascost records no environment: nothing to compare, no change.
+    """
+    if not isinstance(saved, dict):
+        return []
+    return [f"{k} {saved.get(k)} -> {now.get(k)}" for k in NUMERIC_ENVIRONMENT
+            if k in saved and saved.get(k) != now.get(k)]
+
+
+def environment_record(started_on: dict | None, now: dict) -> tuple[dict[str, dict | None], str | None]:
+    """``config.json``'s fields for a run started on ``started_on`` and computing on ``now``, and
+    the warning a resume on another numeric environment deserves (None when there is none).
+
+    ``environment`` stays the one the run started on (None: an older nascost's run did not
+    record it); ``resumed_environment`` appears when the run continued elsewhere.
+    """
+    record: dict[str, dict | None] = {"environment": started_on if isinstance(started_on, dict) else None}
+    if started_on != now:
+        record["resumed_environment"] = now
+    moved = environment_changes(started_on, now)
+    warning = (f"warning: resuming on another environment ({', '.join(moved)}): from here on the run is not "
+               "bit-identical to one that ran without a break (config.json records both)") if moved else None
+    return record, warning

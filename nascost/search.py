@@ -38,7 +38,7 @@ from torch.nn import functional as F
 
 from nascost.architect import Architect
 from nascost.config import check_resume_options
-from nascost.device import DEFAULT_THREADS, torch_threads
+from nascost.device import DEFAULT_THREADS, environment_record, run_environment, torch_threads
 from nascost.errors import NascostError
 from nascost.files import torch_save, write_text
 from nascost.penalty import (
@@ -763,6 +763,11 @@ def _run_search(
         keep_resumed_scales(saved, costs, terms, refs, out)
     if costs is None:
         costs, terms, refs = [], [], {}
+    environment = run_environment(device)
+    env_fields, env_warning = environment_record(saved.get("environment") if has_checkpoint else environment,
+                                                 environment)
+    if env_warning:
+        say(env_warning)
 
     checkpoint: dict[str, Any] | None = None
     if has_checkpoint:
@@ -799,6 +804,7 @@ def _run_search(
                     "input_size": dataset.input_size,
                     "in_channels": dataset.in_channels,
                 },
+                **env_fields,
             },
             indent=2,
         ),

@@ -60,7 +60,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from nascost.config import check_resume_options
-from nascost.device import DEFAULT_THREADS, torch_threads
+from nascost.device import DEFAULT_THREADS, environment_record, run_environment, torch_threads
 from nascost.errors import NascostError
 from nascost.files import torch_save, write_json, write_text
 from nascost.records import Architecture, Setting
@@ -339,6 +339,7 @@ def _train(
     }
     if search_dir is not None:
         config_json["search_dir"] = str(Path(search_dir).resolve())
+    saved: dict[str, Any] = {}
     if ckpt_path.exists() or (out / "summary.json").exists():
         if not resume:
             raise NascostError(
@@ -391,6 +392,12 @@ def _train(
         loader_gen.set_state(state["loader_rng"])
         cut_gen.set_state(state["cutout_rng"])
         say(f"resuming after epoch {start_epoch} of {config.epochs}")
+    environment = run_environment(dev)
+    env_fields, env_warning = environment_record(saved.get("environment") if start_epoch else environment,
+                                                 environment)
+    if env_warning:
+        say(env_warning)
+    config_json.update(env_fields)
     write_json(out / "config.json", {**config_json, "setting": setting.model_dump(), "note": note})
     _write_metrics(out / "metrics.jsonl", history)
 

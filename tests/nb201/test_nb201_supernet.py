@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from nascost import plugins
 from nascost.errors import NascostError
-from nascost.search import SearchConfig, regularizer_loss, regularizer_weight, run_search
+from nascost.search import CHECKPOINT, ResolvedCost, SearchConfig, regularizer_loss, regularizer_weight, run_search
 from nascost_nb201.supernet import SEARCH_DEFAULTS, channel_shuffle
 
 
@@ -161,6 +161,33 @@ def test_nb201_searches_in_the_loop(tmp_path, extra) -> None:
         assert rows[1]["regularizer"]["value"] > 0
 
 
+def test_a_seeded_search_repeats_itself_bit_for_bit(tmp_path) -> None:
+    """Same options, same environment: the same weights, metrics and cell (what a re-run relies on)."""
+    config = SearchConfig.build({
+        "space": "nb201", "dataset": "synthetic", "C": 4, "layers": 1, "epochs": 2, "batch_size": 8,
+        "max_steps": 3, "max_train_samples": 40, "threads": 1, "arch_learning_rate": 0.05,
+        "regularizer": "beta", "seed": 3, "lambda": 0.5, "costs": ["convs"],
+    })
+    convs = _SumOfConvolutions()
+    convs.differentiable = True  # linear in the encoding: the straight-through estimator's gradient exists
+    costs = [ResolvedCost(name="convs", fn=convs, unit="convs")]
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        run_search(config, run, costs=costs, show_progress=False)
+    a, b = (torch.load(r / CHECKPOINT, weights_only=True)["supernet"] for r in runs)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    def rows(run):
+        return [{k: v for k, v in json.loads(line).items() if k != "epoch_time"}
+                for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    assert rows(runs[0]) == rows(runs[1]) and rows(runs[0])[1]["arch_updated"]
+    assert (runs[0] / "genotype.json").read_text() == (runs[1] / "genotype.json").read_text()
+    saved = json.loads((runs[0] / "config.json").read_text())
+    assert saved["environment"]["torch"] == torch.__version__ and saved["environment"]["cpu_capability"]
+    assert "resumed_environment" not in saved
+
+
 class _SumOfConvolutions:
     """A cost that counts the convolutions of a cell (3x3 twice a 1x1), for budgets."""
 
@@ -171,7 +198,6 @@ class _SumOfConvolutions:
 
 def test_derive_applies_the_skip_limit_to_finished_runs_and_within_a_budget(space, tmp_path, run_cli) -> None:
     from nascost.derive import derive_from_runs, most_probable_within
-    from nascost.search import CHECKPOINT
 
     runs = []
     for seed in (0, 1):

@@ -109,6 +109,43 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path: Pa
     assert (full / "genotype.json").read_text() == (part / "genotype.json").read_text()
 
 
+def test_a_resume_elsewhere_warns_and_config_keeps_both_environments(tmp_path: Path, monkeypatch) -> None:
+    from nascost import device, search as search_module
+
+    out = tmp_path / "run"
+    cfg = SearchConfig.build({**BASE, "epochs": 2, "costs": ["fake-linear"]})
+    costs = [ResolvedCost(name="fake-linear", fn=LinearCost(), unit="ms")]
+
+    def stop(row: dict) -> None:
+        raise SearchInterrupted
+
+    with pytest.raises(SearchInterrupted):
+        run_search(cfg, out, costs=costs, space=ChainSpace(), show_progress=False, on_epoch_end=stop)
+    started = json.loads((out / "config.json").read_text())["environment"]
+    assert started == device.run_environment("cpu")
+    elsewhere = {**started, "torch": "9.9.9", "platform": "another kernel"}
+    monkeypatch.setattr(search_module, "run_environment", lambda _device=None: elsewhere)
+    said: list[str] = []
+    run_search(cfg, out, costs=costs, space=ChainSpace(), show_progress=False, resume=True, log=said.append)
+    warnings = [m for m in said if "another environment" in m]
+    assert len(warnings) == 1 and f"torch {started['torch']} -> 9.9.9" in warnings[0]
+    assert "platform" not in warnings[0]  # the kernel does not change the numbers
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["environment"] == started and saved["resumed_environment"] == elsewhere
+
+
+def test_environment_changes_compare_only_what_changes_the_numbers() -> None:
+    from nascost.device import environment_changes, environment_record
+
+    now = {"nascost": "1", "torch": "2", "cpu_capability": "AVX2", "gpu": None, "platform": "b"}
+    assert environment_changes(None, now) == []  # an older nascost's run records none
+    assert environment_changes({**now, "platform": "a"}, now) == []
+    assert environment_changes({**now, "cpu_capability": "AVX512"}, now) == ["cpu_capability AVX512 -> AVX2"]
+    record, warning = environment_record(None, now)
+    assert record == {"environment": None, "resumed_environment": now} and warning is None
+    assert environment_record(now, now) == ({"environment": now}, None)
+
+
 def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_overwritten(tmp_path: Path) -> None:
     out = tmp_path / "run"
     search(out, epochs=1)

@@ -132,6 +132,8 @@ def test_resume_after_a_kill_continues_exactly(tiny_space, tmp_path) -> None:
     strip = lambda rows: [{k: v for k, v in json.loads(r).items() if k != "epoch_time_s"} for r in rows]  # noqa: E731
     assert strip(a) == strip(b)
     assert resumed["test_acc"] == full["test_acc"]
+    saved = json.loads((tmp_path / "killed" / "config.json").read_text())
+    assert saved["environment"]["torch"] == torch.__version__ and "resumed_environment" not in saved  # same machine
 
 
 def test_resume_refuses_another_architecture_and_a_corrupt_checkpoint(tiny_space, tmp_path) -> None:
