@@ -10,7 +10,14 @@ import torch.nn.functional as F
 
 from nascost import plugins
 from nascost.errors import NascostError
-from nascost.search import CHECKPOINT, ResolvedCost, SearchConfig, regularizer_loss, regularizer_weight, run_search
+from nascost.search import (
+    CHECKPOINT,
+    ResolvedCost,
+    SearchConfig,
+    regularizer_loss,
+    regularizer_weight,
+    run_search,
+)
 from nascost_nb201.supernet import SEARCH_DEFAULTS, channel_shuffle
 
 

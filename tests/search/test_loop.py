@@ -110,7 +110,8 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path: Pa
 
 
 def test_a_resume_elsewhere_warns_and_config_keeps_both_environments(tmp_path: Path, monkeypatch) -> None:
-    from nascost import device, search as search_module
+    from nascost import device
+    from nascost import search as search_module
 
     out = tmp_path / "run"
     cfg = SearchConfig.build({**BASE, "epochs": 2, "costs": ["fake-linear"]})
