@@ -351,6 +351,19 @@ def ensemble(args: argparse.Namespace) -> None:
     fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in devices}
     dirs = [Path(d) for d in args.sweeps]
     lambdas = sorted(set.intersection(*({r["lambda"] for r in _runs(d)} for d in dirs)))
+    own = _dev(dirs[0].name.removeprefix("sweep-"))
+    against = (space.resolve(args.against) if args.against else
+               derive_from_runs([d / "runs" / "lambda_0" for d in dirs])[0] if 0 in lambdas else None)
+
+    def tradeoff(label: str, arch) -> None:
+        """The trade-off target on the sweeps' own device: how much faster than the lambda-0 cell, for how much."""
+        if against is None or own not in lat.columns:
+            return
+        ms, ms0 = lat.values(own)[arch.key()], lat.values(own)[against.key()]
+        drop = acc.values[against.key()] - acc.values[arch.key()]
+        met = "met" if drop <= 0.5 and ms <= 0.7 * ms0 else "not met"
+        print(f"- {label}: {100 * (1 - ms / ms0):.0f}% faster on {own} than the lambda-0 cell "
+              f"({acc.values[against.key()]:.2f}%, {ms0:.3g} ms) for {drop:.2f} points: the trade-off target {met}")
 
     def row(label: str, arch) -> tuple[float, list[float]]:
         a = acc.values[arch.key()]
@@ -372,13 +385,15 @@ def ensemble(args: argparse.Namespace) -> None:
             f"({statistics.mean(r[i] for _, r in seeds):.2f})" for i in range(len(devices))) + " |")
         arch, report = derive_from_runs(runs)
         row(f"**mean weights of the {len(runs)}**", arch)
+        combined = {"the mean weights' cell": arch}
         # P-DARTS's rule on the derived cell: at most 2 skip connections (the paper's M; nothing tuned here)
         limit = {"max_skip_connect": 2}
         limited = [row(f"{d.name.removeprefix('sweep-')}, at most 2 skips",
                        derive_from_runs([r], supernet_options=limit)[0]) for d, r in zip(dirs, runs, strict=True)]
         print(f"| the seeds' mean, at most 2 skips | | {statistics.mean(a for a, _ in limited):.2f} | " + " | ".join(
             f"({statistics.mean(r[i] for _, r in limited):.2f})" for i in range(len(devices))) + " |")
-        row(f"**mean weights of the {len(runs)}, at most 2 skips**", derive_from_runs(runs, supernet_options=limit)[0])
+        combined["with at most 2 skips"] = derive_from_runs(runs, supernet_options=limit)[0]
+        row(f"**mean weights of the {len(runs)}, at most 2 skips**", combined["with at most 2 skips"])
         if len(runs) > 2:  # the median (one seed that went elsewhere cannot move it); would two seeds do?
             row(f"median weights of the {len(runs)}", derive_from_runs(runs, combine="median")[0])
             for i, j in itertools.combinations(range(len(runs)), 2):
@@ -396,6 +411,9 @@ def ensemble(args: argparse.Namespace) -> None:
         print(f"\ncombined weights: entropy {100 * w['entropy_share']:.1f}% of the uniform's; closest edge "
               f"{edge} ({w['min_gap']:.3g} apart); its runner-up gives:\n")
         row("runner-up on the closest edge", alt)
+        print()
+        for label, cell in combined.items():
+            tradeoff(label, cell)
 
 
 def epochs(args: argparse.Namespace) -> None:
@@ -629,6 +647,9 @@ def main() -> None:
     p = sub.add_parser("ensemble")
     p.add_argument("sweeps", nargs="+")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p.add_argument("--against", metavar="CELL",
+                   help="the trade-off target's lambda-0 cell (NAS-Bench-201 string; default: the mean weights' "
+                        "cell of the sweeps' lambda-0 runs, where they ran lambda 0)")
     p = sub.add_parser("epochs")
     p.add_argument("sweeps", nargs="+")
     p = sub.add_parser("budget")
