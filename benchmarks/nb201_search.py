@@ -30,6 +30,10 @@ Subcommands (run from the repository root; each writes under ``--work``):
   cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
   ridge, xgboost), scored on the rest of the table.
+- ``headroom --against CELL``: how much room the trade-off target leaves on each device of the table:
+  the cells at least ``--faster`` (30%) faster than CELL for at most ``--within`` (0.5) points, how many
+  of them hold only convolutions and skips (no ``none`` or ``avg_pool_3x3`` edge), what the front offers
+  at 0.5-0.9 times CELL's latency, and whether a ``none`` edge is cheaper than a skip on average.
 
 The search protocol (the same for every device; costs on the ``spread`` scale, random cells'
 costs with a standard deviation of 10, so one lambda means the same pressure everywhere;
@@ -609,6 +613,55 @@ def predictors(args: argparse.Namespace) -> None:
                     break
 
 
+def headroom(args: argparse.Namespace) -> None:
+    """How many cells the trade-off target admits, per device: those at least ``--faster`` faster than each
+    ``--against`` cell for at most ``--within`` accuracy points; how many of them use only convolutions and
+    skips; the front's best at fractions of the cell's latency; and each operation's mean latency over the
+    table, since a cost predictor pushes the search towards the operations that are cheap on average."""
+    import numpy as np
+
+    from nascost import plugins
+    from nascost.tables import read_accuracy_table, read_table
+    from nascost_nb201.cell import OPERATIONS  # the benchmark knows its space
+
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    devices = args.devices.split(",") if args.devices else list(lat.columns)
+    fractions = [float(x) for x in args.fractions.split(",")]
+    tables = {d: lat.values(d) for d in devices}
+    keys = [k for k in acc.values if all(k in t for t in tables.values())]
+    a = np.array([acc.values[k] for k in keys])
+    ops = space.encode([space.resolve(acc.names[k]) for k in keys]).numpy().reshape(len(keys), -1, len(OPERATIONS)).argmax(-1)
+    plain = ~np.isin(ops, [OPERATIONS.index("none"), OPERATIONS.index("avg_pool_3x3")]).any(-1)
+    costs = {d: np.array([tables[d][k] for k in keys]) for d in devices}
+
+    def op_ms(c: np.ndarray, op: str) -> float:
+        """The op's mean latency over the table: per edge, the mean over cells holding it there, then over edges."""
+        return float(np.mean([c[ops[:, e] == OPERATIONS.index(op)].mean() for e in range(ops.shape[1])]))
+
+    for text in args.against:
+        ref = space.resolve(text)
+        i0 = keys.index(ref.key())
+        a0 = a[i0]
+        print(f"\n#### against `{_cell(space, ref)}` ({a0:.2f}%): at least {100 * args.faster:g}% faster for at most "
+              f"{args.within:g} points\n")
+        print("| device | its latency ms | cells that meet the target | of them, convolutions and skips only | "
+              + " | ".join(f"front at {f:g}x: accuracy % (points below)" for f in fractions)
+              + " | mean ms, an edge `none` / `skip_connect` |")
+        print("|---|---|---|---|" + "---|" * len(fractions) + "---|")
+        for dev in devices:
+            c = costs[dev]
+            ms0 = c[i0]
+            ok = (c <= (1 - args.faster) * ms0) & (a >= a0 - args.within)
+            picks = []
+            for f in fractions:
+                within = c <= f * ms0
+                best = a[within].max() if within.any() else None
+                picks.append("-" if best is None else f"{best:.2f} ({a0 - best:+.2f})")
+            print(f"| {dev} | {ms0:.3g} | {int(ok.sum())} | {int((ok & plain).sum())} | " + " | ".join(picks)
+                  + f" | {op_ms(c, 'none'):.3g} / {op_ms(c, 'skip_connect'):.3g} |")
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="nb201-bench")
@@ -666,9 +719,17 @@ def main() -> None:
     p.add_argument("--cell", default="best-cifar100", help="the cell whose neighbours are ranked (the lambda-0 cell)")
     p.add_argument("--local-rows", type=int, default=100)
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p = sub.add_parser("headroom")
+    p.add_argument("--against", nargs="+", required=True, metavar="CELL",
+                   help="the lambda-0 cell(s) the target is measured against (NAS-Bench-201 strings or presets)")
+    p.add_argument("--faster", type=float, default=0.3, help="the latency cut the target asks (0.3: 30%%)")
+    p.add_argument("--within", type=float, default=0.5, help="the accuracy points the target allows")
+    p.add_argument("--fractions", default="0.5,0.7,0.9", help="where to read the front, as fractions of CELL's latency")
+    p.add_argument("--devices", default="", help="devices (table columns) [every column of the table]")
     args = ap.parse_args()
     {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors,
-     "epochs": epochs, "ensemble": ensemble, "budget": budget, "local": local}[args.cmd](args)
+     "epochs": epochs, "ensemble": ensemble, "budget": budget, "local": local,
+     "headroom": headroom}[args.cmd](args)
 
 
 if __name__ == "__main__":
