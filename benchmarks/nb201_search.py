@@ -662,6 +662,7 @@ def headroom(args: argparse.Namespace) -> None:
             print(f"| {dev} | {ms0:.3g} | {int(ok.sum())} | {int((ok & plain).sum())} | " + " | ".join(picks)
                   + f" | {op_ms(c, 'none'):.3g} / {op_ms(c, 'skip_connect'):.3g} |")
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="nb201-bench")
