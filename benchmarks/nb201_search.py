@@ -621,6 +621,7 @@ def headroom(args: argparse.Namespace) -> None:
     import numpy as np
 
     from nascost import plugins
+    from nascost.pareto import build_front
     from nascost.tables import read_accuracy_table, read_table
     from nascost_nb201.cell import OPERATIONS  # the benchmark knows its space
 
@@ -654,11 +655,11 @@ def headroom(args: argparse.Namespace) -> None:
             c = costs[dev]
             ms0 = c[i0]
             ok = (c <= (1 - args.faster) * ms0) & (a >= a0 - args.within)
+            front = build_front(tables[dev], acc.values, unit="ms")
             picks = []
             for f in fractions:
-                within = c <= f * ms0
-                best = a[within].max() if within.any() else None
-                picks.append("-" if best is None else f"{best:.2f} ({a0 - best:+.2f})")
+                best = front.best_within(f * ms0)
+                picks.append("-" if best is None else f"{front.accs[best]:.2f} ({a0 - front.accs[best]:+.2f})")
             print(f"| {dev} | {ms0:.3g} | {int(ok.sum())} | {int((ok & plain).sum())} | " + " | ".join(picks)
                   + f" | {op_ms(c, 'none'):.3g} / {op_ms(c, 'skip_connect'):.3g} |")
 
