@@ -25,7 +25,8 @@ Subcommands (run from the repository root; each writes under ``--work``):
   whether it meets the search's budget (the path a budget search takes).
 - ``budget SWEEP...``: a budget on the derivation: per device and fraction F, the most probable
   cell under the seeds' mean (``--combine median``: median) final weights whose predicted cost is at
-  most F times that of the lambda-0 weights' cell (and the same from each seed alone), scored on the tables.
+  most F times that of the lambda-0 weights' cell (or of ``--against CELL``; and the same from each seed
+  alone), scored on the tables; ``--max-skip-connect 2`` adds P-DARTS's limit to every derivation.
 - ``local``: how well the LPM on 1,000 rows ranks the cells one or two edges from the lambda-0
   cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
@@ -470,8 +471,9 @@ def budget(args: argparse.Namespace) -> None:
     """A budget on the derivation, not the search (``nascost derive --target``): per device, the most
     probable cell under the mean final weights of the seeds' lambda-``--lambda`` searches whose predicted
     cost (the device's LPM) is at most F times the predicted cost of the cell the seeds' lambda-0 weights
-    derive (those of ``--reference``, when the sweeps have no lambda 0), for each F of ``--fractions``;
-    and the same from each seed's weights alone. One rule for every device."""
+    derive (those of ``--reference``, when the sweeps have no lambda 0; or the ``--against`` cell), for
+    each F of ``--fractions``; and the same from each seed's weights alone. One rule for every device.
+    ``--max-skip-connect N`` applies P-DARTS's limit to every derivation (the reference's included)."""
     import statistics
 
     import torch
@@ -487,12 +489,18 @@ def budget(args: argparse.Namespace) -> None:
     acc = read_accuracy_table(args.accuracy, space)
     lat = read_table(args.latency, space)
     dirs = [Path(d) for d in args.sweeps]
-    base, _ = derive_from_runs([Path(d) / "runs" / "lambda_0" for d in (args.reference or dirs)],
-                               combine=args.combine)
+    limit = {"max_skip_connect": args.max_skip_connect} if args.max_skip_connect is not None else None
+    if args.against:
+        base, whose = space.resolve(args.against), "the given lambda-0 cell"
+    else:
+        base, _ = derive_from_runs([Path(d) / "runs" / "lambda_0" for d in (args.reference or dirs)],
+                                   combine=args.combine, supernet_options=limit)
+        whose = f"the lambda-0 {args.combine} weights' cell"
     runs = [d / "runs" / f"lambda_{args.lam:g}" for d in dirs]
     a0 = acc.values[base.key()]
-    print(f"lambda {args.lam:g} weights of {', '.join(d.name for d in dirs)} ({args.combine}); the reference is "
-          f"the lambda-0 {args.combine} weights' cell `{_cell(space, base)}` ({a0:.2f}%)\n")
+    print(f"lambda {args.lam:g} weights of {', '.join(d.name for d in dirs)} ({args.combine}"
+          f"{f', at most {args.max_skip_connect} skips' if limit else ''}); the reference is "
+          f"{whose} `{_cell(space, base)}` ({a0:.2f}%)\n")
     print("| device | F | budget ms (predicted) | the mean weights' cell within it | true ms | faster than the "
           "reference | true accuracy % (vs the reference) | regret | each seed's alone: regret (mean) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -508,8 +516,10 @@ def budget(args: argparse.Namespace) -> None:
 
         for f in (float(x) for x in args.fractions.split(",")):
             target = f"{f * ref:.6g}ms"
-            cell, _report = derive_from_runs(runs, target=target, cost=f"{dev}-lpm", combine=args.combine)
-            singles = [regret(derive_from_runs([r], target=target, cost=f"{dev}-lpm")[0]) for r in runs]
+            cell, _report = derive_from_runs(runs, target=target, cost=f"{dev}-lpm", combine=args.combine,
+                                             supernet_options=limit)
+            singles = [regret(derive_from_runs([r], target=target, cost=f"{dev}-lpm", supernet_options=limit)[0])
+                       for r in runs]
             c, a = lat.values(dev)[cell.key()], acc.values[cell.key()]
             print(f"| {dev} | {f:g} | {f * ref:.3g} | `{_cell(space, cell)}` | {c:.3g} | "
                   f"{100 * (1 - c / ref_true):.0f}% | {a:.2f} ({a - a0:+.2f}) | {regret(cell):.2f} | "
@@ -714,6 +724,10 @@ def main() -> None:
                    help="budgets as fractions of the lambda-0 cell's predicted cost")
     p.add_argument("--reference", nargs="+",
                    help="the sweeps whose lambda-0 runs' mean weights give the reference cell [the sweeps given]")
+    p.add_argument("--against", metavar="CELL",
+                   help="the reference cell itself (NAS-Bench-201 string or preset), instead of lambda-0 runs")
+    p.add_argument("--max-skip-connect", type=int, metavar="N",
+                   help="P-DARTS's limit on every derived cell: at most N skip connections (nb201's max_skip_connect)")
     p.add_argument("--combine", choices=["mean", "median"], default="mean",  # nascost.derive.COMBINE
                    help="how the seeds' weights combine (nascost derive --combine)")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
