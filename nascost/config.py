@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import click
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    create_model,
+)
 
 from nascost.errors import NascostError
 
@@ -99,10 +108,28 @@ def check_resume_options(saved: dict[str, Any] | None, now: dict[str, Any], *, o
                        "resume with the run's options (see its config.json) or start again in another --out")
 
 
+class CostText(click.ParamType):
+    """A cost budget: ``25ms``, ``0.025s``, or a bare number in the cost's unit (``nascost.penalty.parse_target``
+    reads it). Why a type of its own: a config file may give ``budget = 13`` or ``budget = "13ms"``."""
+
+    name = "cost"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if isinstance(value, bool):
+            self.fail(f"{value!r} is not a cost; give a number or a number with a unit, e.g. 25ms", param, ctx)
+        return repr(float(value)) if isinstance(value, (int, float)) else str(value)
+
+
+#: The type of every option that takes a cost budget (``--target``, ``--budget``).
+COST = CostText()
+
+
 def _python_type(param: click.Parameter) -> Any:
     t = param.type
-    if isinstance(t, click.Choice):
-        base: Any = Literal[tuple(t.choices)]  # type: ignore[valid-type]
+    if isinstance(t, CostText):
+        base: Any = StrictInt | StrictFloat | StrictStr  # strict: `true` is not a cost
+    elif isinstance(t, click.Choice):
+        base = Literal[tuple(t.choices)]
     elif isinstance(t, click.types.IntParamType):
         base = int
     elif isinstance(t, click.types.FloatParamType):

@@ -96,35 +96,35 @@ def _unit_key(unit: str) -> str:
     return unit.strip().lower().replace(" ", "")
 
 
-def parse_target(text: str | float, unit: str) -> float:
+def parse_target(text: str | float, unit: str, *, what: str = "target") -> float:
     """A budget such as ``"25ms"``, ``"0.025s"``, ``"400MMACs"`` or ``"12"`` in ``unit``.
 
     A bare number is taken in the cost's own unit; a number with a unit is
     converted to it. Units of another kind (``25mJ`` for a latency) and unknown
-    units are errors.
+    units are errors. ``what`` names the option in those errors (``--budget`` for ``pareto``).
     """
     if isinstance(text, (int, float)):
         value, given = float(text), ""
     else:
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ]*)\s*", str(text))
         if not m:
-            raise NascostError(f"cannot read target {text!r}: use a number with a unit, e.g. '25ms'")
+            raise NascostError(f"cannot read {what} {text!r}: use a number with a unit, e.g. '25ms'")
         value, given = float(m.group(1)), m.group(2)
     if value <= 0:
-        raise NascostError(f"target {text!r} must be positive")
+        raise NascostError(f"{what} {text!r} must be positive")
     if not given or _unit_key(given) == _unit_key(unit):
         return value
     if _unit_key(given) not in _UNITS:
         known = ", ".join(sorted({u for u in _UNITS if u != "µs"}))
-        raise NascostError(f"target {text!r} has an unknown unit {given!r} (known units: {known})")
+        raise NascostError(f"{what} {text!r} has an unknown unit {given!r} (known units: {known})")
     if _unit_key(unit) not in _UNITS:
         raise NascostError(
-            f"target {text!r}: cannot convert {given!r} to the cost's unit {unit!r}; give the target in {unit!r}"
+            f"{what} {text!r}: cannot convert {given!r} to the cost's unit {unit!r}; give the {what} in {unit!r}"
         )
     fam_g, fac_g = _UNITS[_unit_key(given)]
     fam_u, fac_u = _UNITS[_unit_key(unit)]
     if fam_g != fam_u:
-        raise NascostError(f"target {text!r} is {'an' if fam_g[0] in 'aeiou' else 'a'} {fam_g} but the cost is "
+        raise NascostError(f"{what} {text!r} is {'an' if fam_g[0] in 'aeiou' else 'a'} {fam_g} but the cost is "
                           f"measured in {unit!r} ({fam_u})")
     return value * fac_g / fac_u
 

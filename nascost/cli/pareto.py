@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from nascost.cli.output import echo_json, get_space, print_table, space_opt_option
-from nascost.config import config_option
+from nascost.config import COST, config_option
 from nascost.errors import NascostError
 
 
@@ -22,8 +22,9 @@ from nascost.errors import NascostError
 @click.option("--measurer", help="Measurer of the rows.")
 @click.option("--setting", help="Setting of the rows.")
 @click.option("--batch-size", type=int, help="Batch size of the rows.")
-@click.option("--budget", "budgets", multiple=True, type=float, metavar="COST",
-              help="Print the most accurate cell within this cost (repeatable; default: spread over the front).")
+@click.option("--budget", "budget_texts", multiple=True, type=COST, metavar="COST",
+              help="Print the most accurate cell within this cost, e.g. 13ms, or a number in the rows' unit "
+                   "(repeatable; default: spread over the front).")
 @click.option("--points", type=click.IntRange(min=2), default=12, show_default=True,
               help="Front cells to print when no --budget is given.")
 @click.option("--arch", "archs", multiple=True, metavar="ARCH",
@@ -32,7 +33,7 @@ from nascost.errors import NascostError
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @config_option
 def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db: str, device: str | None, measurer: str | None,
-               setting: str | None, batch_size: int | None, budgets: tuple[float, ...], points: int,
+               setting: str | None, batch_size: int | None, budget_texts: tuple[str, ...], points: int,
                archs: tuple[str, ...], plot: str | None, as_json: bool) -> None:
     """The true Pareto front of a device: the most accurate cell for any cost budget, and regrets.
 
@@ -42,6 +43,7 @@ def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db:
     """
     from nascost.fit import load_data
     from nascost.pareto import build_front, plot_front
+    from nascost.penalty import parse_target
     from nascost.tables import read_accuracy_table
 
     sp = get_space(space, space_opts, db=db)
@@ -55,6 +57,7 @@ def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db:
     judged = [sp.resolve(a) for a in archs]
     acc = read_accuracy_table(accuracy_table, sp)
     data = load_data(db, space=sp.name, setting=setting, device=device, measurer=measurer, batch_size=batch_size)
+    budgets = [parse_target(b, data.unit, what="--budget") for b in budget_texts]  # as --target: 13ms, 0.013s or 13 in the rows' unit
     costs = dict(zip(data.keys, (float(v) for v in data.values), strict=True))
     front = build_front(costs, acc.values, names=acc.names, unit=data.unit)
     chosen = [front.best_within(b) for b in budgets] if budgets else front.thinned(points)

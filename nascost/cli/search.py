@@ -19,7 +19,7 @@ from nascost.cli.output import (
     space_opt_option,
     threads_option,
 )
-from nascost.config import config_option
+from nascost.config import COST, config_option
 from nascost.errors import NascostError
 
 #: The README quick start: offline, 2 CPU cores, a few minutes. A CPU LPM is calibrated on
@@ -132,7 +132,7 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--cost", "costs", multiple=True, metavar="NAME[:LAMBDA]",
               help="Cost to add to the loss: a cost-store name (cpu-lpm) or a predictor file; repeat for several.")
 @click.option("--lambda", "lam", type=float, help="lambda, in 1/(cost unit), for costs without their own [0.1].")
-@click.option("--target", help="Budget for the first cost, e.g. 25ms (see --target-mode).")
+@click.option("--target", type=COST, help="Budget for the first cost, e.g. 25ms (see --target-mode).")
 @click.option("--target-mode", type=click.Choice(["hinge", "adaptive"]), help="hinge penalty or adaptive multiplier [hinge].")
 @click.option("--target-on", type=click.Choice(["expected", "derived"]),
               help="What --target bounds: the expected cost of the sampled sub-architectures (the paper's LAT), "
@@ -227,7 +227,7 @@ def quickstart_cmd(out: str | None, resume: bool, force: bool, as_json: bool, qu
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the derived genotype here (JSON, as genotype.json; 'nascost train' reads it).")
-@click.option("--target", help="A budget, e.g. 18ms: derive the most probable architecture predicted within it.")
+@click.option("--target", type=COST, help="A budget, e.g. 18ms: derive the most probable architecture predicted within it.")
 @click.option("--cost", "cost", help="The cost --target is for: a cost name or predictor file [the first run's first cost].")
 @combine_option
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE",

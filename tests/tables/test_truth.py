@@ -76,6 +76,31 @@ def test_pareto_command_prints_the_front_and_regrets(run_cli, tmp_path, full_db,
     assert conv["regret"] == 0.0 and conv["on_front"]  # the most accurate cell is on the front
     assert res["judged"][0]["regret"] >= 0 and (tmp_path / "front.png").stat().st_size > 1000
     code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
+                             "--device", "gpu", "--budget", "8", "--budget", "1", "--json")
+    assert code == 0, err
+    within = json.loads(out)["front"]
+    assert [r["budget"] for r in within] == [8.0, 1.0] and within[1]["arch"] is None and within[0]["cost"] <= 8.0
+    # a budget with a unit, as --target takes it: 0.008s is the table's 8 ms
+    code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
+                             "--device", "gpu", "--budget", "0.008s", "--budget", "1ms", "--json")
+    assert code == 0, err
+    assert [r["budget"] for r in json.loads(out)["front"]] == pytest.approx([8.0, 1.0])
+    assert json.loads(out)["front"][0]["arch"] == within[0]["arch"]
+    code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
+                             "--device", "gpu", "--budget", "8mJ")
+    assert code == 2 and "--budget '8mJ'" in err and "Traceback" not in err
+    # a config file may give a budget as a number or as a text with a unit, not as a boolean
+    config = tmp_path / "pareto.toml"
+    config.write_text('budget = [8, "0.001s"]\njson = true\n')
+    code, out, err = run_cli("pareto", "--config", str(config), "--space", "nb201", "--accuracy-table", str(accuracy),
+                             "--db", str(full_db), "--device", "gpu")
+    assert code == 0, err
+    assert [r["arch"] for r in json.loads(out)["front"]] == [within[0]["arch"], None]
+    config.write_text("budget = [true]\n")
+    code, out, err = run_cli("pareto", "--config", str(config), "--space", "nb201", "--accuracy-table", str(accuracy),
+                             "--db", str(full_db), "--device", "gpu")
+    assert code == 2 and "budget" in err and "Traceback" not in err
+    code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
                              "--device", "gpu", "--budget", "8", "--budget", "1")
     assert code == 0, err
     assert "none within budget" in out
