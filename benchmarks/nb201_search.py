@@ -31,6 +31,9 @@ Subcommands (run from the repository root; each writes under ``--work``):
   cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
   ridge, xgboost), scored on the rest of the table.
+- ``oneshot RUN...``: each cell's accuracy with the runs' own supernet weights (its operations alone),
+  for the runs' cell, its neighbours and the table's best and random cells, against the true accuracy:
+  whether the supernet can pick a cut the derivation does not make.
 - ``headroom --against CELL``: how much room the trade-off target leaves on each device of the table:
   the cells at least ``--faster`` (30%) faster than CELL for at most ``--within`` (0.5) points, how many
   of them hold only convolutions and skips (no ``none`` or ``avg_pool_3x3`` edge), what the front offers
@@ -674,6 +677,87 @@ def headroom(args: argparse.Namespace) -> None:
                   + f" | {op_ms(c, 'none'):.3g} / {op_ms(c, 'skip_connect'):.3g} |")
 
 
+def oneshot(args: argparse.Namespace) -> None:
+    """Can the supernets rank cells by themselves? Each cell's accuracy with the supernets' own weights.
+
+    The cells: the runs' mean weights' cell, its 24 single-edge neighbours, its 15 cells with two
+    edges cut to ``none`` (the kind of cut the GPU's and the server CPU's fronts use), the
+    table's 20 most accurate cells and 20 random ones. Each is evaluated in every run's final
+    supernet with its operations alone (one-hot architecture weights, batch statistics as in
+    the search) on the first ``--images`` images of the search's architecture half; the mean over
+    the runs is set against the cells' true accuracy. A discrete step after the search (a local
+    search on the LPM around the derived cell) would need exactly this signal to pick a cut.
+    """
+    import random
+
+    import numpy as np
+    import torch
+    from scipy.stats import kendalltau, spearmanr
+
+    from nascost import plugins
+    from nascost.derive import derive_from_runs, load_supernet
+    from nascost.pareto import build_front
+    from nascost.tables import read_accuracy_table, read_table
+    from nascost_nb201.cell import OPERATIONS  # the benchmark knows its space
+
+    torch.set_num_threads(1)
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    devices = args.devices.split(",")
+    fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in devices}
+    runs = [Path(r) for r in args.runs]
+    center, _ = derive_from_runs(runs)
+    cells = {"the mean weights' cell": [center], "single-edge neighbours": _neighbours(space, center, 1),
+             "two edges cut to none": [], "the table's 20 most accurate": [], "20 random": []}
+    none = OPERATIONS.index("none")
+    for a in _neighbours(space, center, 2):
+        diff = (space.encode([a]) - space.encode([center])).reshape(6, 5)
+        if int((diff[:, none] > 0).sum()) == 2:
+            cells["two edges cut to none"].append(a)
+    ranked = sorted(acc.values, key=acc.values.get, reverse=True)
+    cells["the table's 20 most accurate"] = [space.resolve(acc.names[k]) for k in ranked[:20]]
+    cells["20 random"] = [space.resolve(acc.names[k]) for k in random.Random(0).sample(ranked, 20)]
+    unique = list({a.key(): a for group in cells.values() for a in group}.values())
+    scores = np.zeros((len(runs), len(unique)))
+    for r, run in enumerate(runs):
+        model, config, _ = load_supernet(run)
+        data = plugins.get_dataset(config.dataset, config.dataset_options or None).load("train", augment=False)
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(config.seed)).tolist()
+        held = order[int(config.train_portion * len(order)):][: args.images]
+        x = torch.stack([data[i][0] for i in held])
+        y = torch.tensor([data[i][1] for i in held])
+        model.train()  # batch statistics, as the search evaluated its supernet
+        start = time.perf_counter()
+        with torch.no_grad():
+            for j, a in enumerate(unique):
+                # softmax of these logits is exactly the cell's one-hot weights
+                model.alphas.copy_(torch.where(space.encode([a]).reshape(6, 5) > 0, 0.0, -1e9))
+                hits = sum(int((model(x[b:b + 250]).argmax(-1) == y[b:b + 250]).sum()) for b in range(0, len(x), 250))
+                scores[r, j] = 100 * hits / len(x)
+        print(f"{run}: {len(unique)} cells in {time.perf_counter() - start:.0f}s", flush=True)
+    mean = scores.mean(0)
+    true = np.array([acc.values[a.key()] for a in unique])
+    at = {a.key(): j for j, a in enumerate(unique)}
+    print(f"\none-shot accuracy {mean.min():.1f}-{mean.max():.1f}% (chance: 10%); each run's own scores against "
+          f"the mean: Spearman {np.mean([spearmanr(s, mean)[0] for s in scores]):.2f} on average\n")
+    print("| cells | n | Spearman, one-shot vs true | Kendall tau | true accuracy of the one-shot's pick | "
+          "true accuracy of the best |")
+    print("|---|---|---|---|---|---|")
+    for label, group in [("all", unique), *cells.items()]:
+        j = [at[a.key()] for a in group]
+        if len(j) < 3:
+            continue
+        pick = j[int(np.argmax(mean[j]))]
+        print(f"| {label} | {len(j)} | {spearmanr(mean[j], true[j])[0]:.2f} | {kendalltau(mean[j], true[j])[0]:.2f} | "
+              f"{true[pick]:.2f} | {true[j].max():.2f} |")
+    print("\n| the one-shot's top 5 | one-shot % | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
+    print("|---|---|---|" + "---|" * len(devices))
+    for j in np.argsort(-mean)[:5]:
+        a = unique[j]
+        print(f"| `{_cell(space, a)}` | {mean[j]:.1f} | {true[j]:.2f} | " + " | ".join(
+            f"{lat.values(d)[a.key()]:.3g} ({fronts[d].regret(lat.values(d)[a.key()], true[j]):.2f})" for d in devices) + " |")
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="nb201-bench")
@@ -735,6 +819,10 @@ def main() -> None:
     p.add_argument("--cell", default="best-cifar100", help="the cell whose neighbours are ranked (the lambda-0 cell)")
     p.add_argument("--local-rows", type=int, default=100)
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p = sub.add_parser("oneshot")
+    p.add_argument("runs", nargs="+", help="finished searches' run directories (the lambda-0 seeds)")
+    p.add_argument("--images", type=int, default=1000, help="images of the architecture half to evaluate on")
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("headroom")
     p.add_argument("--against", nargs="+", required=True, metavar="CELL",
                    help="the lambda-0 cell(s) the target is measured against (NAS-Bench-201 strings or presets)")
@@ -745,7 +833,7 @@ def main() -> None:
     args = ap.parse_args()
     {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors,
      "epochs": epochs, "ensemble": ensemble, "budget": budget, "local": local,
-     "headroom": headroom}[args.cmd](args)
+     "headroom": headroom, "oneshot": oneshot}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,21 @@ def _read_run(run: Path) -> tuple[SearchConfig, dict[str, Any]]:
                            "derive from the run directories a search wrote") from None
 
 
+def load_supernet(run: str | Path) -> tuple[Any, SearchConfig, dict[str, Any]]:
+    """The supernet a finished search ended with (its final weights), its config and its dataset record.
+
+    Why: analyses of a search's weights beyond the derivation (evaluating sub-architectures with
+    the supernet's weights, inspecting an edge) need the model itself, rebuilt exactly as the
+    search built it, stage by stage.
+    """
+    from nascost import plugins
+
+    config, dataset = _read_run(Path(run))
+    space = plugins.get_space(config.space, config.space_options or None)
+    config = config.with_defaults(space.search_defaults())
+    return _final_supernet(Path(run), space, config, dataset), config, dataset
+
+
 def derive_from_runs(runs: list[Path], *, target: str | None = None, cost: str | None = None,
                      combine: Literal["mean", "median"] = "mean",
                      supernet_options: dict[str, Any] | None = None) -> tuple[Architecture, dict[str, Any]]:

@@ -121,3 +121,14 @@ def test_multi_stage_runs_are_rebuilt_stage_by_stage(tmp_path: Path, register_pl
     both, report = derive_from_runs(runs)
     mean = torch.stack([torch.softmax(_alpha(r), -1) for r in runs]).mean(0)
     assert both.spec["ops"] == [OPS[int(i)] for i in mean.argmax(-1)] and len(report["each"]) == 2
+
+
+def test_load_supernet_rebuilds_the_final_weights_of_a_run(runs: list[Path]) -> None:
+    from nascost.derive import load_supernet
+
+    model, config, dataset = load_supernet(runs[1])
+    assert torch.equal(model.alpha.detach(), _alpha(runs[1]))
+    assert config.seed == 1 and dataset["num_classes"] == 10
+    assert model.derive().spec["ops"] == json.loads((runs[1] / "genotype.json").read_text())["ops"]
+    with pytest.raises(NascostError, match="not a finished search"):
+        load_supernet(runs[1].parent / "nothing")
