@@ -201,6 +201,20 @@ def _unbudgeted(name: str) -> str:
     return "-".join(p for p in _protocol(name).split("-") if not p.startswith("budget") and p != "adaptive")
 
 
+def _truth(args: argparse.Namespace):
+    """The space, the accuracy and latency tables, the ``--devices`` and each device's true front."""
+    from nascost import plugins
+    from nascost.pareto import build_front
+    from nascost.tables import read_accuracy_table, read_table
+
+    space = plugins.get_space("nb201")
+    acc = read_accuracy_table(args.accuracy, space)
+    lat = read_table(args.latency, space)
+    devices = args.devices.split(",")
+    return space, acc, lat, devices, {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms")
+                                      for d in devices}
+
+
 def _dev(name: str) -> str:
     """The device column of a sweep named ``<device>[-...]`` (device names hold no hyphen)."""
     return name.split("-", 1)[0]
@@ -302,15 +316,8 @@ def floor(args: argparse.Namespace) -> None:
     device of ``--devices``, and per protocol the mean and standard deviation over its seeds."""
     import statistics
 
-    from nascost import plugins
-    from nascost.pareto import build_front
-    from nascost.tables import read_accuracy_table, read_table
 
-    space = plugins.get_space("nb201")
-    acc = read_accuracy_table(args.accuracy, space)
-    lat = read_table(args.latency, space)
-    devices = args.devices.split(",")
-    fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in devices}
+    space, acc, lat, devices, fronts = _truth(args)
     print("| sweep | derived cell | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
     print("|---|---|---|" + "---|" * len(devices))
     groups: dict[str, list[tuple[float, list[float]]]] = {}
@@ -345,18 +352,11 @@ def ensemble(args: argparse.Namespace) -> None:
 
     import torch
 
-    from nascost import plugins
     from nascost.derive import derive_from_runs
-    from nascost.pareto import build_front
     from nascost.search import CHECKPOINT
-    from nascost.tables import read_accuracy_table, read_table
     from nascost_nb201.cell import OPERATIONS, format_cell  # the benchmark knows its space
 
-    space = plugins.get_space("nb201")
-    acc = read_accuracy_table(args.accuracy, space)
-    lat = read_table(args.latency, space)
-    devices = args.devices.split(",")
-    fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in devices}
+    space, acc, lat, devices, fronts = _truth(args)
     dirs = [Path(d) for d in args.sweeps]
     lambdas = sorted(set.intersection(*({r["lambda"] for r in _runs(d)} for d in dirs)))
     own = _dev(dirs[0].name.removeprefix("sweep-"))
@@ -696,16 +696,10 @@ def oneshot(args: argparse.Namespace) -> None:
 
     from nascost import plugins
     from nascost.derive import derive_from_runs, load_supernet
-    from nascost.pareto import build_front
-    from nascost.tables import read_accuracy_table, read_table
     from nascost_nb201.cell import OPERATIONS  # the benchmark knows its space
 
     torch.set_num_threads(1)
-    space = plugins.get_space("nb201")
-    acc = read_accuracy_table(args.accuracy, space)
-    lat = read_table(args.latency, space)
-    devices = args.devices.split(",")
-    fronts = {d: build_front(lat.values(d), acc.values, names=acc.names, unit="ms") for d in devices}
+    space, acc, lat, devices, fronts = _truth(args)
     runs = [Path(r) for r in args.runs]
     center, _ = derive_from_runs(runs)
     cells = {"the mean weights' cell": [center], "single-edge neighbours": _neighbours(space, center, 1),
