@@ -636,7 +636,7 @@ def headroom(args: argparse.Namespace) -> None:
     from nascost import plugins
     from nascost.pareto import build_front
     from nascost.tables import read_accuracy_table, read_table
-    from nascost_nb201.cell import OPERATIONS  # the benchmark knows its space
+    from nascost_nb201.cell import OPERATIONS, isomorphism_key  # the benchmark knows its space
 
     space = plugins.get_space("nb201")
     acc = read_accuracy_table(args.accuracy, space)
@@ -654,6 +654,14 @@ def headroom(args: argparse.Namespace) -> None:
         """The op's mean latency over the table: per edge, the mean over cells holding it there, then over edges."""
         return float(np.mean([c[ops[:, e] == OPERATIONS.index(op)].mean() for e in range(ops.shape[1])]))
 
+    # the table's accuracy with the noise of training averaged out: the mean over cells that compute the same function
+    classes: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        classes.setdefault(isomorphism_key(space.cell(space.resolve(acc.names[k]))), []).append(i)
+    smooth = a.copy()
+    for members in classes.values():
+        smooth[members] = a[members].mean()
+
     for text in args.against:
         ref = space.resolve(text)
         i0 = keys.index(ref.key())
@@ -661,20 +669,77 @@ def headroom(args: argparse.Namespace) -> None:
         print(f"\n#### against `{_cell(space, ref)}` ({a0:.2f}%): at least {100 * args.faster:g}% faster for at most "
               f"{args.within:g} points\n")
         print("| device | its latency ms | cells that meet the target | of them, convolutions and skips only | "
+              "with class means | "
               + " | ".join(f"front at {f:g}x: accuracy % (points below)" for f in fractions)
               + " | mean ms, an edge `none` / `skip_connect` |")
-        print("|---|---|---|---|" + "---|" * len(fractions) + "---|")
+        print("|---|---|---|---|---|" + "---|" * len(fractions) + "---|")
         for dev in devices:
             c = costs[dev]
             ms0 = c[i0]
             ok = (c <= (1 - args.faster) * ms0) & (a >= a0 - args.within)
+            robust = (c <= (1 - args.faster) * ms0) & (smooth >= smooth[i0] - args.within)
             front = build_front(tables[dev], acc.values, unit="ms")
             picks = []
             for f in fractions:
                 best = front.best_within(f * ms0)
                 picks.append("-" if best is None else f"{front.accs[best]:.2f} ({a0 - front.accs[best]:+.2f})")
-            print(f"| {dev} | {ms0:.3g} | {int(ok.sum())} | {int((ok & plain).sum())} | " + " | ".join(picks)
+            print(f"| {dev} | {ms0:.3g} | {int(ok.sum())} | {int((ok & plain).sum())} | {int(robust.sum())} | "
+                  + " | ".join(picks)
                   + f" | {op_ms(c, 'none'):.3g} / {op_ms(c, 'skip_connect'):.3g} |")
+
+
+def noise(args: argparse.Namespace) -> None:
+    """How far the accuracy table can be trusted: the spread of accuracy among cells that compute the same function.
+
+    NAS-Bench-201 trained every one of its 15,625 cells, and cells that the reference's isomorphism test
+    (:func:`nascost_nb201.cell.isomorphism_key`) puts in one class compute the same function, so the spread of
+    their accuracies is the noise of training alone. A true front is the most accurate cell at each latency,
+    so it rides on that noise: its cells' lift over their class means says how much. ``--cells`` shows single
+    cells with their class-mates.
+    """
+    import itertools
+
+    import numpy as np
+
+    from nascost.pareto import build_front
+    from nascost_nb201.cell import isomorphism_key  # the benchmark knows its space
+
+    space, acc, lat, devices, fronts = _truth(args)
+    classes: dict[str, list[str]] = {}
+    for k in acc.values:
+        classes.setdefault(isomorphism_key(space.cell(space.resolve(acc.names[k]))), []).append(k)
+    mean = {k: float(np.mean([acc.values[m] for m in members])) for members in classes.values() for k in members}
+    size = {k: len(members) for members in classes.values() for k in members}
+    shared = [members for members in classes.values() if len(members) > 1]
+    print(f"{len(acc.values)} cells, {len(classes)} functions (the reference's isomorphism classes); "
+          f"{len(shared)} classes hold 2 or more cells ({sum(map(len, shared))} cells)\n")
+    print("| classes whose mean accuracy is | classes | cells | pooled standard deviation | mean difference of two "
+          "class-mates | pairs more than 0.5 apart | largest difference |")
+    print("|---|---|---|---|---|---|---|")
+    for floor_ in (0.0, 90.0, 93.0):
+        sel = [m for m in shared if mean[m[0]] >= floor_]
+        dev = np.array([acc.values[k] - mean[k] for m in sel for k in m])
+        pooled = float(np.sqrt((dev ** 2).sum() / sum(len(m) - 1 for m in sel)))
+        pairs = np.array([abs(acc.values[x] - acc.values[y]) for m in sel for x, y in itertools.combinations(m, 2)])
+        print(f"| >= {floor_:g}% | {len(sel)} | {sum(map(len, sel))} | {pooled:.2f} | {pairs.mean():.2f} | "
+              f"{100 * np.mean(pairs > 0.5):.1f}% | {pairs.max():.2f} |")
+    print("\n| device | cells on the front | of them with class-mates | their lift over the class mean: mean | max | "
+          "the front's cells that keep their place with class means |")
+    print("|---|---|---|---|---|---|")
+    for d in devices:
+        front = fronts[d]
+        on = sorted({front.keys[int(i)] for i in front.best_so_far})
+        lift = [acc.values[k] - mean[k] for k in on if size[k] > 1]
+        smooth = build_front(lat.values(d), mean, unit="ms")
+        kept = sum(k in {smooth.keys[int(i)] for i in smooth.best_so_far} for k in on)
+        print(f"| {d} | {len(on)} | {len(lift)} | {np.mean(lift):+.2f} | {np.max(lift):+.2f} | {kept} |")
+    for text in args.cells:
+        arch = space.resolve(text)
+        mates = classes[isomorphism_key(space.cell(arch))]
+        print(f"\n`{_cell(space, arch)}`: {acc.values[arch.key()]:.2f}%, its class ({len(mates)} cells): "
+              f"mean {mean[arch.key()]:.2f}%; " + ", ".join(
+                  f"`{acc.names[k]}` {acc.values[k]:.2f}% " + " / ".join(f"{lat.values(d)[k]:.3g}" for d in devices)
+                  + " ms" for k in mates))
 
 
 def oneshot(args: argparse.Namespace) -> None:
@@ -817,6 +882,9 @@ def main() -> None:
     p.add_argument("runs", nargs="+", help="finished searches' run directories (the lambda-0 seeds)")
     p.add_argument("--images", type=int, default=1000, help="images of the architecture half to evaluate on")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
+    p = sub.add_parser("noise")
+    p.add_argument("--cells", nargs="*", default=[], metavar="CELL", help="cells to show with their class-mates")
+    p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("headroom")
     p.add_argument("--against", nargs="+", required=True, metavar="CELL",
                    help="the lambda-0 cell(s) the target is measured against (NAS-Bench-201 strings or presets)")
@@ -827,7 +895,7 @@ def main() -> None:
     args = ap.parse_args()
     {"prepare": prepare, "sweep": sweep, "summary": summary, "floor": floor, "predictors": predictors,
      "epochs": epochs, "ensemble": ensemble, "budget": budget, "local": local,
-     "headroom": headroom, "oneshot": oneshot}[args.cmd](args)
+     "headroom": headroom, "oneshot": oneshot, "noise": noise}[args.cmd](args)
 
 
 if __name__ == "__main__":

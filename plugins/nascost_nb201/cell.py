@@ -152,3 +152,31 @@ def effective_edges(ops: Cell) -> set[int]:
         if i in reach_output:
             reach_output.add(j)
     return {e for e in live if EDGES[e][1] in reach_from_input and EDGES[e][0] in reach_output}
+
+
+def isomorphism_key(ops: Cell) -> str:
+    """A key shared by cells that compute the same function: the reference's isomorphism test.
+
+    Faithful to ``CellStructure.to_unique_str(consider_zero=True)`` of D-X-Y/AutoDL-Projects
+    (``models/cell_searchs/genotypes.py``): each node is the sorted ``+``-join of one term per
+    incoming edge; a skip connection is its input's term, a ``none`` edge or an edge from a
+    node whose term is the zero ``#`` is ``#``, any other operation ``(input)@op``; the key is
+    node 3's. So edges that reach no output, the order of a sum and skips are ignored. As in
+    the reference, a node is zero downstream only when its term is a single ``#`` (node 1),
+    not a sum of zeros. Why: cells with one key were trained separately for the benchmark,
+    so the spread of their accuracies is the table's own noise.
+    """
+    terms = ["0"]
+    for node in range(1, NODES):
+        parts = []
+        for e, (i, j) in enumerate(EDGES):
+            if i != node:
+                continue
+            if ops[e] == "none" or terms[j] == "#":
+                parts.append("#")
+            elif ops[e] == "skip_connect":
+                parts.append(terms[j])
+            else:
+                parts.append(f"({terms[j]})@{ops[e]}")
+        terms.append("+".join(sorted(parts)))
+    return terms[-1]

@@ -10,8 +10,16 @@ import torch
 
 from nascost import plugins
 from nascost.errors import NascostError
-from nascost_nb201.cell import EDGES, OPERATIONS, effective_edges, format_cell, parse_cell
-from nascost_nb201.network import TinyNetwork
+from nascost_nb201.cell import (
+    EDGES,
+    OPERATIONS,
+    all_cells,
+    effective_edges,
+    format_cell,
+    isomorphism_key,
+    parse_cell,
+)
+from nascost_nb201.network import InferCell, TinyNetwork
 
 ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -123,6 +131,29 @@ def test_effective_edges_follow_input_to_output_paths() -> None:
     # node 2 has no input, so its edge to 3 carries nothing; 1<-0, 3<-0, 3<-1 are live
     assert effective_edges(cell) == {0, 3, 4}
 
+
+def test_isomorphism_key_finds_the_benchmarks_6466_unique_cells() -> None:
+    # NAS-Bench-201 (Dong & Yang, ICLR 2020): 15,625 cells, 6,466 unique ones
+    assert len({isomorphism_key(c) for c in all_cells()}) == 6466
+
+
+def test_cells_with_one_key_compute_the_same_function() -> None:
+    # a chain of two 3x3 convolutions with a skip around it, built two ways: through node 2, or
+    # straight from node 1 to the output (node 2 left without input)
+    chain = parse_cell("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|")
+    direct = parse_cell("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+    assert isomorphism_key(chain) == isomorphism_key(direct)
+    torch.manual_seed(0)
+    a, b = InferCell(chain, 4, 4).eval(), InferCell(direct, 4, 4).eval()
+    b.layers[0].load_state_dict(a.layers[0].state_dict())  # edge 1<-0
+    b.layers[4].load_state_dict(a.layers[2].state_dict())  # the second convolution: 3<-1 there, 2<-1 here
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.allclose(a(x), b(x), atol=1e-6)
+    # another operation on a live edge, or a live edge cut, is another function
+    assert isomorphism_key(chain) != isomorphism_key(
+        parse_cell("|nor_conv_1x1~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"))
+    assert isomorphism_key(chain) != isomorphism_key(
+        parse_cell("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|"))
 
 def test_sampling_is_uniform_over_cells(space) -> None:
     archs = space.sample_many(3000, np.random.default_rng(1))
