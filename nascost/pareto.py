@@ -109,6 +109,24 @@ def build_front(costs: dict[str, float], accs: dict[str, float], *, names: dict[
     return Front(keys=keys, costs=c, accs=a, names=labels, unit=unit, best_so_far=best)
 
 
+def merge_equivalent(accs: dict[str, float], names: dict[str, str], space: Any) -> tuple[dict[str, float], int]:
+    """Each architecture's accuracy replaced by the mean over the architectures that compute the same
+    function (:meth:`SearchSpace.equivalence_key`), and the number of functions.
+
+    Why: a benchmark that trained equivalent cells separately (NAS-Bench-201: 15,625 cells, 6,466
+    functions) gives one function several accuracies; a front built on them takes the luckiest, so
+    regrets of a few tenths of a point can be the training's noise. ``names`` holds each key's
+    text form (an accuracy table's), from which the architecture is parsed.
+    """
+    classes: dict[str, list[str]] = {}
+    for key in accs:
+        if key not in names:
+            raise NascostError(f"architecture {key!r} has no text form to find its equivalents by")
+        classes.setdefault(space.equivalence_key(space.parse_arch(names[key])), []).append(key)
+    merged = {k: float(np.mean([accs[m] for m in members])) for members in classes.values() for k in members}
+    return merged, len(classes)
+
+
 def plot_front(front: Front, path: str | Path, *, points: list[dict[str, Any]] | None = None,
                title: str = "", xlabel: str | None = None, ylabel: str = "true accuracy (%)",
                cloud: bool = True) -> Path:

@@ -265,6 +265,15 @@ class SearchSpace(Plugin, ABC):
         """Lines that show an architecture to a person (``nascost search`` prints them)."""
         return [self.format_arch(arch)]
 
+    def equivalence_key(self, arch: Architecture) -> str:
+        """A key shared by architectures that compute the same function (default: the architecture's own).
+
+        Why: a benchmark that trained such architectures separately holds several accuracies for one
+        function, and their spread is the noise of its training; ``nascost pareto --merge-equivalent``
+        averages them. Spaces override it where the space's reference defines the equivalence.
+        """
+        return arch.key()
+
     def num_architectures(self) -> int | None:
         """How many architectures the space holds, where it can enumerate them (else None)."""
         return None

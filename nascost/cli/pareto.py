@@ -29,20 +29,25 @@ from nascost.errors import NascostError
               help="Front cells to print when no --budget is given.")
 @click.option("--arch", "archs", multiple=True, metavar="ARCH",
               help="A cell to judge: its cost, accuracy and regret to the front (repeatable).")
+@click.option("--merge-equivalent", "merge", is_flag=True,
+              help="Give every cell the mean accuracy of the cells that compute the same function "
+                   "(the table's training noise averaged out) before building the front.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Draw every cell, the front and --arch cells to PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @config_option
 def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db: str, device: str | None, measurer: str | None,
                setting: str | None, batch_size: int | None, budget_texts: tuple[str, ...], points: int,
-               archs: tuple[str, ...], plot: str | None, as_json: bool) -> None:
+               archs: tuple[str, ...], merge: bool, plot: str | None, as_json: bool) -> None:
     """The true Pareto front of a device: the most accurate cell for any cost budget, and regrets.
 
     The regret of a cell is how many accuracy points the front gains at the same or lower
     cost. Costs come from the database's rows of one device (a measured campaign or an
-    imported table); accuracies from the accuracy table.
+    imported table); accuracies from the accuracy table. With --merge-equivalent each cell's
+    accuracy is the mean over the cells that compute the same function (NAS-Bench-201 trained
+    them separately, so their spread is the table's noise).
     """
     from nascost.fit import load_data
-    from nascost.pareto import build_front, plot_front
+    from nascost.pareto import build_front, merge_equivalent, plot_front
     from nascost.penalty import parse_target
     from nascost.tables import read_accuracy_table
 
@@ -59,7 +64,8 @@ def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db:
     data = load_data(db, space=sp.name, setting=setting, device=device, measurer=measurer, batch_size=batch_size)
     budgets = [parse_target(b, data.unit, what="--budget") for b in budget_texts]  # as --target: 13ms, 0.013s or 13 in the rows' unit
     costs = dict(zip(data.keys, (float(v) for v in data.values), strict=True))
-    front = build_front(costs, acc.values, names=acc.names, unit=data.unit)
+    accs, functions = merge_equivalent(acc.values, acc.names, sp) if merge else (acc.values, None)
+    front = build_front(costs, accs, names=acc.names, unit=data.unit)
     chosen = [front.best_within(b) for b in budgets] if budgets else front.thinned(points)
     rows = []
     for b, i in zip(budgets or [None] * len(chosen), chosen, strict=True):
@@ -71,7 +77,7 @@ def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db:
             raise NascostError(f"{text!r} has no cost in the selected rows of {db!r}")
         if key not in acc.values:
             raise NascostError(f"{text!r} is not in the accuracy table {str(acc.path)!r}")
-        judgements.append({"arch": sp.format_arch(arch), **front.judge(key, costs[key], acc.values[key])})
+        judgements.append({"arch": sp.format_arch(arch), **front.judge(key, costs[key], accs[key])})
     written = None
     if plot is not None:
         pts = [{"cost": j["cost"], "accuracy": j["accuracy"], "label": j["arch"] if len(judgements) <= 3 else None,
@@ -80,12 +86,14 @@ def pareto_cmd(space: str, space_opts: tuple[str, ...], accuracy_table: str, db:
     result: dict[str, Any] = {
         "device": data.device.label(), "unit": data.unit, "accuracy": acc.label(), "cells": len(front),
         "front_size": len(front.front), "front": rows, "judged": judgements, "plot": written,
+        "merged_functions": functions,
     }
     if as_json:
         echo_json(result)
         return
     click.echo(f"{data.device.label()}: {len(front):,} cells with a cost and an accuracy ({acc.label()}), "
-               f"{len(front.front)} on the true front")
+               f"{len(front.front)} on the true front"
+               + (f"; accuracies are means over the {functions:,} functions they compute" if merge else ""))
     header = ([f"budget ({data.unit})"] if budgets else []) + [f"cost ({data.unit})", "accuracy %", "cell"]
     print_table(
         "most accurate cell within each budget" if budgets else "the true front (cheapest first)", header,

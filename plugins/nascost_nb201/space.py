@@ -40,6 +40,7 @@ from nascost_nb201.cell import (
     decode_cell,
     encode_cell,
     format_cell,
+    isomorphism_key,
     parse_cell,
 )
 from nascost_nb201.counting import nb201_flops
@@ -112,6 +113,10 @@ class NB201Space(SearchSpace):
 
     def describe(self, arch: Architecture) -> list[str]:
         return [format_cell(self.cell(arch))]
+
+    def equivalence_key(self, arch: Architecture) -> str:
+        """The reference's isomorphism test (:func:`~nascost_nb201.cell.isomorphism_key`): 6,466 functions."""
+        return isomorphism_key(self.cell(arch))
 
     def presets(self) -> dict[str, Architecture]:
         return {name: self.wrap(parse_cell(text)) for name, text in _presets().items()}

@@ -109,6 +109,47 @@ def test_pareto_command_prints_the_front_and_regrets(run_cli, tmp_path, full_db,
     assert code == 2 and "no rows" in err
 
 
+def test_pareto_merges_cells_that_compute_the_same_function(run_cli, full_db, full_tables, nb201) -> None:
+    from nascost.tables import read_accuracy_table
+    from nascost_nb201.cell import isomorphism_key
+
+    _, accuracy = full_tables
+    # node 1 receives nothing, so the 3x3 convolution on 2<-1 computes nothing: the cell is a skip
+    dead = "|none~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    acc = read_accuracy_table(accuracy, nb201)
+    key = isomorphism_key(nb201.cell(nb201.resolve(dead)))
+    mates = [a for a in nb201.enumerate() if isomorphism_key(nb201.cell(a)) == key]
+    assert len(mates) > 1 and len({acc.values[a.key()] for a in mates}) > 1  # one function, several accuracies
+    expected = float(np.mean([acc.values[a.key()] for a in mates]))
+
+    def judged(*extra):
+        code, out, err = run_cli("pareto", "--space", "nb201", "--accuracy-table", str(accuracy), "--db", str(full_db),
+                                 "--device", "phone", "--arch", dead, "--json", *extra)
+        assert code == 0, err
+        return json.loads(out)
+
+    plain, merged = judged(), judged("--merge-equivalent")
+    assert plain["judged"][0]["accuracy"] == pytest.approx(acc.values[nb201.resolve(dead).key()])
+    assert merged["judged"][0]["accuracy"] == pytest.approx(expected)
+    assert plain["merged_functions"] is None and merged["merged_functions"] == 6466
+    # the front's points are class means too: each equals the mean over its own class
+    for point in merged["front"][:3]:
+        k = isomorphism_key(nb201.cell(nb201.resolve(point["arch"])))
+        assert point["accuracy"] == pytest.approx(np.mean(
+            [acc.values[a.key()] for a in nb201.enumerate() if isomorphism_key(nb201.cell(a)) == k]))
+
+
+def test_a_space_without_equivalences_merges_nothing() -> None:
+    from nascost import plugins
+    from nascost.pareto import merge_equivalent
+
+    darts = plugins.get_space("darts")
+    archs = darts.sample_many(5, 0)
+    accs = {a.key(): float(i) for i, a in enumerate(archs)}
+    merged, functions = merge_equivalent(accs, {a.key(): darts.format_arch(a) for a in archs}, darts)
+    assert merged == accs and functions == 5
+
+
 def _search(tmp_path, name, extra):
     config = SearchConfig.build({
         "space": "nb201", "dataset": "synthetic", "C": 4, "layers": 1, "epochs": 2, "batch_size": 8, "max_steps": 2,
