@@ -31,9 +31,13 @@ Subcommands (run from the repository root; each writes under ``--work``):
   cell (the cells a search passes through from it), with and without 100 of them among its rows.
 - ``predictors``: ``compare`` per device at 20, 100 and 900 training rows (LPM, lut, FLOPs,
   ridge, xgboost), scored on the rest of the table.
-- ``oneshot RUN...``: each cell's accuracy with the runs' own supernet weights (its operations alone),
-  for the runs' cell, its neighbours and the table's best and random cells, against the true accuracy:
-  whether the supernet can pick a cut the derivation does not make.
+- ``oneshot RUN...``: each cell's accuracy with supernet weights, for the runs' cell, its neighbours and
+  the table's best and random cells, against the true accuracy: whether the supernet can pick a cut the
+  derivation does not make. ``--scores discrete`` (the runs' own weights, the cell's operations alone),
+  ``perturb`` (only the edges that differ from the runs' cell replaced, DARTS-PT's perturbation) or
+  ``paths`` (a supernet retrained on uniformly sampled single paths, SPOS).
+- ``noise``: how far the accuracy table can be trusted: the spread of accuracy among cells that compute
+  the same function (the reference's isomorphism classes), and how much each device's front rides on it.
 - ``headroom --against CELL``: how much room the trade-off target leaves on each device of the table:
   the cells at least ``--faster`` (30%) faster than CELL for at most ``--within`` (0.5) points, how many
   of them hold only convolutions and skips (no ``none`` or ``avg_pool_3x3`` edge), what the front offers
@@ -634,9 +638,9 @@ def headroom(args: argparse.Namespace) -> None:
     import numpy as np
 
     from nascost import plugins
-    from nascost.pareto import build_front
+    from nascost.pareto import build_front, merge_equivalent
     from nascost.tables import read_accuracy_table, read_table
-    from nascost_nb201.cell import OPERATIONS, isomorphism_key  # the benchmark knows its space
+    from nascost_nb201.cell import OPERATIONS  # the benchmark knows its space
 
     space = plugins.get_space("nb201")
     acc = read_accuracy_table(args.accuracy, space)
@@ -655,12 +659,8 @@ def headroom(args: argparse.Namespace) -> None:
         return float(np.mean([c[ops[:, e] == OPERATIONS.index(op)].mean() for e in range(ops.shape[1])]))
 
     # the table's accuracy with the noise of training averaged out: the mean over cells that compute the same function
-    classes: dict[str, list[int]] = {}
-    for i, k in enumerate(keys):
-        classes.setdefault(isomorphism_key(space.cell(space.resolve(acc.names[k]))), []).append(i)
-    smooth = a.copy()
-    for members in classes.values():
-        smooth[members] = a[members].mean()
+    merged, _ = merge_equivalent(acc.values, acc.names, space)
+    smooth = np.array([merged[k] for k in keys])
 
     for text in args.against:
         ref = space.resolve(text)
@@ -692,7 +692,7 @@ def noise(args: argparse.Namespace) -> None:
     """How far the accuracy table can be trusted: the spread of accuracy among cells that compute the same function.
 
     NAS-Bench-201 trained every one of its 15,625 cells, and cells that the reference's isomorphism test
-    (:func:`nascost_nb201.cell.isomorphism_key`) puts in one class compute the same function, so the spread of
+    (the space's ``equivalence_key``) puts in one class compute the same function, so the spread of
     their accuracies is the noise of training alone. A true front is the most accurate cell at each latency,
     so it rides on that noise: its cells' lift over their class means says how much. ``--cells`` shows single
     cells with their class-mates.
@@ -701,14 +701,13 @@ def noise(args: argparse.Namespace) -> None:
 
     import numpy as np
 
-    from nascost.pareto import build_front
-    from nascost_nb201.cell import isomorphism_key  # the benchmark knows its space
+    from nascost.pareto import build_front, merge_equivalent
 
     space, acc, lat, devices, fronts = _truth(args)
     classes: dict[str, list[str]] = {}
     for k in acc.values:
-        classes.setdefault(isomorphism_key(space.cell(space.resolve(acc.names[k]))), []).append(k)
-    mean = {k: float(np.mean([acc.values[m] for m in members])) for members in classes.values() for k in members}
+        classes.setdefault(space.equivalence_key(space.parse_arch(acc.names[k])), []).append(k)
+    mean, _ = merge_equivalent(acc.values, acc.names, space)
     size = {k: len(members) for members in classes.values() for k in members}
     shared = [members for members in classes.values() if len(members) > 1]
     print(f"{len(acc.values)} cells, {len(classes)} functions (the reference's isomorphism classes); "
@@ -735,23 +734,85 @@ def noise(args: argparse.Namespace) -> None:
         print(f"| {d} | {len(on)} | {len(lift)} | {np.mean(lift):+.2f} | {np.max(lift):+.2f} | {kept} |")
     for text in args.cells:
         arch = space.resolve(text)
-        mates = classes[isomorphism_key(space.cell(arch))]
+        mates = classes[space.equivalence_key(arch)]
         print(f"\n`{_cell(space, arch)}`: {acc.values[arch.key()]:.2f}%, its class ({len(mates)} cells): "
               f"mean {mean[arch.key()]:.2f}%; " + ", ".join(
                   f"`{acc.names[k]}` {acc.values[k]:.2f}% " + " / ".join(f"{lat.values(d)[k]:.3g}" for d in devices)
                   + " ms" for k in mates))
 
 
+def _train_on_paths(model, config, data, train_idx: list[int], epochs: int) -> None:
+    """Retrain ``model``'s weights from scratch on uniformly sampled single paths (SPOS; Guo et al., ECCV 2020).
+
+    Each batch trains one cell drawn uniformly (one operation per edge), with the search's SGD
+    settings and a cosine schedule; only the drawn operation of each edge is computed.
+    """
+    import random
+
+    import torch
+    import torch.nn.functional as F
+
+    from nascost_nb201.supernet import MixedEdge  # the benchmark knows its space
+
+    def drawn_only(edge, x, weights):  # the drawn path's weights are one-hot: skip the four others
+        return edge.ops[int(weights.argmax())](x)
+
+    for m in model.modules():
+        if m is not model and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    loader = torch.utils.data.DataLoader(data, batch_size=config.batch_size, drop_last=True,
+                                         sampler=torch.utils.data.SubsetRandomSampler(train_idx))
+    params = [p for p in model.parameters() if all(p is not a for a in model.arch_parameters())]
+    opt = torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum, nesterov=config.nesterov,
+                          weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * len(loader), eta_min=config.learning_rate_min)
+    model.train()
+    start = time.perf_counter()
+    original, MixedEdge.forward = MixedEdge.forward, drawn_only
+    try:
+        for epoch in range(epochs):
+            hits = seen = 0
+            for x, y in loader:
+                ops = torch.tensor([rng.randrange(model.alphas.shape[1]) for _ in range(model.alphas.shape[0])])
+                with torch.no_grad():
+                    model.alphas.copy_(torch.where(F.one_hot(ops, model.alphas.shape[1]) > 0, 0.0, -1e9))
+                out = model(x)
+                loss = F.cross_entropy(out, y)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                opt.step()
+                sched.step()
+                hits, seen = hits + int((out.argmax(-1) == y).sum()), seen + len(y)
+            if (epoch + 1) % 10 == 0 or epoch + 1 == epochs:
+                rate = (time.perf_counter() - start) / (epoch + 1)
+                print(f"paths: epoch {epoch + 1}/{epochs}, train accuracy {100 * hits / seen:.1f}%, {rate:.1f}s per epoch, "
+                      f"ETA {rate * (epochs - epoch - 1):.0f}s", flush=True)
+    finally:
+        MixedEdge.forward = original
+
+
 def oneshot(args: argparse.Namespace) -> None:
-    """Can the supernets rank cells by themselves? Each cell's accuracy with the supernets' own weights.
+    """Can the supernets rank cells by themselves? Each cell's accuracy with supernet weights.
 
     The cells: the runs' mean weights' cell, its 24 single-edge neighbours, its 15 cells with two
     edges cut to ``none`` (the kind of cut the GPU's and the server CPU's fronts use), the
-    table's 20 most accurate cells and 20 random ones. Each is evaluated in every run's final
-    supernet with its operations alone (one-hot architecture weights, batch statistics as in
-    the search) on the first ``--images`` images of the search's architecture half; the mean over
-    the runs is set against the cells' true accuracy. A discrete step after the search (a local
-    search on the LPM around the derived cell) would need exactly this signal to pick a cut.
+    table's 20 most accurate cells and 20 (``--scores paths``: 100) random ones. ``--scores``:
+
+    - ``discrete``: every run's final supernet with the cell's operations alone (one-hot
+      architecture weights);
+    - ``perturb``: every run's final supernet with only the edges where the cell differs from the
+      mean weights' cell set one-hot, the others keeping the supernet's own mixture (the
+      perturbation of DARTS-PT, Wang et al., ICLR 2021); only the neighbours and cuts;
+    - ``paths``: the first run's supernet retrained from scratch for ``--epochs`` on uniformly
+      sampled single paths (SPOS), then as ``discrete``.
+
+    Always with batch statistics as in the search, on the first ``--images`` images of the
+    search's architecture half; the mean over the supernets is set against the cells' true
+    accuracy. A discrete step after the search (a local search on the LPM around the derived
+    cell) would need exactly this signal to pick a cut.
     """
     import random
 
@@ -767,40 +828,53 @@ def oneshot(args: argparse.Namespace) -> None:
     space, acc, lat, devices, fronts = _truth(args)
     runs = [Path(r) for r in args.runs]
     center, _ = derive_from_runs(runs)
+    near = args.scores == "perturb"
     cells = {"the mean weights' cell": [center], "single-edge neighbours": _neighbours(space, center, 1),
-             "two edges cut to none": [], "the table's 20 most accurate": [], "20 random": []}
+             "two edges cut to none": []}
     none = OPERATIONS.index("none")
     for a in _neighbours(space, center, 2):
         diff = (space.encode([a]) - space.encode([center])).reshape(6, 5)
         if int((diff[:, none] > 0).sum()) == 2:
             cells["two edges cut to none"].append(a)
-    ranked = sorted(acc.values, key=acc.values.get, reverse=True)
-    cells["the table's 20 most accurate"] = [space.resolve(acc.names[k]) for k in ranked[:20]]
-    cells["20 random"] = [space.resolve(acc.names[k]) for k in random.Random(0).sample(ranked, 20)]
+    if not near:
+        ranked = sorted(acc.values, key=acc.values.get, reverse=True)
+        cells["the table's 20 most accurate"] = [space.resolve(acc.names[k]) for k in ranked[:20]]
+        n_random = 100 if args.scores == "paths" else 20
+        cells[f"{n_random} random"] = [space.resolve(acc.names[k]) for k in random.Random(0).sample(ranked, n_random)]
     unique = list({a.key(): a for group in cells.values() for a in group}.values())
-    scores = np.zeros((len(runs), len(unique)))
-    for r, run in enumerate(runs):
+    models = runs[:1] if args.scores == "paths" else runs
+    scores = np.zeros((len(models), len(unique)))
+    for r, run in enumerate(models):
         model, config, _ = load_supernet(run)
-        data = plugins.get_dataset(config.dataset, config.dataset_options or None).load("train", augment=False)
-        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(config.seed)).tolist()
-        held = order[int(config.train_portion * len(order)):][: args.images]
-        x = torch.stack([data[i][0] for i in held])
-        y = torch.tensor([data[i][1] for i in held])
+        data = plugins.get_dataset(config.dataset, config.dataset_options or None)
+        train = data.load("train", augment=False)
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed)).tolist()
+        half = int(config.train_portion * len(order))
+        if args.scores == "paths":
+            _train_on_paths(model, config, data.load("train", augment=True), order[:half], args.epochs)
+        held = order[half:][: args.images]
+        x = torch.stack([train[i][0] for i in held])
+        y = torch.tensor([train[i][1] for i in held])
+        trained = model.alphas.detach().clone()
+        centre_bits = space.encode([center]).reshape(6, 5)
         model.train()  # batch statistics, as the search evaluated its supernet
         start = time.perf_counter()
         with torch.no_grad():
             for j, a in enumerate(unique):
-                # softmax of these logits is exactly the cell's one-hot weights
-                model.alphas.copy_(torch.where(space.encode([a]).reshape(6, 5) > 0, 0.0, -1e9))
+                bits = space.encode([a]).reshape(6, 5)
+                one_hot = torch.where(bits > 0, 0.0, -1e9)  # softmax of these logits is exactly one-hot
+                changed = (bits != centre_bits).any(-1, keepdim=True) if near else torch.ones(6, 1, dtype=torch.bool)
+                model.alphas.copy_(torch.where(changed, one_hot, trained))
                 hits = sum(int((model(x[b:b + 250]).argmax(-1) == y[b:b + 250]).sum()) for b in range(0, len(x), 250))
                 scores[r, j] = 100 * hits / len(x)
         print(f"{run}: {len(unique)} cells in {time.perf_counter() - start:.0f}s", flush=True)
     mean = scores.mean(0)
     true = np.array([acc.values[a.key()] for a in unique])
     at = {a.key(): j for j, a in enumerate(unique)}
-    print(f"\none-shot accuracy {mean.min():.1f}-{mean.max():.1f}% (chance: 10%); each run's own scores against "
-          f"the mean: Spearman {np.mean([spearmanr(s, mean)[0] for s in scores]):.2f} on average\n")
-    print("| cells | n | Spearman, one-shot vs true | Kendall tau | true accuracy of the one-shot's pick | "
+    agree = (f"; each supernet's scores against the mean: Spearman "
+             f"{np.mean([spearmanr(s, mean)[0] for s in scores]):.2f} on average" if len(scores) > 1 else "")
+    print(f"\n{args.scores} scores {mean.min():.1f}-{mean.max():.1f}% (chance: 10%){agree}\n")
+    print("| cells | n | Spearman, scores vs true | Kendall tau | true accuracy of the scores' pick | "
           "true accuracy of the best |")
     print("|---|---|---|---|---|---|")
     for label, group in [("all", unique), *cells.items()]:
@@ -810,12 +884,13 @@ def oneshot(args: argparse.Namespace) -> None:
         pick = j[int(np.argmax(mean[j]))]
         print(f"| {label} | {len(j)} | {spearmanr(mean[j], true[j])[0]:.2f} | {kendalltau(mean[j], true[j])[0]:.2f} | "
               f"{true[pick]:.2f} | {true[j].max():.2f} |")
-    print("\n| the one-shot's top 5 | one-shot % | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
+    print("\n| the scores' top 5 | score % | true accuracy % | " + " | ".join(f"{d} ms (regret)" for d in devices) + " |")
     print("|---|---|---|" + "---|" * len(devices))
     for j in np.argsort(-mean)[:5]:
         a = unique[j]
         print(f"| `{_cell(space, a)}` | {mean[j]:.1f} | {true[j]:.2f} | " + " | ".join(
             f"{lat.values(d)[a.key()]:.3g} ({fronts[d].regret(lat.values(d)[a.key()], true[j]):.2f})" for d in devices) + " |")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -881,6 +956,10 @@ def main() -> None:
     p = sub.add_parser("oneshot")
     p.add_argument("runs", nargs="+", help="finished searches' run directories (the lambda-0 seeds)")
     p.add_argument("--images", type=int, default=1000, help="images of the architecture half to evaluate on")
+    p.add_argument("--scores", choices=["discrete", "perturb", "paths"], default="discrete",
+                   help="the supernets' final weights with one-hot cells, the same with only the changed edges "
+                        "one-hot, or a supernet retrained on sampled paths")
+    p.add_argument("--epochs", type=int, default=120, help="--scores paths: epochs on sampled paths")
     p.add_argument("--devices", default="pixel3,gold_6240,titan_rtx_32")
     p = sub.add_parser("noise")
     p.add_argument("--cells", nargs="*", default=[], metavar="CELL", help="cells to show with their class-mates")
