@@ -121,7 +121,8 @@ def merge_equivalent(accs: dict[str, float], names: dict[str, str], space: Any) 
     classes: dict[str, list[str]] = {}
     for key in accs:
         if key not in names:
-            raise NascostError(f"architecture {key!r} has no text form to find its equivalents by")
+            raise NascostError(f"architecture {key!r} has no text form in names, so its equivalents cannot be "
+                               "found; pass every key's text form (an accuracy table's names)")
         classes.setdefault(space.equivalence_key(space.parse_arch(names[key])), []).append(key)
     merged = {k: float(np.mean([accs[m] for m in members])) for members in classes.values() for k in members}
     return merged, len(classes)
