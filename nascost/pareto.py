@@ -10,6 +10,7 @@ accuracy points the front gains at the same or lower cost
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,14 +119,20 @@ def merge_equivalent(accs: dict[str, float], names: dict[str, str], space: Any) 
     regrets of a few tenths of a point can be the training's noise. ``names`` holds each key's
     text form (an accuracy table's), from which the architecture is parsed.
     """
+    classes = equivalence_classes(accs, names, space)
+    merged = {k: float(np.mean([accs[m] for m in members])) for members in classes.values() for k in members}
+    return merged, len(classes)
+
+
+def equivalence_classes(keys: Iterable[str], names: dict[str, str], space: Any) -> dict[str, list[str]]:
+    """The architecture keys grouped by the function they compute (:meth:`SearchSpace.equivalence_key`)."""
     classes: dict[str, list[str]] = {}
-    for key in accs:
+    for key in keys:
         if key not in names:
             raise NascostError(f"architecture {key!r} has no text form in names, so its equivalents cannot be "
                                "found; pass every key's text form (an accuracy table's names)")
         classes.setdefault(space.equivalence_key(space.parse_arch(names[key])), []).append(key)
-    merged = {k: float(np.mean([accs[m] for m in members])) for members in classes.values() for k in members}
-    return merged, len(classes)
+    return classes
 
 
 def plot_front(front: Front, path: str | Path, *, points: list[dict[str, Any]] | None = None,

@@ -816,8 +816,12 @@ def truth_fronts(runs: list[Run], accuracy: Any = None) -> list[dict[str, Any]]:
                 entry["front"] = build_front({p[2]: p[0] for p in pts}, {p[2]: p[1] for p in pts},
                                              names={p[2]: p[2] for p in pts}, unit=entry["unit"])
             label = run.path.name
+            # the search's own judgement with class means holds only for the table it was made with
+            same_table = accuracy is None or accuracy.label() == ((run.summary.get("truth") or {}).get("accuracy")
+                                                                  or {}).get("table")
             entry["points"].append({"run": run.name, "cost_name": name, "cost": float(c["value"]), "accuracy": float(acc),
-                                    "label": label, "group": _kind(run)})
+                                    "label": label, "group": _kind(run),
+                                    "merged_regret": (c.get("merged") or {}).get("regret") if same_table else None})
     for entry in by_device.values():
         front = entry["front"]
         for p in entry["points"]:
@@ -1050,17 +1054,21 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
 
         parts.append("<h2>Against the truth</h2>")
         parts.append('<p class="note">True accuracy from the accuracy table, true cost from the device\'s '
-                     "table; regret: the accuracy points the true front gains at the same or lower cost.</p>")
+                     "table; regret: the accuracy points the true front gains at the same or lower cost; "
+                     "regret, class means: the same with every accuracy the mean over the cells that compute "
+                     "the same function (where the space knows them), free of the table's training noise.</p>")
         for k, entry in enumerate(fronts):
             path = keep(plot_front(entry["front"], png(f"truth-{k}"), points=entry["points"],
                                    title=f"{entry['device']}: derived cells on the true front"))
             parts.append(f"<h3>{html.escape(entry['device'])}</h3>")
             parts.append(_img(path, f"derived cells on the true front of {entry['device']}"))
+            merged = any(p.get("merged_regret") is not None for p in entry["points"])
             parts.append(_table(
-                ["run", "cost", f"true cost ({entry['unit']})", "true accuracy (%)", "regret (points)",
-                 "front at this cost", "its accuracy (%)"],
-                [[p["run"], p["cost_name"], p["cost"], p["accuracy"], p.get("regret"),
-                  (p.get("front_pick") or {}).get("arch"), (p.get("front_pick") or {}).get("accuracy")]
+                ["run", "cost", f"true cost ({entry['unit']})", "true accuracy (%)", "regret (points)"]
+                + (["regret, class means"] if merged else []) + ["front at this cost", "its accuracy (%)"],
+                [[p["run"], p["cost_name"], p["cost"], p["accuracy"], p.get("regret")]
+                 + ([p.get("merged_regret")] if merged else [])
+                 + [(p.get("front_pick") or {}).get("arch"), (p.get("front_pick") or {}).get("accuracy")]
                  for p in sorted(entry["points"], key=lambda q: q["cost"])],
             ))
 

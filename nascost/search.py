@@ -1232,13 +1232,27 @@ def ground_truth(space: Any, arch: Architecture, costs: list[ResolvedCost], meas
     lookup (a device table): its true cost and, with the accuracy too, its regret
     to the device's true front, the cell the front picks at that cost, the
     cheapest cell as accurate, and the front itself (for reports).
+
+    Where the space knows cells that compute the same function
+    (:meth:`SearchSpace.equivalence_key`) and the table trained them separately, ``merged``
+    entries judge the cell again with every accuracy the mean over its function's cells
+    (:func:`nascost.pareto.merge_equivalent`): the same judgement without the table's
+    training noise, which a raw regret of a few tenths of a point can be.
     """
-    from nascost.pareto import build_front
+    from nascost.pareto import build_front, equivalence_classes
 
     truth: dict[str, Any] = {}
     acc = accuracy.get(arch) if accuracy is not None else None
+    merged: dict[str, float] | None = None
     if accuracy is not None:
         truth["accuracy"] = {"table": accuracy.label(), "value": acc}
+    if acc is not None and accuracy.names:
+        classes = equivalence_classes(accuracy.values, accuracy.names, space)
+        if len(classes) < len(accuracy.values):  # the space knows equivalent cells
+            merged = {k: sum(accuracy.values[m] for m in members) / len(members)
+                      for members in classes.values() for k in members}
+            cells = len(classes[space.equivalence_key(arch)])
+            truth["accuracy"]["merged"] = {"value": merged[arch.key()], "cells": cells, "functions": len(classes)}
     for cost in costs:
         measurer, value = measurers.get(cost.name), (measured.get(cost.name) or {}).get("value")
         if measurer is None or getattr(measurer, "measures_networks", True) or value is None:
@@ -1250,6 +1264,10 @@ def ground_truth(space: Any, arch: Architecture, costs: list[ResolvedCost], meas
             front = build_front(known, accuracy.values, names=accuracy.names, unit=entry["unit"])
             entry.update({k: v for k, v in front.judge(arch.key(), value, acc).items() if k not in ("cost", "accuracy")})
             entry["front"] = [[float(front.costs[i]), float(front.accs[i]), front.names[i]] for i in front.front]
+            if merged is not None:
+                mfront = build_front(known, merged, names=accuracy.names, unit=entry["unit"])
+                entry["merged"] = {k: v for k, v in mfront.judge(arch.key(), value, merged[arch.key()]).items()
+                                   if k in ("regret", "on_front", "front_pick")}
         truth.setdefault("costs", {})[cost.name] = entry
     return truth
 
@@ -1258,14 +1276,19 @@ def truth_lines(truth: dict[str, Any]) -> list[str]:
     """The ground truth of a derived architecture in one line per cost."""
     acc = (truth.get("accuracy") or {}).get("value")
     lines = []
+    merged = (truth.get("accuracy") or {}).get("merged")
     if acc is not None:
-        lines.append(f"true accuracy ({truth['accuracy']['table']}): {acc:.2f}%")
+        lines.append(f"true accuracy ({truth['accuracy']['table']}): {acc:.2f}%" + (
+            f" ({merged['value']:.2f}% over the {merged['cells']} cells that compute its function)"
+            if merged and merged["cells"] > 1 else ""))
     for name, c in (truth.get("costs") or {}).items():
         line = f"true cost on {c['device']} ({name}): {c['value']:.4g} {c['unit']}"
         if c.get("regret") is not None:
             pick = c.get("front_pick") or {}
             line += (f"; regret {c['regret']:.2f} points to the true front (at this cost it offers "
                      f"{pick.get('accuracy', float('nan')):.2f}% for {pick.get('cost', float('nan')):.4g} {c['unit']})")
+        if c.get("merged"):
+            line += f"; {c['merged']['regret']:.2f} with each function's mean accuracy"
         lines.append(line)
     return lines
 

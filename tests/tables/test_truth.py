@@ -150,6 +150,40 @@ def test_a_space_without_equivalences_merges_nothing() -> None:
     assert merged == accs and functions == 5
 
 
+def test_truth_judges_a_cell_again_with_class_means(full_tables, nb201) -> None:
+    """A derived cell with class-mates: its truth carries the class mean and the regret on the merged front."""
+    from types import SimpleNamespace
+
+    from nascost import plugins
+    from nascost.pareto import merge_equivalent
+    from nascost.search import ground_truth, truth_lines
+    from nascost.tables import read_accuracy_table
+
+    latency, accuracy = full_tables
+    acc = read_accuracy_table(accuracy, nb201)
+    dead = nb201.resolve("|none~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|")  # a skip in disguise
+    measurer = plugins.get_measurer("table", {"path": str(latency), "device": "phone"})
+    table = measurer.known_costs(nb201)
+    value = table[dead.key()]
+    measured = {"phone-table": {"value": value, "unit": "ms", "device": "phone"}}
+    truth = ground_truth(nb201, dead, [SimpleNamespace(name="phone-table")], measured, {"phone-table": measurer}, acc)
+
+    merged, functions = merge_equivalent(acc.values, acc.names, nb201)
+    mates = [a for a in nb201.enumerate() if nb201.equivalence_key(a) == nb201.equivalence_key(dead)]
+    assert truth["accuracy"]["value"] == pytest.approx(acc.values[dead.key()])
+    assert truth["accuracy"]["merged"] == {"value": pytest.approx(merged[dead.key()]), "cells": len(mates),
+                                           "functions": functions}
+    assert len(mates) > 1 and merged[dead.key()] != acc.values[dead.key()]
+    entry = truth["costs"]["phone-table"]
+    raw, merged_front = build_front(table, acc.values), build_front(table, merged)
+    assert entry["regret"] == pytest.approx(raw.regret(value, acc.values[dead.key()]))
+    assert entry["merged"]["regret"] == pytest.approx(merged_front.regret(value, merged[dead.key()]))
+    assert entry["merged"]["regret"] != pytest.approx(entry["regret"])  # the class mean moves the judgement
+    lines = truth_lines(truth)
+    assert f"over the {len(mates)} cells that compute its function" in lines[0]
+    assert "with each function's mean accuracy" in lines[1]
+
+
 def _search(tmp_path, name, extra):
     config = SearchConfig.build({
         "space": "nb201", "dataset": "synthetic", "C": 4, "layers": 1, "epochs": 2, "batch_size": 8, "max_steps": 2,
@@ -174,6 +208,7 @@ def test_a_search_records_true_accuracy_cost_and_regret(run_cli, tmp_path, full_
     front = build_front(table, {nb201.parse_arch(k).key(): v for k, v in acc.items()})
     assert cost["regret"] == pytest.approx(front.regret(cost["value"], truth["accuracy"]["value"]))
     assert cost["front"] and cost["front_pick"]["cost"] <= cost["value"] + 1e-9
+    assert "merged" in truth["accuracy"] and "regret" in cost["merged"]  # nb201 knows equivalent cells
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["truth"] == truth
 
 
@@ -213,6 +248,7 @@ def test_a_sweep_and_its_report_are_judged_against_the_truth(run_cli, tmp_path, 
         assert summary["truth"]["costs"]["phone-ridge"]["regret"] >= 0
     html = (tmp_path / "sw" / "report.html").read_text()
     assert "Against the truth" in html and record["report"]
+    assert "regret, class means" in html  # nb201 knows equivalent cells: the search judged them both ways
     # a report over runs of its own, scoring them with an accuracy table
     out = build_report([tmp_path / "sw"], tmp_path / "again.html", accuracy_table=str(accuracy))
     assert any(p.endswith("again-truth-0.png") for p in out["images"])
