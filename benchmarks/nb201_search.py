@@ -8,7 +8,9 @@ Subcommands (run from the repository root; each writes under ``--work``):
 - ``sweep --device D``: a lambda sweep of CPU-scale searches with the cost ``D-lpm`` on the
   real CIFAR-10 subset (``--dataset``), each derived cell scored by the accuracy table and
   the device's table (``nascost sweep --accuracy-table``). ``--device flops`` sweeps the
-  FLOPs cost instead (the FLOPs-aware baseline).
+  FLOPs cost instead (the FLOPs-aware baseline). ``--estimator exact`` takes the cost's exact
+  expectation over all 15,625 cells instead of the straight-through samples; ``--cost table
+  --estimator exact`` searches with the device's whole table, the search without predictor error.
   ``--relaxation dirichlet``, ``--regularizer-weight W``, ``--layers N``, ``--arch-lr R`` and ``--seed S`` change the protocol
   (the sweep's directory name says how, e.g. ``sweep-pixel3-dirichlet-beta0``). ``--budget F`` turns
   each lambda into the slope of a budget of F times the lambda-0 cell's predicted cost on the
@@ -103,7 +105,7 @@ def prepare(args: argparse.Namespace) -> None:
         exact, exact_meta = fit_from_database(db, space=space, predictor="table", device=device)
         tmp = work / f"{device}-table.nascost"
         save_predictor(exact, tmp, exact_meta)
-        store.put(f"{device}-table", tmp)  # the exact cost, for sweep --exact
+        store.put(f"{device}-table", tmp)  # the exact cost, for sweep --cost table
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -111,7 +113,9 @@ def sweep(args: argparse.Namespace) -> None:
 
     work = Path(args.work)
     _env(work)
-    cost = "flops" if args.device == "flops" else f"{args.device}-{'table' if args.exact else 'lpm'}"
+    if args.cost == "table" and args.estimator != "exact":
+        sys.exit("--cost table is not differentiable: add --estimator exact")
+    cost = "flops" if args.device == "flops" else f"{args.device}-{args.cost}"
     search = {**SEARCH, "cost_scale": args.scale, "relaxation": args.relaxation}
     if args.regularizer_weight is not None:
         search.update(regularizer="beta" if args.regularizer_weight > 0 else "none",
@@ -123,8 +127,7 @@ def sweep(args: argparse.Namespace) -> None:
     if args.arch_lr:
         search["arch_learning_rate"] = args.arch_lr
     search["accuracy_table"] = args.accuracy
-    if args.exact:  # the device's whole table as the cost: the search without predictor error
-        search["estimator"] = "exact"
+    search["estimator"] = args.estimator
     if args.budget:
         search.update(target=_budget_target(work, args), target_mode=args.budget_mode, target_on="derived")
     if args.device == "flops":
@@ -138,9 +141,10 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def _sweep_name(args: argparse.Namespace, *, budget: bool = True) -> str:
-    """``sweep-<device>[-exact][-paper][-dirichlet][-beta<W>][-l<N>][-alr<R>][-seed<S>][-budget<F>]``: what differs
+    """``sweep-<device>[-table|-exact][-paper][-dirichlet][-beta<W>][-l<N>][-alr<R>][-seed<S>][-budget<F>]``: what differs
     from the protocol."""
-    parts = [args.device] + (["exact"] if args.exact else []) + ([args.scale] if args.scale != "spread" else [])
+    parts = [args.device] + (["table"] if args.cost == "table" else ["exact"] if args.estimator == "exact" else [])
+    parts += [args.scale] if args.scale != "spread" else []
     parts += [args.relaxation] if args.relaxation != "softmax" else []
     parts += [f"beta{args.regularizer_weight:g}"] if args.regularizer_weight is not None else []
     parts += [f"l{args.layers}"] if args.layers else []
@@ -161,8 +165,8 @@ def _budget_target(work: Path, args: argparse.Namespace) -> str:
     from nascost import plugins
     from nascost.predict import load_predictor
 
-    if args.device == "flops" or args.exact:
-        sys.exit("--budget needs a fitted device cost (not flops or --exact)")
+    if args.device == "flops" or args.cost == "table":
+        sys.exit("--budget needs a fitted device cost (not flops or --cost table)")
     space = plugins.get_space("nb201")
     protocol = _protocol(_sweep_name(args, budget=False).removeprefix("sweep-"))
     for d in sorted(work.glob("sweep-*")):
@@ -921,8 +925,12 @@ def main() -> None:
     p.add_argument("--lambdas", default=LAMBDAS)
     p.add_argument("--dataset", default=f"imagefolder:{SHARED / 'cifar10-subset'}")
     p.add_argument("--scale", choices=["spread", "paper"], default="spread", help="the costs' scale (see above)")
-    p.add_argument("--exact", action="store_true",
-                   help="search with the device's table itself (--estimator exact) instead of its LPM")
+    p.add_argument("--cost", choices=["lpm", "table"], default="lpm",
+                   help="the device's cost: its LPM on 1,000 rows, or its whole table (the search without "
+                        "predictor error; needs --estimator exact)")
+    p.add_argument("--estimator", choices=["st", "exact"], default="st",
+                   help="the cost's gradient: straight-through over sampled cells (the paper), or the exact "
+                        "expectation over all 15,625 cells")
     p.add_argument("--relaxation", choices=["softmax", "dirichlet"], default="softmax",
                    help="dirichlet: DrNAS's relaxation instead of the softmax")
     p.add_argument("--regularizer-weight", type=float,
