@@ -120,8 +120,12 @@ def merge_equivalent(accs: dict[str, float], names: dict[str, str], space: Any) 
     text form (an accuracy table's), from which the architecture is parsed.
     """
     classes = equivalence_classes(accs, names, space)
-    merged = {k: float(np.mean([accs[m] for m in members])) for members in classes.values() for k in members}
-    return merged, len(classes)
+    return class_means(accs, classes), len(classes)
+
+
+def class_means(accs: dict[str, float], classes: dict[str, list[str]]) -> dict[str, float]:
+    """Each architecture's accuracy replaced by the mean over its class (:func:`equivalence_classes`)."""
+    return {k: float(np.mean([accs[m] for m in members])) for members in classes.values() for k in members}
 
 
 def equivalence_classes(keys: Iterable[str], names: dict[str, str], space: Any) -> dict[str, list[str]]:

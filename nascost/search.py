@@ -1236,10 +1236,10 @@ def ground_truth(space: Any, arch: Architecture, costs: list[ResolvedCost], meas
     Where the space knows cells that compute the same function
     (:meth:`SearchSpace.equivalence_key`) and the table trained them separately, ``merged``
     entries judge the cell again with every accuracy the mean over its function's cells
-    (:func:`nascost.pareto.merge_equivalent`): the same judgement without the table's
+    (:func:`nascost.pareto.class_means`, as ``pareto --merge-equivalent``): the same judgement without the table's
     training noise, which a raw regret of a few tenths of a point can be.
     """
-    from nascost.pareto import build_front, equivalence_classes
+    from nascost.pareto import build_front, class_means, equivalence_classes
 
     truth: dict[str, Any] = {}
     acc = accuracy.get(arch) if accuracy is not None else None
@@ -1249,8 +1249,7 @@ def ground_truth(space: Any, arch: Architecture, costs: list[ResolvedCost], meas
     if acc is not None and accuracy.names:
         classes = equivalence_classes(accuracy.values, accuracy.names, space)
         if len(classes) < len(accuracy.values):  # the space knows equivalent cells
-            merged = {k: sum(accuracy.values[m] for m in members) / len(members)
-                      for members in classes.values() for k in members}
+            merged = class_means(accuracy.values, classes)
             cells = len(classes[space.equivalence_key(arch)])
             truth["accuracy"]["merged"] = {"value": merged[arch.key()], "cells": cells, "functions": len(classes)}
     for cost in costs:
