@@ -11,7 +11,7 @@ Subcommands (run from the repository root; each writes under ``--work``):
   FLOPs cost instead (the FLOPs-aware baseline). ``--estimator exact`` takes the cost's exact
   expectation over all 15,625 cells instead of the straight-through samples; ``--cost table
   --estimator exact`` searches with the device's whole table, the search without predictor error.
-  ``--relaxation dirichlet``, ``--regularizer-weight W``, ``--layers N``, ``--arch-lr R`` and ``--seed S`` change the protocol
+  ``--relaxation dirichlet|gumbel``, ``--regularizer-weight W``, ``--layers N``, ``--arch-lr R``, ``--epochs E`` and ``--seed S`` change the protocol
   (the sweep's directory name says how, e.g. ``sweep-pixel3-dirichlet-beta0``). ``--budget F`` turns
   each lambda into the slope of a budget of F times the lambda-0 cell's predicted cost on the
   device, bounding the derived cell (``--target-on derived``); it needs the protocol's lambda-0 run.
@@ -126,6 +126,8 @@ def sweep(args: argparse.Namespace) -> None:
         search["layers"] = args.layers
     if args.arch_lr:
         search["arch_learning_rate"] = args.arch_lr
+    if args.epochs:
+        search["epochs"] = args.epochs
     search["accuracy_table"] = args.accuracy
     search["estimator"] = args.estimator
     if args.budget:
@@ -141,7 +143,7 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def _sweep_name(args: argparse.Namespace, *, budget: bool = True) -> str:
-    """``sweep-<device>[-table|-exact][-paper][-dirichlet][-beta<W>][-l<N>][-alr<R>][-seed<S>][-budget<F>]``: what differs
+    """``sweep-<device>[-table|-exact][-paper][-dirichlet][-beta<W>][-l<N>][-alr<R>][-e<E>][-seed<S>][-budget<F>]``: what differs
     from the protocol."""
     parts = [args.device] + (["table"] if args.cost == "table" else ["exact"] if args.estimator == "exact" else [])
     parts += [args.scale] if args.scale != "spread" else []
@@ -149,6 +151,7 @@ def _sweep_name(args: argparse.Namespace, *, budget: bool = True) -> str:
     parts += [f"beta{args.regularizer_weight:g}"] if args.regularizer_weight is not None else []
     parts += [f"l{args.layers}"] if args.layers else []
     parts += [f"alr{args.arch_lr:g}"] if args.arch_lr else []
+    parts += [f"e{args.epochs}"] if args.epochs else []
     parts += [f"seed{args.seed}"] if args.seed else []
     parts += [f"budget{args.budget:g}"] if (budget and args.budget) else []
     parts += [args.budget_mode] if (budget and args.budget and args.budget_mode != "hinge") else []
@@ -931,13 +934,16 @@ def main() -> None:
     p.add_argument("--estimator", choices=["st", "exact"], default="st",
                    help="the cost's gradient: straight-through over sampled cells (the paper), or the exact "
                         "expectation over all 15,625 cells")
-    p.add_argument("--relaxation", choices=["softmax", "dirichlet"], default="softmax",
-                   help="dirichlet: DrNAS's relaxation instead of the softmax")
+    p.add_argument("--relaxation", choices=["softmax", "dirichlet", "gumbel"], default="softmax",
+                   help="dirichlet: DrNAS's relaxation instead of the softmax; gumbel: GDAS's (one operation per "
+                        "edge drawn each step, temperature 10 to 0.1)")
     p.add_argument("--regularizer-weight", type=float,
                    help="beta-DARTS's final weight instead of the protocol's 1 (0: no regulariser)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layers", type=int, help="cells per stage instead of the protocol's 1")
     p.add_argument("--arch-lr", type=float, help="the architecture learning rate instead of the protocol's 3e-3")
+    p.add_argument("--epochs", type=int, help="search epochs instead of the protocol's 10 (the first 3 still train "
+                                              "weights only)")
     p.add_argument("--budget", type=float,
                    help="a latency budget (hinge on the derived cell's predicted cost, slope lambda) of this "
                         "fraction of the lambda-0 cell's predicted cost, e.g. 0.7")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from torch import nn
 from torch.nn import functional as F
 
@@ -54,7 +54,7 @@ from nascost.penalty import (
 )
 from nascost.progress import maybe_progress
 from nascost.records import Architecture, Setting
-from nascost.space import SuperNet
+from nascost.space import GUMBEL_TEMPERATURE, SuperNet, gumbel_temperature
 
 #: Hyper-parameters of DARTS (quark0/darts train_search.py), used where a space gives none.
 FALLBACK_DEFAULTS: dict[str, Any] = {
@@ -178,10 +178,17 @@ class SearchConfig(BaseModel):
     regularizer_weight: float | None = Field(
         default=None, ge=0, description="the regulariser's final weight (beta: 50, the reference's)"
     )
-    relaxation: Literal["softmax", "dirichlet"] = Field(
+    relaxation: Literal["softmax", "dirichlet", "gumbel"] = Field(
         default="softmax",
-        description="how alpha mixes an edge's operations: 'softmax' (DARTS) or 'dirichlet' (DrNAS, "
-                    "Chen et al., ICLR 2021: a reparameterised draw from Dirichlet(elu(alpha) + 1) each step)",
+        description="how alpha mixes an edge's operations: 'softmax' (DARTS), 'dirichlet' (DrNAS, "
+                    "Chen et al., ICLR 2021: a reparameterised draw from Dirichlet(elu(alpha) + 1) each step) "
+                    "or 'gumbel' (GDAS, Dong & Yang, CVPR 2019: one operation per edge drawn from softmax(alpha) "
+                    "each step, straight-through Gumbel-softmax gradient at an annealed temperature)",
+    )
+    temperature: tuple[float, float] | None = Field(
+        default=None,
+        description="the gumbel relaxation's temperature, annealed linearly from the first value at the first "
+                    "epoch to the second at the last (GDAS: 10 to 0.1, the default)",
     )
     # --- ground truth (spaces with published accuracies) ---
     accuracy_table: str | None = Field(
@@ -240,6 +247,21 @@ class SearchConfig(BaseModel):
             raise ValueError("lambda must be a finite number >= 0")
         return v
 
+    @field_validator("temperature")
+    @classmethod
+    def _temperature_ok(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not (all(math.isfinite(t) and t > 0 for t in v) and v[0] >= v[1]):
+            raise ValueError("the temperature schedule needs two finite numbers > 0, the first >= the second "
+                             "(GDAS: 10 0.1)")
+        return v
+
+    @model_validator(mode="after")
+    def _temperature_needs_gumbel(self) -> SearchConfig:
+        if self.temperature is not None and self.relaxation != "gumbel":
+            raise ValueError(f"a temperature schedule anneals the gumbel relaxation only, not {self.relaxation!r}; "
+                             "add --relaxation gumbel or drop --temperature")
+        return self
+
     @field_validator("supernet_options")
     @classmethod
     def _supernet_options_ok(cls, v: dict[str, Any]) -> dict[str, Any]:
@@ -267,8 +289,9 @@ class SearchConfig(BaseModel):
             raise
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "config"
-            raise NascostError(f"invalid search option {where!r}: {err['msg']}") from None
+            where = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            raise NascostError(f"invalid search option {where!r}: {msg}" if where else f"invalid search options: {msg}") from None
 
     def with_defaults(self, defaults: dict[str, Any]) -> SearchConfig:
         """Fill every ``None`` hyper-parameter from the space's defaults (then DARTS's)."""
@@ -980,6 +1003,8 @@ def _run_stage(
         epoch_seed = (cfg.seed * 1009 + stage) * 100003 + epoch
         torch.manual_seed(epoch_seed)
         gen = torch.Generator().manual_seed(epoch_seed + 7)
+        if cfg.relaxation == "gumbel":
+            model.temperature = gumbel_temperature(epoch, epochs, cfg.temperature or GUMBEL_TEMPERATURE)
         model.on_epoch(epoch, epochs)
         lr = scheduler.get_last_lr()[0]
         train_loader, val_loader = _split_loaders(train_set, cfg, epoch_seed)
@@ -1060,6 +1085,7 @@ def _run_stage(
             "epoch": epoch,
             "lr": lr,
             "arch_updated": update_arch,
+            **({"temperature": model.temperature} if cfg.relaxation == "gumbel" else {}),
             "steps": sums["n"],
             "train_loss": sums["train_loss"] / n,
             "train_acc": sums["train_acc"] / n,

@@ -31,10 +31,14 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 #: How operation logits become the weights that mix an edge's operations.
-RELAXATIONS: tuple[str, ...] = ("softmax", "dirichlet")
+RELAXATIONS: tuple[str, ...] = ("softmax", "dirichlet", "gumbel")
+
+#: GDAS's temperature schedule (``--tau_max 10 --tau_min 0.1`` of D-X-Y/AutoDL-Projects'
+#: ``scripts-search/NAS-Bench-201/algos/GDAS.sh``): the ``gumbel`` relaxation's default.
+GUMBEL_TEMPERATURE: tuple[float, float] = (10.0, 0.1)
 
 
-def relax(logits: torch.Tensor, relaxation: str = "softmax") -> torch.Tensor:
+def relax(logits: torch.Tensor, relaxation: str = "softmax", temperature: float = 1.0) -> torch.Tensor:
     """Mixing weights from operation logits ``[..., ops]``, each row summing to 1.
 
     ``softmax``: DARTS's continuous relaxation. ``dirichlet``: DrNAS's (Chen et al.,
@@ -44,12 +48,50 @@ def relax(logits: torch.Tensor, relaxation: str = "softmax") -> torch.Tensor:
     alike, as the reference. The noise makes the search explore, and the network
     weights cannot rely on one fixed mixture, which is what lets parameter-free
     operations win in plain DARTS.
+
+    ``gumbel``: GDAS's (Dong & Yang, CVPR 2019; ``TinyNetworkGDAS.forward`` of
+    D-X-Y/AutoDL-Projects): one operation per row drawn by the Gumbel-max trick on
+    ``log_softmax(logits)``, so from ``softmax(logits)``, the same distribution the cost
+    term samples; the weights are that one-hot row in value and the gradient of
+    ``softmax((log_softmax(logits) + gumbels) / temperature)`` (straight-through). A
+    draw with an infinite Gumbel or a non-finite probability is drawn again, as the
+    reference. A supernet computes only the drawn operation (:func:`drawn`), so the network
+    trains the cells the distribution samples, and the expected cost the search penalises is
+    the cost of the cells it trains.
     """
     if relaxation == "softmax":
         return F.softmax(logits, dim=-1)
     if relaxation == "dirichlet":
         return torch.distributions.Dirichlet(F.elu(logits) + 1).rsample()
+    if relaxation == "gumbel":
+        if not temperature > 0:
+            raise NascostError(f"the gumbel relaxation needs a temperature > 0, got {temperature}")
+        while True:
+            gumbels = -torch.empty_like(logits).exponential_().log()
+            probs = F.softmax((F.log_softmax(logits, dim=-1) + gumbels) / temperature, dim=-1)
+            if torch.isfinite(gumbels).all() and torch.isfinite(probs).all():
+                break
+        index = probs.detach().argmax(-1, keepdim=True)
+        return torch.zeros_like(probs).scatter_(-1, index, 1.0) - probs.detach() + probs
     raise NascostError(f"unknown relaxation {relaxation!r} (relaxations: {', '.join(RELAXATIONS)})")
+
+
+def drawn(weights: torch.Tensor, relaxation: str) -> list[int] | None:
+    """Under the ``gumbel`` relaxation, the index of the drawn operation of each row of
+    ``weights`` (a supernet then computes that operation alone, and adds each other
+    operation's weight as a scalar, zero in value, as GDAS's ``forward_gdas``); else None."""
+    if relaxation != "gumbel":
+        return None
+    return weights.detach().argmax(-1).tolist()
+
+
+def gumbel_temperature(epoch: int, epochs: int, schedule: tuple[float, float] = GUMBEL_TEMPERATURE) -> float:
+    """GDAS's temperature in ``epoch`` of ``epochs``: from ``schedule[0]`` down to
+    ``schedule[1]`` linearly, reaching it at the last epoch (the reference's
+    ``tau_max - (tau_max - tau_min) * epoch / (total_epoch - 1)``)."""
+    high, low = schedule
+    f = min(1.0, epoch / max(1, epochs - 1))
+    return high * (1 - f) + low * f
 
 
 class SuperNet(nn.Module, ABC):
@@ -64,10 +106,12 @@ class SuperNet(nn.Module, ABC):
     relaxations: ClassVar[tuple[str, ...]] = ("softmax",)
     #: The relaxation in use; the search sets it from ``SearchConfig.relaxation``.
     relaxation: str = "softmax"
+    #: The ``gumbel`` relaxation's temperature; the search anneals it every epoch.
+    temperature: float = 1.0
 
     def relax(self, logits: torch.Tensor) -> torch.Tensor:
         """Mixing weights from ``logits`` under this supernet's :attr:`relaxation`."""
-        return relax(logits, self.relaxation)
+        return relax(logits, self.relaxation, self.temperature)
 
     @abstractmethod
     def arch_parameters(self) -> list[nn.Parameter]:

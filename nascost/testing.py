@@ -143,6 +143,21 @@ def check_supernet(space: SearchSpace) -> None:
                 "a supernet listing 'dirichlet' in relaxations must mix with self.relax(logits)"
             )
         net.relaxation = "softmax"
+    if "gumbel" in type(net).relaxations:  # one drawn operation per edge: the output moves with the draw
+        net.eval()
+        net.relaxation, net.temperature = "gumbel", 1.0
+        with torch.no_grad():
+            outs = [net(x) for _ in range(8)]
+        assert any(not torch.allclose(outs[0], o) for o in outs[1:]), (
+            "a supernet listing 'gumbel' in relaxations must mix with self.relax(logits)"
+        )
+        for p in arch_params:
+            p.grad = None
+        net(x).sum().backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.operation_logits()), (
+            "under the gumbel relaxation the straight-through gradient must reach the operation logits"
+        )
+        net.relaxation = "softmax"
 
 
 def check_measurer(measurer: CostMeasurer) -> None:

@@ -153,9 +153,12 @@ def _common(f: Any, out_default: str = "runs/SPACE-TIME") -> Any:
 @click.option("--regularizer", type=click.Choice(["none", "beta"]),
               help="Collapse remedy on the architecture weights: beta (beta-DARTS) [none].")
 @click.option("--regularizer-weight", type=float, help="Final weight of the regularizer [beta: 50].")
-@click.option("--relaxation", type=click.Choice(["softmax", "dirichlet"]),
-              help="How alpha mixes operations: softmax (DARTS) or dirichlet (DrNAS: a Dirichlet draw "
-                   "each step, a collapse remedy) [softmax].")
+@click.option("--relaxation", type=click.Choice(["softmax", "dirichlet", "gumbel"]),
+              help="How alpha mixes operations: softmax (DARTS), dirichlet (DrNAS: a Dirichlet draw "
+                   "each step, a collapse remedy) or gumbel (GDAS: one operation per edge drawn each step "
+                   "and computed alone) [softmax].")
+@click.option("--temperature", type=float, nargs=2, metavar="FIRST LAST",
+              help="The gumbel relaxation's temperature, annealed linearly over the epochs [GDAS: 10 0.1].")
 @click.option("--accuracy-table", metavar="FILE[:COLUMN]",
               help="True accuracies (e.g. NAS-Bench-201's): record the derived cell's, its true cost and regret.")
 @click.option("--calibrate", type=int, help="Measure N architectures here and fit the cost before searching.")

@@ -9,7 +9,10 @@ D-X-Y/AutoDL-Projects:
 - every cell edge holds all 5 operations, built with ``affine=False`` batch norms
   (``track_running_stats`` an option, off by default as the reference's ``BN=0``
   runs), and mixes them with ``softmax(alpha)`` (or, ``relaxation="dirichlet"``, a
-  draw from ``Dirichlet(elu(alpha) + 1)`` as DrNAS's ``TinyNetwork``);
+  draw from ``Dirichlet(elu(alpha) + 1)`` as DrNAS's ``TinyNetwork``, or,
+  ``relaxation="gumbel"``, one operation per edge drawn from ``softmax(alpha)`` and
+  computed alone, as GDAS's ``TinyNetworkGDAS`` and ``NAS201SearchCell.forward_gdas``; one
+  draw per forward pass shared by all cells, as there);
 - one architecture parameter for all cells, ``alphas`` of shape ``[6, 5]``
   initialised to ``1e-3 * randn`` (the reference calls it ``arch_parameters``);
 - derivation: on each edge the operation of largest alpha, ``none`` included.
@@ -44,7 +47,7 @@ from torch import nn
 
 from nascost.errors import NascostError
 from nascost.records import Architecture
-from nascost.space import SuperNet
+from nascost.space import SuperNet, drawn
 from nascost_nb201.cell import EDGES, NODES, NUM_EDGES, NUM_OPS, OPERATIONS, format_cell
 from nascost_nb201.network import stage_plan
 from nascost_nb201.ops import OPS, ResNetBasicblock
@@ -111,12 +114,17 @@ class MixedEdge(nn.Module):
         width = C // k
         self.ops = nn.ModuleList(OPS[name](width, width, 1, False, track) for name in OPERATIONS)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None) -> torch.Tensor:
+        """``index`` (the gumbel relaxation's drawn operation): compute that operation alone and
+        add the others' weights as scalars, zero in value (GDAS's ``forward_gdas``)."""
+        part = x if self.k == 1 else x[:, : x.shape[1] // self.k]
+        if index is None:
+            mixed = sum(w * op(part) for w, op in zip(weights, self.ops, strict=True))
+        else:
+            mixed = sum(w * op(part) if i == index else w for i, (w, op) in enumerate(zip(weights, self.ops, strict=True)))
         if self.k == 1:
-            return sum(w * op(x) for w, op in zip(weights, self.ops, strict=True))
-        width = x.shape[1] // self.k
-        mixed = sum(w * op(x[:, :width]) for w, op in zip(weights, self.ops, strict=True))
-        return channel_shuffle(torch.cat([mixed, x[:, width:]], dim=1), self.k)
+            return mixed
+        return channel_shuffle(torch.cat([mixed, x[:, part.shape[1]:]], dim=1), self.k)
 
 
 class SearchCell(nn.Module):
@@ -127,14 +135,15 @@ class SearchCell(nn.Module):
         self.edges = nn.ModuleList(MixedEdge(C, k, track) for _ in EDGES)
         self.in_dim = self.out_dim = C
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, edge_weights: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, edge_weights: torch.Tensor | None,
+                drawn: list[int] | None = None) -> torch.Tensor:
         nodes = [x]
         for node in range(1, NODES):
             terms = []
             for e, (i, j) in enumerate(EDGES):
                 if i != node:
                     continue
-                out = self.edges[e](nodes[j], weights[e])
+                out = self.edges[e](nodes[j], weights[e], None if drawn is None else drawn[e])
                 terms.append(out if edge_weights is None else edge_weights[e] * out)
             nodes.append(sum(terms))
         return nodes[-1]
@@ -143,7 +152,7 @@ class SearchCell(nn.Module):
 class NB201SuperNet(SuperNet):
     """The NAS-Bench-201 DARTS supernet (see the module docstring)."""
 
-    relaxations = ("softmax", "dirichlet")
+    relaxations = ("softmax", "dirichlet", "gumbel")
 
     def __init__(self, space: Any, options: SuperNetOptions) -> None:
         super().__init__()
@@ -194,10 +203,11 @@ class NB201SuperNet(SuperNet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.relax(self.alphas)
+        index = drawn(weights, self.relaxation)
         edge_w = self.edge_weights()
         feature = self.stem(x)
         for cell in self.cells:
-            feature = cell(feature, weights, edge_w) if isinstance(cell, SearchCell) else cell(feature)
+            feature = cell(feature, weights, edge_w, index) if isinstance(cell, SearchCell) else cell(feature)
         out = self.global_pooling(self.lastact(feature)).flatten(1)
         return self.classifier(out)
 

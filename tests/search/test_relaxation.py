@@ -1,4 +1,6 @@
-"""The Dirichlet relaxation (DrNAS): draws, their gradient, the supernets that honour it, the loop."""
+"""The Dirichlet relaxation (DrNAS): draws, their gradient, the supernets that honour it, the loop.
+
+The gumbel relaxation (GDAS) has its own file, test_gumbel.py."""
 
 from __future__ import annotations
 
@@ -45,8 +47,8 @@ def test_dirichlet_gradient_is_the_pathwise_gradient_of_the_mean() -> None:
 
 
 def test_unknown_relaxation_is_named() -> None:
-    with pytest.raises(NascostError, match="unknown relaxation 'gumbel'"):
-        relax(torch.zeros(2, 3), "gumbel")
+    with pytest.raises(NascostError, match="unknown relaxation 'sparsemax'"):
+        relax(torch.zeros(2, 3), "sparsemax")
 
 
 @pytest.mark.parametrize("space_name", ["nb201", "darts", "pcdarts", "pdarts"])
@@ -89,4 +91,4 @@ def test_a_supernet_without_the_relaxation_refuses_it(tmp_path: Path) -> None:
 
 def test_bad_relaxation_in_a_config_is_refused() -> None:
     with pytest.raises(NascostError, match="relaxation"):
-        SearchConfig.build({"relaxation": "gumbel"})
+        SearchConfig.build({"relaxation": "sparsemax"})
