@@ -99,7 +99,7 @@ def test_nb201_search_anneals_the_temperature_and_records_it(tmp_path: Path) -> 
 
 
 def test_a_temperature_without_gumbel_is_refused() -> None:
-    with pytest.raises(NascostError, match="gumbel relaxation only.*--relaxation gumbel"):
+    with pytest.raises(NascostError, match=r"gumbel relaxation only.*--relaxation gumbel"):
         SearchConfig.build({"temperature": [10, 0.1]})
     with pytest.raises(NascostError, match="temperature schedule needs"):
         SearchConfig.build({"relaxation": "gumbel", "temperature": [0.1, 10]})
