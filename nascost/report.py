@@ -44,6 +44,7 @@ import torch
 from nascost.errors import NascostError
 from nascost.files import atomic_write, write_text
 from nascost.records import Architecture
+from nascost.space import GUMBEL_TEMPERATURE
 
 # --- reading run directories -------------------------------------------------------------
 
@@ -900,6 +901,9 @@ def search_options_row(run: Run) -> tuple[list[str], list[Any]]:
             v = f"{v} {json.dumps(search[f'{key}_options'])}"
         if key == "regularizer" and v not in (None, "none") and search.get("regularizer_weight") is not None:
             v = f"{v} (weight {search['regularizer_weight']:g})"
+        if key == "relaxation" and v == "gumbel":
+            first, last = search.get("temperature") or GUMBEL_TEMPERATURE
+            v = f"gumbel (temperature {first:g} to {last:g})"
         values.append(v)
     return [label for _key, label in SEARCH_OPTIONS], values
 

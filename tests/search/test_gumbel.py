@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from nascost import plugins
 from nascost.errors import NascostError
+from nascost.report import load_run, search_options_row
 from nascost.search import SearchConfig, run_search
 from nascost.space import drawn, gumbel_temperature, relax
 
@@ -93,6 +94,8 @@ def test_nb201_search_anneals_the_temperature_and_records_it(tmp_path: Path) -> 
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["search"]
     assert saved["relaxation"] == "gumbel" and saved["temperature"] == [4.0, 1.0]
     assert result.architecture.space == "nb201"
+    header, values = search_options_row(load_run(tmp_path / "run"))  # the report shows the schedule
+    assert values[header.index("relaxation")] == "gumbel (temperature 4 to 1)"
     # the architecture moved under the drawn paths' gradient once its updates began (epoch 2)
     assert rows[0]["alpha_entropy"] == rows[1]["alpha_entropy"] or not rows[0]["arch_updated"]
     assert rows[2]["alpha_entropy"] != rows[0]["alpha_entropy"]
