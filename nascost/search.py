@@ -1131,6 +1131,7 @@ def _run_stage(
             f"{label}: train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}"
             + (f", val acc {row['val_acc']:.3f}" if row.get("val_acc") is not None else "")
             + (f", derived {costs_txt}" if costs_txt else "")
+            + (f", temperature {row['temperature']:.3g}" if "temperature" in row else "")
             + f", {row['epoch_time']:.1f}s"
         )
         if on_epoch_end is not None:

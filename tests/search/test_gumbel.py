@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from nascost import plugins
 from nascost.errors import NascostError
 from nascost.report import load_run, search_options_row
-from nascost.search import SearchConfig, run_search
+from nascost.search import CHECKPOINT, SearchConfig, SearchInterrupted, run_search
 from nascost.space import drawn, gumbel_temperature, relax
 
 
@@ -88,9 +88,11 @@ def test_nb201_search_anneals_the_temperature_and_records_it(tmp_path: Path) -> 
         "max_steps": 2, "max_train_samples": 40, "threads": 1, "arch_frozen_epochs": 1,
         "relaxation": "gumbel", "temperature": [4.0, 1.0], "arch_learning_rate": 0.3,
     })
-    result = run_search(config, tmp_path / "run", show_progress=False)
+    lines: list[str] = []
+    result = run_search(config, tmp_path / "run", show_progress=False, log=lines.append)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["temperature"] for r in rows] == [4.0, 2.5, 1.0]
+    assert [line.split("temperature ")[1].split(",")[0] for line in lines if "temperature " in line] == ["4", "2.5", "1"]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["search"]
     assert saved["relaxation"] == "gumbel" and saved["temperature"] == [4.0, 1.0]
     assert result.architecture.space == "nb201"
@@ -121,3 +123,26 @@ def test_darts_supernets_refuse_gumbel(tmp_path: Path) -> None:
                               "batch_size": 16, "relaxation": "gumbel"})
     with pytest.raises(NascostError, match=r"does not offer relaxation 'gumbel'"):
         run_search(cfg, tmp_path / "run", show_progress=False)
+
+
+def test_a_killed_gumbel_search_resumes_to_the_same_weights_and_temperatures(tmp_path: Path) -> None:
+    """The temperature follows the epoch and each epoch's draws its seed, so a resumed run is the
+    uninterrupted one."""
+    data = {"space": "nb201", "dataset": "synthetic", "C": 4, "layers": 1, "epochs": 3, "batch_size": 8,
+            "max_steps": 2, "max_train_samples": 40, "threads": 1, "arch_frozen_epochs": 1,
+            "relaxation": "gumbel", "arch_learning_rate": 0.3}
+    run_search(SearchConfig.build(data), tmp_path / "full", show_progress=False)
+
+    def stop(row: dict) -> None:
+        if row["epoch"] == 1:
+            raise SearchInterrupted
+
+    with pytest.raises(SearchInterrupted):
+        run_search(SearchConfig.build(data), tmp_path / "part", show_progress=False, on_epoch_end=stop)
+    run_search(SearchConfig.build(data), tmp_path / "part", show_progress=False, resume=True)
+    a = torch.load(tmp_path / "full" / CHECKPOINT, weights_only=True)["supernet"]
+    b = torch.load(tmp_path / "part" / CHECKPOINT, weights_only=True)["supernet"]
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+    rows = [json.loads(line) for line in (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["temperature"] for r in rows] == [10.0, 5.05, 0.1]
